@@ -3,6 +3,8 @@
 pub mod header;
 pub mod pixels;
 mod rle;
+pub mod series;
 
 pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};
 pub use pixels::{decode_file, decode_object, PixelArray, SampleType};
+pub use series::{list_files, read_series, scan, DicomSeries, ScanReport, SeriesOptions};

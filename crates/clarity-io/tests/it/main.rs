@@ -1,6 +1,8 @@
 //! clarity-io integration tests, one binary:
 //! - `common`: locating `../shared/data` (tests skip loudly when it is absent);
 //! - `dicom_conformance`: every file of the shared DICOM corpus against pydicom's decode;
+//! - `dicom_series`: folder scanning and series geometry against dcm2niix;
 
 mod common;
 mod dicom_conformance;
+mod dicom_series;
