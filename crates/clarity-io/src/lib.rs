@@ -12,5 +12,6 @@
 
 pub mod dicom;
 mod error;
+pub mod nifti;
 
 pub use error::{IoError, Result};

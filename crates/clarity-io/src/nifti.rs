@@ -1,0 +1,503 @@
+//! NIfTI-1 and NIfTI-2 (`.nii`, `.nii.gz`), read and write. The header is parsed here rather than
+//! through a crate so that NIfTI-2 and nibabel's exact affine rules (sform, then qform, then the
+//! centred fallback) are under our control and tested against nibabel's own numbers.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use clarity_core::{Affine4, FrameAxis, FrameKind, Volume};
+
+use crate::error::{IoError, Result};
+
+/// On-disk voxel type (NIfTI `datatype` codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NiftiType {
+    U8 = 2,
+    I16 = 4,
+    I32 = 8,
+    F32 = 16,
+    F64 = 64,
+    I8 = 256,
+    U16 = 512,
+    U32 = 768,
+    I64 = 1024,
+    U64 = 1280,
+}
+
+impl NiftiType {
+    fn from_code(code: i16) -> Option<Self> {
+        use NiftiType::*;
+        Some(match code {
+            2 => U8,
+            4 => I16,
+            8 => I32,
+            16 => F32,
+            64 => F64,
+            256 => I8,
+            512 => U16,
+            768 => U32,
+            1024 => I64,
+            1280 => U64,
+            _ => return None,
+        })
+    }
+
+    pub fn bytes(self) -> usize {
+        use NiftiType::*;
+        match self {
+            U8 | I8 => 1,
+            I16 | U16 => 2,
+            I32 | U32 | F32 => 4,
+            F64 | I64 | U64 => 8,
+        }
+    }
+
+    /// numpy's name, as in nibabel's manifest.
+    pub fn numpy_name(self) -> &'static str {
+        use NiftiType::*;
+        match self {
+            U8 => "uint8",
+            I8 => "int8",
+            I16 => "int16",
+            U16 => "uint16",
+            I32 => "int32",
+            U32 => "uint32",
+            F32 => "float32",
+            F64 => "float64",
+            I64 => "int64",
+            U64 => "uint64",
+        }
+    }
+
+    fn decode(self, b: &[u8], big: bool) -> f64 {
+        macro_rules! num {
+            ($t:ty, $n:expr) => {{
+                let a: [u8; $n] = b[..$n].try_into().unwrap();
+                (if big { <$t>::from_be_bytes(a) } else { <$t>::from_le_bytes(a) }) as f64
+            }};
+        }
+        use NiftiType::*;
+        match self {
+            U8 => b[0] as f64,
+            I8 => b[0] as i8 as f64,
+            I16 => num!(i16, 2),
+            U16 => num!(u16, 2),
+            I32 => num!(i32, 4),
+            U32 => num!(u32, 4),
+            F32 => num!(f32, 4),
+            F64 => num!(f64, 8),
+            I64 => num!(i64, 8),
+            U64 => num!(u64, 8),
+        }
+    }
+}
+
+/// A NIfTI file as stored: header values and the raw voxel bytes (converted to little-endian).
+#[derive(Debug, Clone)]
+pub struct NiftiImage {
+    pub version: u8,
+    /// `dim[1..=ndim]`.
+    pub shape: Vec<usize>,
+    pub datatype: NiftiType,
+    /// `pixdim[1..=ndim]`.
+    pub zooms: Vec<f64>,
+    pub scl_slope: f64,
+    pub scl_inter: f64,
+    pub qform_code: i32,
+    pub sform_code: i32,
+    /// The RAS+ affine chosen as nibabel does.
+    pub affine: Affine4,
+    /// Voxel data, file order (x fastest), little-endian whatever the file's byte order.
+    pub raw_le: Vec<u8>,
+}
+
+impl NiftiImage {
+    /// Scaled voxel values (`raw * scl_slope + scl_inter`, unless the slope is 0 or NaN).
+    pub fn scaled_values(&self) -> Vec<f64> {
+        let n = self.datatype.bytes();
+        let (slope, inter) = effective_scaling(self.scl_slope, self.scl_inter);
+        self.raw_le
+            .chunks_exact(n)
+            .map(|c| self.datatype.decode(c, false) * slope + inter)
+            .collect()
+    }
+}
+
+fn effective_scaling(slope: f64, inter: f64) -> (f64, f64) {
+    if slope == 0.0 || !slope.is_finite() {
+        (1.0, 0.0)
+    } else {
+        (slope, if inter.is_finite() { inter } else { 0.0 })
+    }
+}
+
+fn nifti_err(path: &Path, reason: impl Into<String>) -> IoError {
+    IoError::Nifti { path: path.to_path_buf(), reason: reason.into() }
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let raw =
+        std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| nifti_err(path, format!("gzip stream is corrupt: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Parse a NIfTI-1 or NIfTI-2 file (gzipped or not).
+pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
+    let b = read_bytes(path)?;
+    if b.len() < 348 {
+        return Err(nifti_err(
+            path,
+            format!("file has {} bytes, a NIfTI header needs 348", b.len()),
+        ));
+    }
+    let h1_le = i32::from_le_bytes(b[0..4].try_into().unwrap());
+    let h1_be = i32::from_be_bytes(b[0..4].try_into().unwrap());
+    let (version, big) = match (h1_le, h1_be) {
+        (348, _) => (1, false),
+        (_, 348) => (1, true),
+        (540, _) => (2, false),
+        (_, 540) => (2, true),
+        _ => {
+            return Err(nifti_err(
+                path,
+                format!("sizeof_hdr is {h1_le}, not 348 (NIfTI-1) or 540 (NIfTI-2)"),
+            ))
+        }
+    };
+    if version == 2 && b.len() < 540 {
+        return Err(nifti_err(path, "NIfTI-2 header is truncated"));
+    }
+    let r = Reader { b: &b, big };
+    let (dims, datatype, pixdim, vox_offset, slope, inter, qcode, scode, quat, qoff, srow);
+    if version == 1 {
+        dims = (0..8).map(|i| r.i16(40 + 2 * i) as i64).collect::<Vec<_>>();
+        datatype = r.i16(70);
+        pixdim = (0..8).map(|i| r.f32(76 + 4 * i) as f64).collect::<Vec<_>>();
+        vox_offset = r.f32(108) as f64;
+        slope = r.f32(112) as f64;
+        inter = r.f32(116) as f64;
+        qcode = r.i16(252) as i32;
+        scode = r.i16(254) as i32;
+        quat = [r.f32(256) as f64, r.f32(260) as f64, r.f32(264) as f64];
+        qoff = [r.f32(268) as f64, r.f32(272) as f64, r.f32(276) as f64];
+        srow = std::array::from_fn::<[f64; 4], 3, _>(|row| {
+            std::array::from_fn(|c| r.f32(280 + 16 * row + 4 * c) as f64)
+        });
+        let magic = &b[344..347];
+        if magic != b"n+1" && magic != b"ni1" {
+            return Err(nifti_err(path, "magic is not n+1 or ni1"));
+        }
+    } else {
+        dims = (0..8).map(|i| r.i64(16 + 8 * i)).collect();
+        datatype = r.i16(12);
+        pixdim = (0..8).map(|i| r.f64(104 + 8 * i)).collect();
+        vox_offset = r.i64(168) as f64;
+        slope = r.f64(176);
+        inter = r.f64(184);
+        qcode = r.i32(344);
+        scode = r.i32(348);
+        quat = [r.f64(352), r.f64(360), r.f64(368)];
+        qoff = [r.f64(376), r.f64(384), r.f64(392)];
+        srow = std::array::from_fn(|row| std::array::from_fn(|c| r.f64(400 + 32 * row + 8 * c)));
+    }
+    let ndim = dims[0];
+    if !(1..=7).contains(&ndim) {
+        return Err(nifti_err(path, format!("dim[0] is {ndim}, must be 1..7")));
+    }
+    let shape: Vec<usize> = dims[1..=ndim as usize]
+        .iter()
+        .map(|&d| usize::try_from(d).ok().filter(|d| *d > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            nifti_err(path, format!("dimensions {:?} are not positive", &dims[1..=ndim as usize]))
+        })?;
+    let dt = NiftiType::from_code(datatype).ok_or_else(|| {
+        nifti_err(path, format!("datatype {datatype} is not supported (complex/RGB?)"))
+    })?;
+    let n: usize = shape.iter().product();
+    let offset = if vox_offset < 1.0 {
+        if version == 1 {
+            352
+        } else {
+            544
+        }
+    } else {
+        vox_offset as usize
+    };
+    let need = offset + n * dt.bytes();
+    if b.len() < need {
+        return Err(nifti_err(
+            path,
+            format!("data is truncated: {} bytes, header needs {need}", b.len()),
+        ));
+    }
+    let mut raw_le = b[offset..need].to_vec();
+    if big && dt.bytes() > 1 {
+        for c in raw_le.chunks_exact_mut(dt.bytes()) {
+            c.reverse();
+        }
+    }
+    let zooms: Vec<f64> = (1..=ndim as usize).map(|i| pixdim[i]).collect();
+    let spatial: Vec<usize> = (0..3).map(|i| shape.get(i).copied().unwrap_or(1)).collect();
+    let affine = if scode > 0 {
+        [srow[0], srow[1], srow[2], [0.0, 0.0, 0.0, 1.0]]
+    } else if qcode > 0 {
+        qform_affine(quat, qoff, [pixdim[1], pixdim[2], pixdim[3]], pixdim[0])
+    } else {
+        // nibabel's fallback: x flipped, centred on the middle voxel.
+        let z =
+            [pixdim[1].abs().max(1e-12), pixdim[2].abs().max(1e-12), pixdim[3].abs().max(1e-12)];
+        let z = [
+            if pixdim[1] == 0.0 { 1.0 } else { z[0] },
+            if pixdim[2] == 0.0 { 1.0 } else { z[1] },
+            if pixdim[3] == 0.0 { 1.0 } else { z[2] },
+        ];
+        let c: Vec<f64> = spatial.iter().map(|&s| (s as f64 - 1.0) / 2.0).collect();
+        [
+            [-z[0], 0.0, 0.0, c[0] * z[0]],
+            [0.0, z[1], 0.0, -c[1] * z[1]],
+            [0.0, 0.0, z[2], -c[2] * z[2]],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    };
+    Ok(NiftiImage {
+        version,
+        shape,
+        datatype: dt,
+        zooms,
+        scl_slope: slope,
+        scl_inter: inter,
+        qform_code: qcode,
+        sform_code: scode,
+        affine,
+        raw_le,
+    })
+}
+
+/// The qform affine as nibabel computes it (quaternion b, c, d; a from unit norm; qfac in
+/// pixdim[0] flips z).
+fn qform_affine(q: [f64; 3], offset: [f64; 3], zooms: [f64; 3], qfac: f64) -> Affine4 {
+    let [b, c, d] = q;
+    let w2 = 1.0 - (b * b + c * c + d * d);
+    let a = if w2 < 0.0 { 0.0 } else { w2.sqrt() };
+    let rot = [
+        [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
+        [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
+        [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+    ];
+    let qfac = if qfac < 0.0 { -1.0 } else { 1.0 };
+    let z = [zooms[0], zooms[1], zooms[2] * qfac];
+    let mut m = [[0.0; 4]; 4];
+    for r in 0..3 {
+        for col in 0..3 {
+            m[r][col] = rot[r][col] * z[col];
+        }
+        m[r][3] = offset[r];
+    }
+    m[3][3] = 1.0;
+    m
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    big: bool,
+}
+
+macro_rules! getter {
+    ($name:ident, $t:ty, $n:expr) => {
+        fn $name(&self, at: usize) -> $t {
+            let a: [u8; $n] = self.b[at..at + $n].try_into().unwrap();
+            if self.big {
+                <$t>::from_be_bytes(a)
+            } else {
+                <$t>::from_le_bytes(a)
+            }
+        }
+    };
+}
+
+impl Reader<'_> {
+    getter!(i16, i16, 2);
+    getter!(i32, i32, 4);
+    getter!(i64, i64, 8);
+    getter!(f32, f32, 4);
+    getter!(f64, f64, 8);
+}
+
+/// Read a NIfTI file into a [`Volume`] (scaling applied, RAS affine converted to LPS). A 4th
+/// dimension becomes the volume's frames; dimensions past the 4th are refused.
+pub fn read_nifti(path: &Path) -> Result<Volume> {
+    let img = read_nifti_image(path)?;
+    if img.shape.len() > 4 && img.shape[4..].iter().any(|&d| d > 1) {
+        return Err(nifti_err(
+            path,
+            format!("{}-D images are not supported (shape {:?})", img.shape.len(), img.shape),
+        ));
+    }
+    let dims = [img.shape[0], *img.shape.get(1).unwrap_or(&1), *img.shape.get(2).unwrap_or(&1)];
+    let frames = *img.shape.get(3).unwrap_or(&1);
+    let data = img.scaled_values().into_iter().map(|v| v as f32).collect();
+    let mut vol = Volume::new_4d(dims, frames, data)
+        .map_err(|source| IoError::Volume { path: path.to_path_buf(), source })?;
+    vol.set_ras_affine(&img.affine)
+        .map_err(|source| IoError::Volume { path: path.to_path_buf(), source })?;
+    if frames > 1 {
+        vol.frame_axis = Some(FrameAxis {
+            kind: FrameKind::Other,
+            values: (0..frames).map(|t| t as f64).collect(),
+        });
+    }
+    Ok(vol)
+}
+
+/// Write a volume as NIfTI-1 float32 (`.nii`, or gzipped when the name ends in `.gz`), with the
+/// sform (code 1, scanner) and, when the direction is orthonormal, the matching qform.
+pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
+    let mut h = vec![0u8; 352];
+    let put_i16 =
+        |h: &mut Vec<u8>, at: usize, v: i16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put_f32 =
+        |h: &mut Vec<u8>, at: usize, v: f32| h[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    h[0..4].copy_from_slice(&348i32.to_le_bytes());
+    let ndim = if vol.frames > 1 { 4 } else { 3 };
+    let dims = [ndim, vol.dims[0], vol.dims[1], vol.dims[2], vol.frames, 1, 1, 1];
+    for (i, d) in dims.iter().enumerate() {
+        let d = i16::try_from(*d)
+            .map_err(|_| nifti_err(path, format!("dimension {d} does not fit NIfTI-1")))?;
+        put_i16(&mut h, 40 + 2 * i, d);
+    }
+    put_i16(&mut h, 70, NiftiType::F32 as i16);
+    put_i16(&mut h, 72, 32);
+    let affine = vol.ras_affine();
+    let (quat, qfac) = rotation_to_quaternion(&vol.direction, true);
+    let pix = [qfac, vol.spacing_mm[0], vol.spacing_mm[1], vol.spacing_mm[2], 1.0, 1.0, 1.0, 1.0];
+    for (i, p) in pix.iter().enumerate() {
+        put_f32(&mut h, 76 + 4 * i, *p as f32);
+    }
+    put_f32(&mut h, 108, 352.0);
+    put_f32(&mut h, 112, 1.0);
+    h[123] = 10 | 8; // xyzt_units: mm, seconds
+    let desc = b"clarity";
+    h[148..148 + desc.len()].copy_from_slice(desc);
+    if let Some(q) = quat {
+        put_i16(&mut h, 252, 1);
+        for (i, v) in q.iter().enumerate() {
+            put_f32(&mut h, 256 + 4 * i, *v as f32);
+        }
+        for r in 0..3 {
+            put_f32(&mut h, 268 + 4 * r, affine[r][3] as f32);
+        }
+    }
+    put_i16(&mut h, 254, 1);
+    for r in 0..3 {
+        for c in 0..4 {
+            put_f32(&mut h, 280 + 16 * r + 4 * c, affine[r][c] as f32);
+        }
+    }
+    h[344..348].copy_from_slice(b"n+1\0");
+    let mut bytes = h;
+    bytes.reserve(vol.data.len() * 4);
+    for v in &vol.data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let werr = |source| IoError::Write { path: path.to_path_buf(), source };
+    let file = std::fs::File::create(path).map_err(werr)?;
+    let mut w = std::io::BufWriter::new(file);
+    if path.to_string_lossy().ends_with(".gz") {
+        let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
+        gz.write_all(&bytes).map_err(werr)?;
+        gz.finish().map_err(werr)?.flush().map_err(werr)?;
+    } else {
+        w.write_all(&bytes).map_err(werr)?;
+        w.flush().map_err(werr)?;
+    }
+    Ok(())
+}
+
+/// Quaternion (b, c, d) and qfac of the RAS rotation for an LPS direction matrix, or `None` when
+/// the matrix is not orthonormal (sheared geometry has no qform).
+fn rotation_to_quaternion(lps_dir: &[[f64; 3]; 3], _ras: bool) -> (Option<[f64; 3]>, f64) {
+    let mut m = *lps_dir;
+    for c in 0..3 {
+        m[0][c] = -m[0][c];
+        m[1][c] = -m[1][c];
+    }
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let qfac = if det < 0.0 { -1.0 } else { 1.0 };
+    if qfac < 0.0 {
+        for row in m.iter_mut() {
+            row[2] = -row[2];
+        }
+    }
+    for a in 0..3 {
+        for b in 0..3 {
+            let d: f64 = (0..3).map(|r| m[r][a] * m[r][b]).sum();
+            let want = if a == b { 1.0 } else { 0.0 };
+            if (d - want).abs() > 1e-4 {
+                return (None, qfac);
+            }
+        }
+    }
+    let trace = m[0][0] + m[1][1] + m[2][2];
+    let (a, b, c, d);
+    if trace > 0.0 {
+        let s = (trace + 1.0).sqrt() * 2.0;
+        a = 0.25 * s;
+        b = (m[2][1] - m[1][2]) / s;
+        c = (m[0][2] - m[2][0]) / s;
+        d = (m[1][0] - m[0][1]) / s;
+    } else if m[0][0] > m[1][1] && m[0][0] > m[2][2] {
+        let s = (1.0 + m[0][0] - m[1][1] - m[2][2]).sqrt() * 2.0;
+        a = (m[2][1] - m[1][2]) / s;
+        b = 0.25 * s;
+        c = (m[0][1] + m[1][0]) / s;
+        d = (m[0][2] + m[2][0]) / s;
+    } else if m[1][1] > m[2][2] {
+        let s = (1.0 + m[1][1] - m[0][0] - m[2][2]).sqrt() * 2.0;
+        a = (m[0][2] - m[2][0]) / s;
+        b = (m[0][1] + m[1][0]) / s;
+        c = 0.25 * s;
+        d = (m[1][2] + m[2][1]) / s;
+    } else {
+        let s = (1.0 + m[2][2] - m[0][0] - m[1][1]).sqrt() * 2.0;
+        a = (m[1][0] - m[0][1]) / s;
+        b = (m[0][2] + m[2][0]) / s;
+        c = (m[1][2] + m[2][1]) / s;
+        d = 0.25 * s;
+    }
+    let sign = if a < 0.0 { -1.0 } else { 1.0 };
+    (Some([b * sign, c * sign, d * sign]), qfac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qform_round_trips_through_quaternion() {
+        let ang: f64 = 0.4;
+        let dir = Volume::direction_from_orientation(
+            [ang.cos(), ang.sin(), 0.0],
+            [-ang.sin(), ang.cos(), 0.0],
+            None,
+        );
+        let (q, qfac) = rotation_to_quaternion(&dir, true);
+        let aff = qform_affine(q.unwrap(), [0.0; 3], [1.0, 1.0, 1.0], qfac);
+        for r in 0..3 {
+            for c in 0..3 {
+                let ras = if r < 2 { -dir[r][c] } else { dir[r][c] };
+                assert!((aff[r][c] - ras).abs() < 1e-9, "[{r}][{c}] {} vs {ras}", aff[r][c]);
+            }
+        }
+    }
+}
