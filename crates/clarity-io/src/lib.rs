@@ -13,5 +13,6 @@
 pub mod dicom;
 mod error;
 pub mod nifti;
+pub mod png;
 
 pub use error::{IoError, Result};

@@ -1,0 +1,127 @@
+//! PNG pictures of volumes: one slice or a montage, window/levelled to 8-bit grey.
+//! Rows are drawn top to bottom as stored (DICOM's display convention: row 0 at the top).
+
+use std::path::Path;
+
+use clarity_core::Volume;
+
+use crate::error::{IoError, Result};
+
+/// A display window in voxel units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub center: f64,
+    pub width: f64,
+}
+
+impl Window {
+    /// The window spanning the `lo`..`hi` percentiles (0-100) of the finite values, the default
+    /// for display because a few hot voxels would otherwise flatten the picture.
+    pub fn from_percentiles(values: &[f32], lo: f64, hi: f64) -> Self {
+        let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return Self { center: 0.0, width: 1.0 };
+        }
+        let pick = |p: f64, v: &mut Vec<f32>| {
+            let last = v.len() - 1;
+            let idx = (((p / 100.0) * last as f64).round() as usize).min(last);
+            *v.select_nth_unstable_by(idx, |a, b| a.total_cmp(b)).1 as f64
+        };
+        let a = pick(lo, &mut v);
+        let b = pick(hi, &mut v);
+        Self { center: (a + b) / 2.0, width: (b - a).max(1e-6) }
+    }
+
+    fn to_u8(self, v: f32) -> u8 {
+        let lo = self.center - self.width / 2.0;
+        (((v as f64 - lo) / self.width).clamp(0.0, 1.0) * 255.0).round() as u8
+    }
+}
+
+/// Slices `k` of frame 0 laid out in a grid, `columns` wide (square-ish when `None`).
+pub fn montage(
+    vol: &Volume,
+    slices: &[usize],
+    columns: Option<usize>,
+    window: Window,
+) -> (usize, usize, Vec<u8>) {
+    let [nx, ny, _] = vol.dims;
+    let n = slices.len().max(1);
+    let cols = columns.unwrap_or_else(|| (n as f64).sqrt().ceil() as usize).clamp(1, n);
+    let rows = n.div_ceil(cols);
+    let (w, h) = (cols * nx, rows * ny);
+    let mut img = vec![0u8; w * h];
+    for (t, &k) in slices.iter().enumerate() {
+        let (ox, oy) = ((t % cols) * nx, (t / cols) * ny);
+        let s = vol.slice(k);
+        for j in 0..ny {
+            for i in 0..nx {
+                img[(oy + j) * w + ox + i] = window.to_u8(s[i + nx * j]);
+            }
+        }
+    }
+    (w, h, img)
+}
+
+/// Up to `max` slice indices spread evenly through the volume.
+pub fn spread_slices(nz: usize, max: usize) -> Vec<usize> {
+    if nz <= max {
+        return (0..nz).collect();
+    }
+    (0..max).map(|t| ((t as f64 + 0.5) * nz as f64 / max as f64) as usize).collect()
+}
+
+/// Write an 8-bit greyscale PNG.
+pub fn write_gray_png(path: &Path, width: usize, height: usize, pixels: &[u8]) -> Result<()> {
+    let perr = |reason: String| IoError::Png { path: path.to_path_buf(), reason };
+    let file = std::fs::File::create(path)
+        .map_err(|source| IoError::Write { path: path.to_path_buf(), source })?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().map_err(|e| perr(e.to_string()))?;
+    w.write_image_data(pixels).map_err(|e| perr(e.to_string()))?;
+    w.finish().map_err(|e| perr(e.to_string()))
+}
+
+/// A montage of up to `max_slices` slices with `window` (or the 0.5-99.5 % percentile window).
+pub fn write_montage(
+    vol: &Volume,
+    path: &Path,
+    max_slices: usize,
+    window: Option<Window>,
+) -> Result<Window> {
+    let window = window
+        .unwrap_or_else(|| Window::from_percentiles(vol.frame(0).unwrap_or(&vol.data), 0.5, 99.5));
+    let slices = spread_slices(vol.dims[2], max_slices.max(1));
+    let (w, h, px) = montage(vol, &slices, None, window);
+    write_gray_png(path, w, h, &px)?;
+    Ok(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_window_ignores_outliers() {
+        let mut v: Vec<f32> = (0..1000).map(|x| x as f32 / 10.0).collect();
+        v.push(1e9);
+        let w = Window::from_percentiles(&v, 0.5, 99.5);
+        assert!(w.center - w.width / 2.0 < 1.0);
+        assert!(w.center + w.width / 2.0 < 101.0);
+        assert_eq!(w.to_u8(-5.0), 0);
+        assert_eq!(w.to_u8(1e9), 255);
+    }
+
+    #[test]
+    fn montage_places_slices_in_a_grid() {
+        let mut v = Volume::new([2, 2, 3], vec![0.0; 12]).unwrap();
+        v.data[4..8].fill(10.0); // slice 1
+        let (w, h, px) = montage(&v, &[0, 1, 2], Some(2), Window { center: 5.0, width: 10.0 });
+        assert_eq!((w, h), (4, 4));
+        assert_eq!(px[2], 255); // slice 1 at top-right
+        assert_eq!(px[0], 0);
+        assert_eq!(spread_slices(100, 4), vec![12, 37, 62, 87]);
+    }
+}
