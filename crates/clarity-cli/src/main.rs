@@ -1,1 +1,39 @@
-fn main() {}
+//! `clarity`: one subcommand per job; the work lives in the library crates.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Clarity: medical image IO, enhancement and evaluation in one binary.
+#[derive(Parser)]
+#[command(name = "clarity", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the image series under a DICOM folder or file (or describe a NIfTI file).
+    Info(cmd::info::InfoArgs),
+    /// Convert DICOM ↔ NIfTI. DICOM output needs the reference series it was derived from.
+    Convert(cmd::convert::ConvertArgs),
+    /// Write a PNG montage of a volume's slices.
+    View(cmd::view::ViewArgs),
+    /// Run the bundled demo: inspect and picture the sample MR series.
+    Demo(cmd::demo::DemoArgs),
+    /// Benchmarks that print a table.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info(a) => cmd::info::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+        Command::View(a) => cmd::view::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
+    }
+}

@@ -358,8 +358,10 @@ pub fn read_nifti(path: &Path) -> Result<Volume> {
     Ok(vol)
 }
 
-/// Write a volume as NIfTI-1 float32 (`.nii`, or gzipped when the name ends in `.gz`), with the
-/// sform (code 1, scanner) and, when the direction is orthonormal, the matching qform.
+/// Write a volume as NIfTI-1 (`.nii`, or gzipped when the name ends in `.gz`), with the sform
+/// (code 1, scanner) and, when the direction is orthonormal, the matching qform. Volumes whose
+/// values are all integers in int16 range (most DICOM-derived data) are stored as int16, exactly
+/// and at half the size; anything else as float32.
 pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
     let mut h = vec![0u8; 352];
     let put_i16 =
@@ -374,8 +376,10 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
             .map_err(|_| nifti_err(path, format!("dimension {d} does not fit NIfTI-1")))?;
         put_i16(&mut h, 40 + 2 * i, d);
     }
-    put_i16(&mut h, 70, NiftiType::F32 as i16);
-    put_i16(&mut h, 72, 32);
+    let as_i16 = vol.data.iter().all(|v| v.fract() == 0.0 && *v >= i16::MIN as f32 && *v <= i16::MAX as f32);
+    let (dtype, bitpix) = if as_i16 { (NiftiType::I16, 16) } else { (NiftiType::F32, 32) };
+    put_i16(&mut h, 70, dtype as i16);
+    put_i16(&mut h, 72, bitpix);
     let affine = vol.ras_affine();
     let (quat, qfac) = rotation_to_quaternion(&vol.direction, true);
     let pix = [qfac, vol.spacing_mm[0], vol.spacing_mm[1], vol.spacing_mm[2], 1.0, 1.0, 1.0, 1.0];
@@ -404,9 +408,15 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
     }
     h[344..348].copy_from_slice(b"n+1\0");
     let mut bytes = h;
-    bytes.reserve(vol.data.len() * 4);
-    for v in &vol.data {
-        bytes.extend_from_slice(&v.to_le_bytes());
+    bytes.reserve(vol.data.len() * dtype.bytes());
+    if as_i16 {
+        for v in &vol.data {
+            bytes.extend_from_slice(&(*v as i16).to_le_bytes());
+        }
+    } else {
+        for v in &vol.data {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
     }
     let werr = |source| IoError::Write { path: path.to_path_buf(), source };
     let file = std::fs::File::create(path).map_err(werr)?;

@@ -80,10 +80,13 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
         reason: error_chain(e),
     };
     if !with_pixels {
-        return OpenFileOptions::new()
-            .read_until(tags::PIXEL_DATA)
-            .open_file(path)
-            .map_err(|e| parse_err(&e));
+        let first = match OpenFileOptions::new().read_until(tags::PIXEL_DATA).open_file(path) {
+            Ok(obj) => return Ok(obj),
+            Err(e) => e,
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
+        return reparse_as_implicit_vr(&bytes).ok_or_else(|| parse_err(&first));
     }
     let bytes =
         std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;

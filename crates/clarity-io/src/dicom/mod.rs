@@ -1,5 +1,6 @@
 //! DICOM: headers, pixel decoding, series assembly and derived-series writing.
 
+pub mod bench_support;
 pub mod header;
 pub mod pixels;
 mod rle;

@@ -1,0 +1,86 @@
+//! `clarity bench io`: our DICOM series → NIfTI conversion against dcm2niix on the same folder in
+//! the same run, printed as a table with the ratio.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Time DICOM series → NIfTI conversion: clarity vs dcm2niix.
+    Io(IoBenchArgs),
+}
+
+#[derive(Args)]
+pub struct IoBenchArgs {
+    /// A DICOM series folder.
+    pub path: PathBuf,
+    /// Copies of the series stacked into one larger synthetic series (new positions and UIDs),
+    /// so the comparison covers 100+ slices.
+    #[arg(long, default_value_t = 8)]
+    pub copies: usize,
+    /// Timed repetitions per tool (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+}
+
+pub fn run(c: BenchCommand) -> anyhow::Result<()> {
+    match c {
+        BenchCommand::Io(a) => io(a),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn io(a: IoBenchArgs) -> anyhow::Result<()> {
+    let work = tempfile_dir()?;
+    let series = if a.copies > 1 {
+        let dir = work.join("series");
+        let n = clarity_io::dicom::bench_support::stack_copies(&a.path, &dir, a.copies)?;
+        println!("built a {n}-slice series from {} copies of {}", a.copies, a.path.display());
+        dir
+    } else {
+        a.path.clone()
+    };
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for r in 0..a.repeats.max(1) {
+        let out = work.join(format!("clarity_{r}.nii"));
+        let t = Instant::now();
+        let vol = clarity_io::dicom::read_series(&series, Default::default())?;
+        clarity_io::nifti::write_nifti(&vol, &out)?;
+        ours.push(t.elapsed());
+        let odir = work.join(format!("dcm2niix_{r}"));
+        std::fs::create_dir_all(&odir)?;
+        let t = Instant::now();
+        let st = std::process::Command::new("dcm2niix")
+            .args(["-z", "n", "-b", "n", "-f", "x", "-o"])
+            .arg(&odir)
+            .arg(&series)
+            .output()
+            .context("running dcm2niix (install the Debian package dcm2niix)")?;
+        theirs.push(t.elapsed());
+        if !st.status.success() {
+            bail!("dcm2niix failed: {}", String::from_utf8_lossy(&st.stderr));
+        }
+    }
+    let (o, t) = (median(ours), median(theirs));
+    println!("| tool | median of {} | ratio vs dcm2niix |", a.repeats);
+    println!("|---|---|---|");
+    println!("| clarity (read series + write .nii) | {:.1} ms | {:.2}x time |", o.as_secs_f64() * 1e3, o.as_secs_f64() / t.as_secs_f64());
+    println!("| dcm2niix -z n | {:.1} ms | 1.00x |", t.as_secs_f64() * 1e3);
+    println!("speed-up: clarity is {:.2}x as fast as dcm2niix", t.as_secs_f64() / o.as_secs_f64());
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("clarity-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}

@@ -1,0 +1,118 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use clarity_io::dicom::{scan, SeriesOptions};
+use serde::Serialize;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// DICOM folder (searched recursively), DICOM file, or NIfTI file (.nii/.nii.gz).
+    pub path: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Accept series whose slice gaps are not uniform (they are listed with a warning).
+    #[arg(long)]
+    pub allow_gaps: bool,
+}
+
+#[derive(Serialize)]
+struct SeriesRow {
+    series_uid: String,
+    modality: String,
+    description: String,
+    dims: [usize; 3],
+    frames: usize,
+    spacing_mm: [f64; 3],
+    orientation: String,
+    transfer_syntax: Vec<String>,
+    files: usize,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    series: Vec<SeriesRow>,
+    non_images: Vec<String>,
+    errors: Vec<String>,
+}
+
+pub fn run(a: InfoArgs) -> anyhow::Result<()> {
+    if super::is_nifti(&a.path) {
+        let img = clarity_io::nifti::read_nifti_image(&a.path).with_context(|| a.path.display().to_string())?;
+        if a.json {
+            let v = serde_json::json!({
+                "file": a.path, "nifti_version": img.version, "shape": img.shape,
+                "dtype": img.datatype.numpy_name(), "zooms": img.zooms, "affine_ras": img.affine,
+                "qform_code": img.qform_code, "sform_code": img.sform_code,
+                "scl_slope": img.scl_slope, "scl_inter": img.scl_inter,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            println!("{}: NIfTI-{} {:?} {} zooms {:?}", a.path.display(), img.version, img.shape, img.datatype.numpy_name(), img.zooms);
+            println!("RAS affine (sform_code {}, qform_code {}):", img.sform_code, img.qform_code);
+            for row in &img.affine[..3] {
+                println!("  {:>10.4} {:>10.4} {:>10.4} {:>10.4}", row[0], row[1], row[2], row[3]);
+            }
+        }
+        return Ok(());
+    }
+    let pb = (!a.json).then(|| super::spinner(&format!("reading headers under {}", a.path.display())));
+    let report = scan(&a.path, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let rows: Vec<SeriesRow> = report
+        .series
+        .iter()
+        .map(|s| SeriesRow {
+            series_uid: s.name(),
+            modality: s.modality().to_string(),
+            description: s.description().to_string(),
+            dims: s.dims,
+            frames: s.frames,
+            spacing_mm: s.spacing_mm,
+            orientation: s.orientation_label(),
+            transfer_syntax: s.transfer_syntaxes(),
+            files: s.headers.len(),
+            warnings: s.warnings.clone(),
+        })
+        .collect();
+    let out = Report {
+        series: rows,
+        non_images: report.non_images.iter().map(|(p, c)| format!("{}: no image (SOP class {c})", p.display())).collect(),
+        errors: report.errors.iter().map(|e| e.to_string()).collect(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{:<4} {:<28} {:>16} {:>4} {:<22} {:<9} {:>5}  {}",
+        "MOD", "DESCRIPTION", "DIMS", "T", "SPACING mm", "ORIENT", "FILES", "TRANSFER SYNTAX / UID"
+    );
+    for r in &out.series {
+        let desc: String = r.description.chars().take(28).collect();
+        println!(
+            "{:<4} {:<28} {:>16} {:>4} {:<22} {:<9} {:>5}  {}",
+            r.modality,
+            desc,
+            format!("{}x{}x{}", r.dims[0], r.dims[1], r.dims[2]),
+            r.frames,
+            format!("{:.3}x{:.3}x{:.3}", r.spacing_mm[0], r.spacing_mm[1], r.spacing_mm[2]),
+            r.orientation,
+            r.files,
+            r.transfer_syntax.join(", ")
+        );
+        println!("{:>5}uid {}", "", r.series_uid);
+        for w in &r.warnings {
+            println!("{:>5}warning: {w}", "");
+        }
+    }
+    println!("{} series, {} non-image file(s), {} error(s)", out.series.len(), out.non_images.len(), out.errors.len());
+    for e in &out.errors {
+        println!("error: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Subcommands, one module each, plus the loading helpers they share.
+
+pub mod bench;
+pub mod convert;
+pub mod demo;
+pub mod info;
+pub mod view;
+
+use std::path::Path;
+
+use anyhow::Context;
+use clarity_core::Volume;
+use clarity_io::dicom::{read_series, SeriesOptions};
+
+/// True for paths that name NIfTI files.
+pub fn is_nifti(path: &Path) -> bool {
+    let s = path.to_string_lossy().to_ascii_lowercase();
+    s.ends_with(".nii") || s.ends_with(".nii.gz")
+}
+
+/// Load a NIfTI file or the one DICOM series under a path.
+pub fn load_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
+    if is_nifti(path) {
+        return clarity_io::nifti::read_nifti(path).with_context(|| format!("reading {}", path.display()));
+    }
+    let opts = SeriesOptions { allow_nonuniform_spacing: allow_gaps };
+    read_series(path, opts).with_context(|| format!("reading DICOM from {}", path.display()))
+}
+
+/// A spinner for work whose length is not known up front.
+pub fn spinner(msg: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap());
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
