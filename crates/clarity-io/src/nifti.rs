@@ -376,7 +376,8 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
             .map_err(|_| nifti_err(path, format!("dimension {d} does not fit NIfTI-1")))?;
         put_i16(&mut h, 40 + 2 * i, d);
     }
-    let as_i16 = vol.data.iter().all(|v| v.fract() == 0.0 && *v >= i16::MIN as f32 && *v <= i16::MAX as f32);
+    let as_i16 =
+        vol.data.iter().all(|v| v.fract() == 0.0 && *v >= i16::MIN as f32 && *v <= i16::MAX as f32);
     let (dtype, bitpix) = if as_i16 { (NiftiType::I16, 16) } else { (NiftiType::F32, 32) };
     put_i16(&mut h, 70, dtype as i16);
     put_i16(&mut h, 72, bitpix);

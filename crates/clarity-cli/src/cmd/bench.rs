@@ -72,7 +72,11 @@ fn io(a: IoBenchArgs) -> anyhow::Result<()> {
     let (o, t) = (median(ours), median(theirs));
     println!("| tool | median of {} | ratio vs dcm2niix |", a.repeats);
     println!("|---|---|---|");
-    println!("| clarity (read series + write .nii) | {:.1} ms | {:.2}x time |", o.as_secs_f64() * 1e3, o.as_secs_f64() / t.as_secs_f64());
+    println!(
+        "| clarity (read series + write .nii) | {:.1} ms | {:.2}x time |",
+        o.as_secs_f64() * 1e3,
+        o.as_secs_f64() / t.as_secs_f64()
+    );
     println!("| dcm2niix -z n | {:.1} ms | 1.00x |", t.as_secs_f64() * 1e3);
     println!("speed-up: clarity is {:.2}x as fast as dcm2niix", t.as_secs_f64() / o.as_secs_f64());
     let _ = std::fs::remove_dir_all(&work);

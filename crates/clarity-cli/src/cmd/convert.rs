@@ -34,7 +34,14 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
             bail!("{} exists; pass --force to replace it", a.output.display());
         }
         clarity_io::nifti::write_nifti(&vol, &a.output)?;
-        println!("wrote {} ({}x{}x{}, {} frame(s))", a.output.display(), vol.dims[0], vol.dims[1], vol.dims[2], vol.frames);
+        println!(
+            "wrote {} ({}x{}x{}, {} frame(s))",
+            a.output.display(),
+            vol.dims[0],
+            vol.dims[1],
+            vol.dims[2],
+            vol.frames
+        );
         return Ok(());
     }
     let Some(reference) = a.reference else {
@@ -42,12 +49,22 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     };
     let report = scan(&reference, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
     let [source] = &report.series[..] else {
-        bail!("{}: expected exactly one series, found {}", reference.display(), report.series.len());
+        bail!(
+            "{}: expected exactly one series, found {}",
+            reference.display(),
+            report.series.len()
+        );
     };
     if source.dims != vol.dims {
-        bail!("volume is {:?} but reference series {} is {:?}: they must match", vol.dims, reference.display(), source.dims);
+        bail!(
+            "volume is {:?} but reference series {} is {:?}: they must match",
+            vol.dims,
+            reference.display(),
+            source.dims
+        );
     }
-    let written = write_derived_series(&vol, source, &a.output, &a.suffix).context("writing DICOM series")?;
+    let written =
+        write_derived_series(&vol, source, &a.output, &a.suffix).context("writing DICOM series")?;
     println!("wrote {} DICOM files to {}", written.len(), a.output.display());
     Ok(())
 }

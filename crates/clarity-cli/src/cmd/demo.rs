@@ -23,7 +23,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let sample = a.sample.unwrap_or_else(default_sample);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     println!("== clarity info {}", sample.display());
-    super::info::run(super::info::InfoArgs { path: sample.clone(), json: false, allow_gaps: false })?;
+    super::info::run(super::info::InfoArgs {
+        path: sample.clone(),
+        json: false,
+        allow_gaps: false,
+    })?;
     let nii = a.out.join("mr_brain_20.nii.gz");
     let vol = super::load_volume(&sample, false)?;
     clarity_io::nifti::write_nifti(&vol, &nii)?;

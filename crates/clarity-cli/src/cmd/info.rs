@@ -40,7 +40,8 @@ struct Report {
 
 pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     if super::is_nifti(&a.path) {
-        let img = clarity_io::nifti::read_nifti_image(&a.path).with_context(|| a.path.display().to_string())?;
+        let img = clarity_io::nifti::read_nifti_image(&a.path)
+            .with_context(|| a.path.display().to_string())?;
         if a.json {
             let v = serde_json::json!({
                 "file": a.path, "nifti_version": img.version, "shape": img.shape,
@@ -50,7 +51,14 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
-            println!("{}: NIfTI-{} {:?} {} zooms {:?}", a.path.display(), img.version, img.shape, img.datatype.numpy_name(), img.zooms);
+            println!(
+                "{}: NIfTI-{} {:?} {} zooms {:?}",
+                a.path.display(),
+                img.version,
+                img.shape,
+                img.datatype.numpy_name(),
+                img.zooms
+            );
             println!("RAS affine (sform_code {}, qform_code {}):", img.sform_code, img.qform_code);
             for row in &img.affine[..3] {
                 println!("  {:>10.4} {:>10.4} {:>10.4} {:>10.4}", row[0], row[1], row[2], row[3]);
@@ -58,7 +66,8 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let pb = (!a.json).then(|| super::spinner(&format!("reading headers under {}", a.path.display())));
+    let pb =
+        (!a.json).then(|| super::spinner(&format!("reading headers under {}", a.path.display())));
     let report = scan(&a.path, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
@@ -81,7 +90,11 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         .collect();
     let out = Report {
         series: rows,
-        non_images: report.non_images.iter().map(|(p, c)| format!("{}: no image (SOP class {c})", p.display())).collect(),
+        non_images: report
+            .non_images
+            .iter()
+            .map(|(p, c)| format!("{}: no image (SOP class {c})", p.display()))
+            .collect(),
         errors: report.errors.iter().map(|e| e.to_string()).collect(),
     };
     if a.json {
@@ -110,7 +123,12 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             println!("{:>5}warning: {w}", "");
         }
     }
-    println!("{} series, {} non-image file(s), {} error(s)", out.series.len(), out.non_images.len(), out.errors.len());
+    println!(
+        "{} series, {} non-image file(s), {} error(s)",
+        out.series.len(),
+        out.non_images.len(),
+        out.errors.len()
+    );
     for e in &out.errors {
         println!("error: {e}");
     }

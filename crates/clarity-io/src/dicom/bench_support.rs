@@ -20,7 +20,8 @@ pub fn stack_copies(src: &Path, dst: &Path, copies: usize) -> Result<usize> {
         path: src.to_path_buf(),
         reason: "no DICOM series to stack".into(),
     })?;
-    std::fs::create_dir_all(dst).map_err(|source| IoError::Write { path: dst.to_path_buf(), source })?;
+    std::fs::create_dir_all(dst)
+        .map_err(|source| IoError::Write { path: dst.to_path_buf(), source })?;
     let series_uid = new_uid();
     let nz = series.dims[2];
     // Extent along the normal plus one mean gap, so the joins look like every other gap.
@@ -37,13 +38,30 @@ pub fn stack_copies(src: &Path, dst: &Path, copies: usize) -> Result<usize> {
             let shift = step * c as f64;
             let pos: Vec<String> = (0..3).map(|a| format!("{:.4}", p[a] + n[a] * shift)).collect();
             let sop = new_uid();
-            obj.put(DataElement::new(tags::IMAGE_POSITION_PATIENT, VR::DS, PrimitiveValue::Strs(pos.into())));
-            obj.put(DataElement::new(tags::SERIES_INSTANCE_UID, VR::UI, PrimitiveValue::from(series_uid.as_str())));
-            obj.put(DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from(sop.as_str())));
-            obj.put(DataElement::new(tags::INSTANCE_NUMBER, VR::IS, PrimitiveValue::from((c * nz + k + 1).to_string())));
+            obj.put(DataElement::new(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                PrimitiveValue::Strs(pos.into()),
+            ));
+            obj.put(DataElement::new(
+                tags::SERIES_INSTANCE_UID,
+                VR::UI,
+                PrimitiveValue::from(series_uid.as_str()),
+            ));
+            obj.put(DataElement::new(
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                PrimitiveValue::from(sop.as_str()),
+            ));
+            obj.put(DataElement::new(
+                tags::INSTANCE_NUMBER,
+                VR::IS,
+                PrimitiveValue::from((c * nz + k + 1).to_string()),
+            ));
             obj.meta_mut().media_storage_sop_instance_uid = sop.clone();
             let out = dst.join(format!("IM{:05}.dcm", c * nz + k + 1));
-            obj.write_to_file(&out).map_err(|e| IoError::DicomWrite { path: out.clone(), reason: error_chain(&e) })?;
+            obj.write_to_file(&out)
+                .map_err(|e| IoError::DicomWrite { path: out.clone(), reason: error_chain(&e) })?;
             written += 1;
         }
     }

@@ -1,0 +1,147 @@
+//! End-to-end tests of the `clarity` binary:
+//! - `info` over the whole shared DICOM corpus: every series listed, one error line per broken file;
+//! - `convert` of the sample series to NIfTI: geometry equal to dcm2niix's;
+//! - `demo`: runs on the bundled sample and writes its outputs.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if dir.join("README.md").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("\n**** SKIPPED: shared test data not found at {} ****\n", dir.display());
+        None
+    }
+}
+
+fn clarity(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clarity")).args(args).output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn info_lists_the_corpus_with_an_error_line_per_broken_file() {
+    let Some(data) = shared_data() else { return };
+    let dir = data.join("dicom");
+    let (ok, text) = clarity(&["info", "--json", dir.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let series = v["series"].as_array().unwrap();
+    assert!(series.iter().any(|s| s["description"] == "FSE PD AXIAL OBL"));
+    assert!(series.len() >= 40, "{} series", series.len());
+    let errors = v["errors"].as_array().unwrap();
+    for name in ["no_meta.dcm", "ExplVR_LitEndNoMeta.dcm", "rtstruct.dcm"] {
+        assert!(
+            errors.iter().any(|e| e.as_str().unwrap().contains(name)),
+            "no error line for {name}"
+        );
+    }
+    let (ok, table) = clarity(&["info", dir.to_str().unwrap()]);
+    assert!(ok);
+    assert!(table.lines().filter(|l| l.starts_with("error: ")).count() == errors.len());
+}
+
+#[test]
+fn convert_to_nifti_matches_dcm2niix_geometry() {
+    let Some(data) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.nii.gz");
+    let src = data.join("dicom/series/mr_brain_20");
+    let (ok, text) = clarity(&["convert", src.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    // Refuses to overwrite without --force.
+    let (ok, text) = clarity(&["convert", src.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(!ok && text.contains("--force"), "{text}");
+    let img = clarity_io::nifti::read_nifti_image(&out).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("dicom/series_dcm2niix.json")).unwrap(),
+    )
+    .unwrap();
+    let brain = reference["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["folder"] == "series/mr_brain_20")
+        .unwrap();
+    assert_eq!(img.shape, vec![256, 256, 20]);
+    // dcm2niix flips the row axis, so compare the grids in the world: every corner voxel of
+    // dcm2niix's grid must be the centre of one of our voxels, to 1e-3 mm.
+    let ours = clarity_io::nifti::read_nifti(&out).unwrap();
+    let theirs: Vec<Vec<f64>> =
+        (0..3).map(|r| (0..4).map(|c| brain["affine"][r][c].as_f64().unwrap()).collect()).collect();
+    for corner in [
+        [0.0, 0.0, 0.0],
+        [255.0, 0.0, 0.0],
+        [0.0, 255.0, 0.0],
+        [0.0, 0.0, 19.0],
+        [255.0, 255.0, 19.0],
+    ] {
+        let ras: Vec<f64> = (0..3)
+            .map(|r| (0..3).map(|c| theirs[r][c] * corner[c]).sum::<f64>() + theirs[r][3])
+            .collect();
+        let v = ours.world_to_voxel([-ras[0], -ras[1], ras[2]]).unwrap();
+        for a in 0..3 {
+            let step = ours.spacing_mm[a];
+            assert!(
+                (v[a] - v[a].round()).abs() * step < 1e-2,
+                "corner {corner:?} falls at our voxel {v:?}"
+            );
+            assert!(
+                v[a].round() >= 0.0 && v[a].round() <= [255.0, 255.0, 19.0][a],
+                "corner {corner:?} outside: {v:?}"
+            );
+        }
+    }
+    // nibabel, when installed, reads the same affine from our file.
+    let py = Command::new("python3")
+        .args(["-c", "import sys,nibabel; print(repr(nibabel.load(sys.argv[1]).affine.tolist()))"])
+        .arg(&out)
+        .output();
+    match py {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout).replace(['[', ']', ','], " ");
+            let nums: Vec<f64> = text.split_whitespace().map(|t| t.parse().unwrap()).collect();
+            for r in 0..3 {
+                for c in 0..4 {
+                    let want = img.affine[r][c];
+                    assert!(
+                        (nums[r * 4 + c] - want).abs() < 1e-4,
+                        "nibabel affine[{r}][{c}] {} vs ours {want}",
+                        nums[r * 4 + c]
+                    );
+                }
+            }
+        }
+        _ => eprintln!("\n**** nibabel not importable: skipped the nibabel read-back ****\n"),
+    }
+}
+
+#[test]
+fn demo_writes_its_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ok, text) = clarity(&["demo", "--out", tmp.path().to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(tmp.path().join("mr_brain_20.png").is_file());
+    let vol = clarity_io::nifti::read_nifti(&tmp.path().join("mr_brain_20.nii.gz")).unwrap();
+    assert_eq!(vol.dims, [256, 256, 20]);
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bogus = tmp.path().join("x.nii");
+    std::fs::write(&bogus, b"not nifti").unwrap();
+    let (ok, text) = clarity(&["view", bogus.to_str().unwrap(), "--png", "/dev/null"]);
+    assert!(!ok);
+    assert!(text.contains("x.nii") && !text.contains("panicked"), "{text}");
+    let (ok, text) = clarity(&[
+        "convert",
+        tmp.path().to_str().unwrap(),
+        tmp.path().join("o.nii").to_str().unwrap(),
+    ]);
+    assert!(!ok && !text.contains("panicked"), "{text}");
+}
