@@ -32,6 +32,6 @@ mod metadata;
 mod volume;
 
 pub use error::CoreError;
-pub use geometry::{mat3_inverse, mat3_mul_vec, Affine4};
+pub use geometry::{cross, dot, mat3_inverse, mat3_mul_vec, norm, Affine4};
 pub use metadata::{FrameAxis, FrameKind, Metadata, PhaseEncodingDirection};
 pub use volume::Volume;

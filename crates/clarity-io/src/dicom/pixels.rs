@@ -24,6 +24,19 @@ pub enum SampleType {
 }
 
 impl SampleType {
+    /// The type pydicom stores `bits_allocated`-bit samples in (1-bit data unpacks to uint8).
+    pub fn for_storage(bits_allocated: usize, signed: bool) -> Option<Self> {
+        Some(match (bits_allocated, signed) {
+            (1, _) | (8, false) => Self::U8,
+            (8, true) => Self::I8,
+            (16, false) => Self::U16,
+            (16, true) => Self::I16,
+            (32, false) => Self::U32,
+            (32, true) => Self::I32,
+            _ => return None,
+        })
+    }
+
     /// numpy's name for the type (`uint16`, `int16`, ...).
     pub fn numpy_name(self) -> &'static str {
         match self {
@@ -147,15 +160,8 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
         matches!(decoded.planar_configuration(), dicom_pixeldata::PlanarConfiguration::PixelFirst);
     let photometric = decoded.photometric_interpretation().as_str().to_string();
 
-    let sample_type = match (bits_allocated, signed) {
-        (1, _) | (8, false) => SampleType::U8,
-        (8, true) => SampleType::I8,
-        (16, false) => SampleType::U16,
-        (16, true) => SampleType::I16,
-        (32, false) => SampleType::U32,
-        (32, true) => SampleType::I32,
-        (b, _) => return Err(decode_err(format!("unsupported BitsAllocated {b}"))),
-    };
+    let sample_type = SampleType::for_storage(bits_allocated as usize, signed)
+        .ok_or_else(|| decode_err(format!("unsupported BitsAllocated {bits_allocated}")))?;
     let data = decoded.data();
     let n = rows * columns * spp * frames;
     if photometric == "YBR_FULL_422" && spp == 3 && bits_allocated == 8 {
@@ -200,35 +206,26 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
             n * bytes_per
         )));
     }
-    // Values arrive in the machine's (little-endian) order whatever the transfer syntax.
+    // Values arrive in the machine's (little-endian) order whatever the transfer syntax, except
+    // that dicom-rs reads big-endian OW as 16-bit words, so 32-bit samples arrive with their
+    // halves swapped.
+    let swap_halves = bytes_per == 4 && ts == "1.2.840.10008.1.2.2";
     let mut values = Vec::with_capacity(n);
-    let shift = bits_allocated - bits_stored;
     for chunk in data[..n * bytes_per].chunks_exact(bytes_per) {
         let raw: u64 = match bytes_per {
             1 => chunk[0] as u64,
             2 => u16::from_le_bytes([chunk[0], chunk[1]]) as u64,
-            _ => u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) as u64,
+            _ => {
+                let w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                (if swap_halves { w.rotate_left(16) } else { w }) as u64
+            }
         };
-        values.push(stored_value(raw, bits_allocated, bits_stored, shift, signed));
-    }
-    if bytes_per == 4 && ts == "1.2.840.10008.1.2.2" {
-        // dicom-rs reads big-endian OW as 16-bit words, so 32-bit samples come back with their
-        // halves swapped.
-        for v in values.iter_mut() {
-            let raw = *v as i64 as u64 & 0xFFFF_FFFF;
-            let fixed = ((raw >> 16) | (raw << 16)) & 0xFFFF_FFFF;
-            *v = stored_value(fixed, 32, bits_stored, 0, signed);
-        }
+        values.push(stored_value(raw, bits_stored, signed));
     }
     if planar && spp > 1 {
         values = interleave_planes(&values, rows * columns, spp, frames);
     }
-    let mut photometric = photometric;
-    if spp == 3 && bytes_per == 1 && photometric == "YBR_FULL" {
-        ybr_full_to_rgb(&mut values);
-        photometric = "RGB".into();
-    }
-    Ok(PixelArray {
+    Ok(finish(PixelArray {
         frames,
         rows,
         columns,
@@ -236,17 +233,15 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
         sample_type,
         photometric,
         values,
-    })
+    }))
 }
 
 /// Keep the low `bits_stored` bits and sign-extend them when signed, as pydicom does for
 /// BitsStored < BitsAllocated (the unused high bits may hold overlays or garbage).
-fn stored_value(raw: u64, bits_allocated: u16, bits_stored: u16, shift: u16, signed: bool) -> f64 {
-    let _ = bits_allocated;
+fn stored_value(raw: u64, bits_stored: u16, signed: bool) -> f64 {
     let mask = if bits_stored >= 64 { u64::MAX } else { (1u64 << bits_stored) - 1 };
     let v = raw & mask;
     if signed && bits_stored > 0 && (v >> (bits_stored - 1)) & 1 == 1 {
-        let _ = shift;
         (v as i64 - (1i64 << bits_stored)) as f64
     } else {
         v as f64
@@ -329,26 +324,13 @@ fn decode_rle(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, Strin
     for (f, frag) in fragments.iter().take(frames).enumerate() {
         let raw = super::rle::decode_frame(frag, rows, columns, spp, bytes_per)
             .map_err(|e| format!("frame {f}: {e}"))?;
-        values.extend(
-            raw.into_iter()
-                .map(|r| stored_value(r, bits_allocated as u16, bits_stored as u16, 0, signed)),
-        );
+        values.extend(raw.into_iter().map(|r| stored_value(r, bits_stored as u16, signed)));
     }
-    let sample_type = match (bytes_per, signed) {
-        (1, false) => SampleType::U8,
-        (1, true) => SampleType::I8,
-        (2, false) => SampleType::U16,
-        (2, true) => SampleType::I16,
-        (_, false) => SampleType::U32,
-        (_, true) => SampleType::I32,
-    };
-    let mut photometric = super::header::get_str(obj, tags::PHOTOMETRIC_INTERPRETATION)
+    let sample_type = SampleType::for_storage(bits_allocated, signed)
+        .ok_or_else(|| format!("BitsAllocated {bits_allocated} is not supported"))?;
+    let photometric = super::header::get_str(obj, tags::PHOTOMETRIC_INTERPRETATION)
         .unwrap_or_else(|| "MONOCHROME2".into());
-    if spp == 3 && bytes_per == 1 && photometric == "YBR_FULL" {
-        ybr_full_to_rgb(&mut values);
-        photometric = "RGB".into();
-    }
-    Ok(PixelArray {
+    Ok(finish(PixelArray {
         frames,
         rows,
         columns,
@@ -356,7 +338,18 @@ fn decode_rle(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, Strin
         sample_type,
         photometric,
         values,
-    })
+    }))
+}
+
+/// YBR_FULL colour comes out as RGB, as pydicom's `pixel_array` gives it (whatever decoder
+/// produced the samples).
+fn finish(mut px: PixelArray) -> PixelArray {
+    if px.samples_per_pixel == 3 && px.sample_type == SampleType::U8 && px.photometric == "YBR_FULL"
+    {
+        ybr_full_to_rgb(&mut px.values);
+        px.photometric = "RGB".into();
+    }
+    px
 }
 
 /// JPEG whose DICOM PhotometricInterpretation says RGB: the components are already R, G, B, so no

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clarity_core::{FrameAxis, FrameKind, Volume};
+use clarity_core::{cross, dot, FrameAxis, FrameKind, Volume};
 use rayon::prelude::*;
 
 use super::header::{read_header, transfer_syntax_name, DicomHeader};
@@ -77,15 +77,8 @@ impl DicomSeries {
     /// AX, COR, SAG, or OBL (with the nearest plane) from the slice normal.
     pub fn orientation_label(&self) -> String {
         let n = [self.direction[0][2], self.direction[1][2], self.direction[2][2]];
-        let (axis, &max) = n
-            .iter()
-            .map(|v| v.abs())
-            .collect::<Vec<_>>()
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, v)| (i, v))
-            .unwrap_or((2, &1.0));
+        let axis = (0..3).max_by(|&a, &b| n[a].abs().total_cmp(&n[b].abs())).unwrap_or(2);
+        let max = n[axis].abs();
         let plane = ["SAG", "COR", "AX"][axis];
         if max > 0.999 {
             plane.to_string()
@@ -289,14 +282,6 @@ pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries
     (series, errors)
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
 /// Stack one orientation/matrix group. Returns several series when frames at one position
 /// cannot be arranged into a regular 4th dimension (then each distinct b-value/echo/phase
 /// becomes its own 3D series).
@@ -431,7 +416,7 @@ fn stack(
         let d = [second[0] - first[0], second[1] - first[1], second[2] - first[2]];
         let predicted_last: Vec<f64> = (0..3).map(|c| first[c] + d[c] * (nz - 1) as f64).collect();
         let drift = (0..3).map(|c| (predicted_last[c] - last[c]).powi(2)).sum::<f64>().sqrt();
-        let len = dot(d, d).sqrt();
+        let len = clarity_core::norm(d);
         let gaps: Vec<f64> =
             positions.windows(2).map(|w| w[1][0].distance_mm - w[0][0].distance_mm).collect();
         let mut sorted = gaps.clone();
