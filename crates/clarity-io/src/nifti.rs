@@ -376,8 +376,11 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
             .map_err(|_| nifti_err(path, format!("dimension {d} does not fit NIfTI-1")))?;
         put_i16(&mut h, 40 + 2 * i, d);
     }
-    let as_i16 =
-        vol.data.iter().all(|v| v.fract() == 0.0 && *v >= i16::MIN as f32 && *v <= i16::MAX as f32);
+    // One pass encodes as int16 and gives up at the first value int16 cannot hold exactly
+    // (fractional, out of range, NaN: the saturating cast does not round-trip).
+    let data = encode_i16(&vol.data);
+    let as_i16 = data.is_some();
+    let data = data.unwrap_or_else(|| vol.data.iter().flat_map(|v| v.to_le_bytes()).collect());
     let (dtype, bitpix) = if as_i16 { (NiftiType::I16, 16) } else { (NiftiType::F32, 32) };
     put_i16(&mut h, 70, dtype as i16);
     put_i16(&mut h, 72, bitpix);
@@ -408,29 +411,32 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
         }
     }
     h[344..348].copy_from_slice(b"n+1\0");
-    let mut bytes = h;
-    bytes.reserve(vol.data.len() * dtype.bytes());
-    if as_i16 {
-        for v in &vol.data {
-            bytes.extend_from_slice(&(*v as i16).to_le_bytes());
-        }
-    } else {
-        for v in &vol.data {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
     let werr = |source| IoError::Write { path: path.to_path_buf(), source };
     let file = std::fs::File::create(path).map_err(werr)?;
     let mut w = std::io::BufWriter::new(file);
     if path.to_string_lossy().ends_with(".gz") {
         let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
-        gz.write_all(&bytes).map_err(werr)?;
+        gz.write_all(&h).map_err(werr)?;
+        gz.write_all(&data).map_err(werr)?;
         gz.finish().map_err(werr)?.flush().map_err(werr)?;
     } else {
-        w.write_all(&bytes).map_err(werr)?;
+        w.write_all(&h).map_err(werr)?;
+        w.write_all(&data).map_err(werr)?;
         w.flush().map_err(werr)?;
     }
     Ok(())
+}
+
+fn encode_i16(values: &[f32]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(values.len() * 2);
+    for &v in values {
+        let i = v as i16;
+        if i as f32 != v {
+            return None;
+        }
+        out.extend_from_slice(&i.to_le_bytes());
+    }
+    Some(out)
 }
 
 /// Quaternion (b, c, d) and qfac of the RAS rotation for an LPS direction matrix, or `None` when
