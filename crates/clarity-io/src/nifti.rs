@@ -428,15 +428,20 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
 }
 
 fn encode_i16(values: &[f32]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(values.len() * 2);
-    for &v in values {
-        let i = v as i16;
-        if i as f32 != v {
-            return None;
+    use rayon::prelude::*;
+    let mut out = vec![0u8; values.len() * 2];
+    // Chunks are encoded in parallel; `all` stops the others early once one value fails.
+    let exact = out.par_chunks_mut(1 << 16).zip(values.par_chunks(1 << 15)).all(|(dst, src)| {
+        for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+            let i = v as i16;
+            if i as f32 != v {
+                return false;
+            }
+            d.copy_from_slice(&i.to_le_bytes());
         }
-        out.extend_from_slice(&i.to_le_bytes());
-    }
-    Some(out)
+        true
+    });
+    exact.then_some(out)
 }
 
 /// Quaternion (b, c, d) and qfac of the RAS rotation for an LPS direction matrix, or `None` when

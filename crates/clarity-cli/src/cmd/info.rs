@@ -102,8 +102,8 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<4} {:<28} {:>16} {:>4} {:<22} {:<9} {:>5}  {}",
-        "MOD", "DESCRIPTION", "DIMS", "T", "SPACING mm", "ORIENT", "FILES", "TRANSFER SYNTAX / UID"
+        "{:<4} {:<28} {:>16} {:>4} {:<22} {:<9} {:>5}  TRANSFER SYNTAX / UID",
+        "MOD", "DESCRIPTION", "DIMS", "T", "SPACING mm", "ORIENT", "FILES"
     );
     for r in &out.series {
         let desc: String = r.description.chars().take(28).collect();

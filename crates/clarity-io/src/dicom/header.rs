@@ -170,9 +170,7 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
 
     let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
     let per_frame = obj
-        .element_opt(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .ok()
-        .flatten()
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
         .and_then(|e| e.items())
         .unwrap_or(&[]);
 
@@ -356,8 +354,10 @@ fn read_metadata(obj: &InMemDicomObject) -> Metadata {
 // Accessors that treat absent, empty and malformed values alike as "not there": real files are
 // full of empty type-2 attributes, and a bad optional value must not sink the whole file.
 
+// `get` rather than `element_opt`: the latter builds an error (with a backtrace when
+// RUST_BACKTRACE is set) for every absent attribute, which dominated header parsing.
 pub(crate) fn get_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     let s = e.to_str().ok()?;
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())
@@ -368,7 +368,7 @@ pub(crate) fn get_f64(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 }
 
 pub(crate) fn get_multi_f64(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     let v = e.to_multi_float64().ok()?;
     (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
 }
@@ -383,5 +383,5 @@ fn get_vec<const N: usize>(obj: &InMemDicomObject, tag: Tag) -> Option<[f64; N]>
 }
 
 fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
-    obj.element_opt(tag).ok().flatten()?.items()?.first()
+    obj.get(tag)?.items()?.first()
 }

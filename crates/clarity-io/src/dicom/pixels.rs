@@ -121,9 +121,9 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
         transfer_syntax: transfer_syntax_name(&ts),
         reason,
     };
-    let has_pixels = obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_some()
-        || obj.element_opt(tags::FLOAT_PIXEL_DATA).ok().flatten().is_some()
-        || obj.element_opt(tags::DOUBLE_FLOAT_PIXEL_DATA).ok().flatten().is_some();
+    let has_pixels = obj.get(tags::PIXEL_DATA).is_some()
+        || obj.get(tags::FLOAT_PIXEL_DATA).is_some()
+        || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some();
     if !has_pixels {
         return Err(IoError::NoPixelData {
             path: path.to_path_buf(),
@@ -284,7 +284,7 @@ fn ybr_full_to_rgb(values: &mut [f64]) {
 fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Option<Vec<f64>> {
     let pixels = rows * columns * frames;
     let need = pixels.div_ceil(2) * 4;
-    if data.len() < need || columns % 2 != 0 {
+    if data.len() < need || !columns.is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(pixels * 3);

@@ -9,7 +9,8 @@ use clarity_core::{cross, dot, FrameAxis, FrameKind, Volume};
 use rayon::prelude::*;
 
 use super::header::{read_header, transfer_syntax_name, DicomHeader};
-use super::pixels::decode_file;
+use super::native::{self, NativeLayout};
+use super::pixels::{decode_file, PixelArray};
 use crate::error::{IoError, Result};
 
 /// How strict series assembly is.
@@ -102,41 +103,30 @@ impl DicomSeries {
 
     /// Decode every file once (in parallel) and stack the frames into a volume, rescale applied.
     pub fn load(&self) -> Result<Volume> {
-        let decoded: Vec<_> = self.headers.par_iter().map(|h| decode_file(&h.path)).collect();
+        let decoded: Vec<_> = self.headers.par_iter().map(load_pixels).collect();
         let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
         let [nx, ny, nz] = self.dims;
         let plane = nx * ny;
-        let mut data = vec![0f32; plane * nz * self.frames];
-        for (s_idx, s) in self.slices.iter().enumerate() {
-            let px = &decoded[s.file];
-            if px.rows != ny || px.columns != nx || s.frame >= px.frames {
+        for s in &self.slices {
+            let (rows, columns, frames) = decoded[s.file].shape();
+            if rows != ny || columns != nx || s.frame >= frames {
                 return Err(IoError::Geometry {
                     path: self.headers[s.file].path.clone(),
                     series: self.name(),
                     problem: format!(
                         "frame {} is {}×{} ({} frames), series expects {}×{}",
-                        s.frame, px.columns, px.rows, px.frames, nx, ny
+                        s.frame, columns, rows, frames, nx, ny
                     ),
                 });
             }
-            // slices are position-major with frames adjacent: index = k * frames + t
-            let (k, t) = (s_idx / self.frames, s_idx % self.frames);
-            let dst = &mut data[(t * nz + k) * plane..(t * nz + k + 1) * plane];
-            let src = px.frame(s.frame);
-            let (slope, intercept) = s.rescale;
-            if px.samples_per_pixel == 3 {
-                // Colour (secondary capture, ultrasound) is reduced to BT.601 luma.
-                for (d, rgb) in dst.iter_mut().zip(src.chunks_exact(3)) {
-                    let y = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-                    *d = (y * slope + intercept) as f32;
-                }
-            } else {
-                let spp = px.samples_per_pixel.max(1);
-                for (d, v) in dst.iter_mut().zip(src.iter().step_by(spp)) {
-                    *d = (v * slope + intercept) as f32;
-                }
-            }
         }
+        let mut data = vec![0f32; plane * nz * self.frames];
+        // The volume is frame-major (t, k); slices are position-major with frames adjacent.
+        data.par_chunks_mut(plane).enumerate().for_each(|(i, dst)| {
+            let (t, k) = (i / nz, i % nz);
+            let s = &self.slices[k * self.frames + t];
+            decoded[s.file].frame_into(s.frame, s.rescale, dst);
+        });
         let mut vol = Volume::new_4d(self.dims, self.frames, data)
             .map_err(|source| IoError::Volume { path: self.first_path().to_path_buf(), source })?;
         vol.spacing_mm = self.spacing_mm;
@@ -461,4 +451,63 @@ fn stack(
         headers,
         slices,
     }])
+}
+
+/// One file's pixels, either as raw bytes for the native fast path or fully decoded.
+enum FilePixels {
+    Native { bytes: Vec<u8>, layout: NativeLayout, rows: usize, columns: usize, frames: usize },
+    Decoded(PixelArray),
+}
+
+impl FilePixels {
+    /// `(rows, columns, frames)`.
+    fn shape(&self) -> (usize, usize, usize) {
+        match self {
+            Self::Native { rows, columns, frames, .. } => (*rows, *columns, *frames),
+            Self::Decoded(px) => (px.rows, px.columns, px.frames),
+        }
+    }
+
+    /// Write one frame, rescaled, into a plane of the volume.
+    fn frame_into(&self, frame: usize, (slope, intercept): (f64, f64), dst: &mut [f32]) {
+        match self {
+            Self::Native { bytes, layout, .. } => {
+                native::frame_to_f32(bytes, layout, frame, slope, intercept, dst)
+            }
+            Self::Decoded(px) => {
+                let src = px.frame(frame);
+                if px.samples_per_pixel == 3 {
+                    // Colour (secondary capture, ultrasound) is reduced to BT.601 luma.
+                    for (d, rgb) in dst.iter_mut().zip(src.chunks_exact(3)) {
+                        let y = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+                        *d = (y * slope + intercept) as f32;
+                    }
+                } else {
+                    let spp = px.samples_per_pixel.max(1);
+                    for (d, v) in dst.iter_mut().zip(src.iter().step_by(spp)) {
+                        *d = (v * slope + intercept) as f32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Read one file's pixels: a single read and no second header parse when the native fast path
+/// applies, the general decoder otherwise.
+fn load_pixels(h: &DicomHeader) -> Result<FilePixels> {
+    if h.transfer_syntax == "1.2.840.10008.1.2.1" || h.transfer_syntax == "1.2.840.10008.1.2" {
+        let bytes = std::fs::read(&h.path)
+            .map_err(|source| IoError::Read { path: h.path.clone(), source })?;
+        if let Some(layout) = native::locate(h, &bytes) {
+            return Ok(FilePixels::Native {
+                bytes,
+                layout,
+                rows: h.rows as usize,
+                columns: h.columns as usize,
+                frames: h.number_of_frames.max(1) as usize,
+            });
+        }
+    }
+    decode_file(&h.path).map(FilePixels::Decoded)
 }
