@@ -169,10 +169,8 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
     meta.transfer_syntax = Some(ts.clone());
 
     let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
-    let per_frame = obj
-        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .and_then(|e| e.items())
-        .unwrap_or(&[]);
+    let per_frame =
+        obj.get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).and_then(|e| e.items()).unwrap_or(&[]);
 
     let base = frame_from_top_level(obj);
     let frames = if shared.is_some() || !per_frame.is_empty() {

@@ -1,0 +1,259 @@
+//! Fast-scan pairs from real images: the protocol the enhancement model is trained and judged on.
+//!
+//! Given a real magnitude volume:
+//! 1. **Truth at the acquired matrix.** Scanners often reconstruct on a finer grid than they
+//!    acquire (256² acquired, 512² shown); the outer k-space of such an image is empty, and
+//!    simulating a shorter scan on it would only remove nothing and flatter every method. The
+//!    acquired matrix comes from DICOM AcquisitionMatrix when the volume has one, otherwise from
+//!    where the k-space energy ends ([`detect_acquired_matrix`]); the volume's k-space is then
+//!    cropped to it and reconstructed on that grid ([`to_acquired_matrix`]). This is the truth.
+//! 2. **Noise level.** `σ = mean(truth in the foreground) / SNR`, the foreground being voxels
+//!    above 10 % of the 99th percentile ([`foreground_mask`]). σ is the per-sample k-space
+//!    noise, equal to the per-pixel noise of the full-length scan.
+//! 3. **HR** = the full-length scan: every PE line, noise σ, magnitude.
+//! 4. **LR** = the shortened scan: the central `1 − r` of the PE lines, the same σ per sample,
+//!    zero-filled to the same matrix, magnitude (see [`crate::acquisition`] for what that does to
+//!    the image noise).
+//! HR and LR use independent noise. Everything is seeded.
+
+use clarity_core::{PhaseEncodingDirection, Volume};
+use rayon::prelude::*;
+use rustfft::num_complex::Complex32;
+
+use crate::acquisition::Sampling;
+use crate::fft::{fft2c, kspace_of, Direction};
+
+/// Voxels above 10 % of the volume's 99th percentile: the object, without the air around it.
+pub fn foreground_mask(vol: &Volume) -> Vec<bool> {
+    let p99 = percentile(&vol.data, 0.99);
+    vol.data.iter().map(|&v| v > 0.1 * p99).collect()
+}
+
+fn percentile(values: &[f32], q: f64) -> f32 {
+    let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    *v.select_nth_unstable_by(i, |a, b| a.total_cmp(b)).1
+}
+
+/// Mean of the truth inside its foreground.
+pub fn foreground_mean(vol: &Volume) -> f32 {
+    let mask = foreground_mask(vol);
+    let (s, n) = vol
+        .data
+        .iter()
+        .zip(&mask)
+        .filter(|(_, &m)| m)
+        .fold((0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        (s / n as f64) as f32
+    }
+}
+
+/// k-space energy along one in-plane axis (summed over the other axis and all slices), index 0..n
+/// with DC at n/2.
+fn energy_profile(vol: &Volume, along_x: bool) -> Vec<f64> {
+    let [nx, ny, nz] = vol.dims;
+    let n = if along_x { nx } else { ny };
+    (0..nz)
+        .into_par_iter()
+        .map(|k| {
+            let ks = kspace_of(vol.slice(k), nx, ny);
+            let mut p = vec![0f64; n];
+            for (i, c) in ks.iter().enumerate() {
+                let idx = if along_x { i % nx } else { i / nx };
+                p[idx] += c.norm_sqr() as f64;
+            }
+            p
+        })
+        .reduce(|| vec![0f64; n], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+}
+
+/// Width of the centred k-space band that holds the signal along one axis: `n` unless the
+/// energy falls off a cliff (interpolated images: zero-padded outer k-space holds only
+/// rounding noise and the little that taking the magnitude leaks past the edge).
+fn acquired_extent(profile: &[f64]) -> usize {
+    let n = profile.len();
+    let c = n / 2;
+    let half = n - c;
+    // Both sides of DC at distance d; the stronger one counts.
+    let at = |d: usize| -> f64 {
+        let hi = profile.get(c + d).copied().unwrap_or(0.0);
+        let lo = if d <= c { profile[c - d] } else { 0.0 };
+        hi.max(lo)
+    };
+    let mean = |r: std::ops::Range<usize>| -> f64 {
+        let len = r.len().max(1) as f64;
+        r.map(at).sum::<f64>() / len
+    };
+    // The edge is where the energy drops most between the 4 samples inside and the 4 outside;
+    // it counts only if the drop is at least 20 dB and everything beyond a 4-sample guard
+    // (magnitude images leak a little energy just past the edge) is 20 dB down too.
+    let mut best: Option<(f64, usize)> = None;
+    for d in 5..half.saturating_sub(4) {
+        let inside = mean(d - 4..d);
+        let outside = mean(d..d + 4);
+        let beyond = (d + 4..half).map(at).fold(0f64, f64::max);
+        if inside > 0.0 && outside * 100.0 < inside && beyond * 100.0 < inside {
+            let ratio = inside / outside.max(f64::MIN_POSITIVE);
+            if best.is_none_or(|(r, _)| ratio > r) {
+                best = Some((ratio, d));
+            }
+        }
+    }
+    // The centred band of an even width m spans DC − m/2 ..= DC + m/2 − 1, so the first distance
+    // empty on both sides is m/2 + 1.
+    best.map(|(_, d)| (2 * (d - 1)).min(n)).unwrap_or(n)
+}
+
+/// The acquired in-plane matrix `[nx, ny]`: DICOM AcquisitionMatrix when present, else where
+/// the k-space energy ends.
+pub fn detect_acquired_matrix(vol: &Volume) -> [usize; 2] {
+    if let Some((ax, ay)) = vol.meta.acquired_matrix() {
+        let (ax, ay) = (ax as usize, ay as usize);
+        if ax > 0 && ay > 0 && ax <= vol.dims[0] && ay <= vol.dims[1] {
+            return [ax, ay];
+        }
+    }
+    [acquired_extent(&energy_profile(vol, true)), acquired_extent(&energy_profile(vol, false))]
+}
+
+/// Crop every slice's centred k-space to `matrix` and reconstruct on that grid: the same field
+/// of view with larger pixels, intensities preserved (the unitary scaling is undone).
+pub fn to_acquired_matrix(vol: &Volume, matrix: [usize; 2]) -> Volume {
+    let [nx, ny, nz] = vol.dims;
+    let [mx, my] = [matrix[0].clamp(1, nx), matrix[1].clamp(1, ny)];
+    if [mx, my] == [nx, ny] {
+        return vol.clone();
+    }
+    let scale = ((mx * my) as f32 / (nx * ny) as f32).sqrt();
+    let (ox, oy) = (nx / 2 - mx / 2, ny / 2 - my / 2);
+    let slices: Vec<Vec<f32>> = (0..nz * vol.frames)
+        .into_par_iter()
+        .map(|s| {
+            let plane = &vol.data[s * nx * ny..(s + 1) * nx * ny];
+            let k = kspace_of(plane, nx, ny);
+            let mut small = vec![Complex32::new(0.0, 0.0); mx * my];
+            for y in 0..my {
+                for x in 0..mx {
+                    small[y * mx + x] = k[(y + oy) * nx + x + ox] * scale;
+                }
+            }
+            fft2c(&mut small, mx, my, Direction::Inverse);
+            small.iter().map(|c| c.norm() / scale / scale).collect()
+        })
+        .collect();
+    let mut out = Volume::new_4d([mx, my, nz], vol.frames, slices.concat())
+        .expect("sizes are consistent by construction");
+    out.spacing_mm = [
+        vol.spacing_mm[0] * nx as f64 / mx as f64,
+        vol.spacing_mm[1] * ny as f64 / my as f64,
+        vol.spacing_mm[2],
+    ];
+    // With centred transforms new pixel mx/2 sits on old pixel nx/2; place voxel 0 accordingly.
+    let off_x = (nx / 2) as f64 - (mx / 2) as f64 * nx as f64 / mx as f64;
+    let off_y = (ny / 2) as f64 - (my / 2) as f64 * ny as f64 / my as f64;
+    out.origin_mm = vol.voxel_to_world([off_x, off_y, 0.0]);
+    out.direction = vol.direction;
+    out.frame_axis = vol.frame_axis.clone();
+    out.meta = vol.meta.clone();
+    out
+}
+
+/// The reverse of [`to_acquired_matrix`]: zero-pad every slice's k-space to a larger matrix,
+/// as a scanner's "interpolation" / "ZIP" reconstruction does.
+pub fn zero_fill_to(vol: &Volume, matrix: [usize; 2]) -> Volume {
+    let [mx, my, nz] = vol.dims;
+    let [nx, ny] = [matrix[0].max(mx), matrix[1].max(my)];
+    let scale = ((nx * ny) as f32 / (mx * my) as f32).sqrt();
+    let (ox, oy) = (nx / 2 - mx / 2, ny / 2 - my / 2);
+    let slices: Vec<Vec<f32>> = (0..nz * vol.frames)
+        .into_par_iter()
+        .map(|s| {
+            let k = kspace_of(&vol.data[s * mx * my..(s + 1) * mx * my], mx, my);
+            let mut big = vec![Complex32::new(0.0, 0.0); nx * ny];
+            for y in 0..my {
+                for x in 0..mx {
+                    big[(y + oy) * nx + x + ox] = k[y * mx + x] * scale;
+                }
+            }
+            fft2c(&mut big, nx, ny, Direction::Inverse);
+            big.iter().map(|c| c.norm()).collect()
+        })
+        .collect();
+    let mut out = Volume::new_4d([nx, ny, nz], vol.frames, slices.concat())
+        .expect("sizes are consistent by construction");
+    out.spacing_mm = [
+        vol.spacing_mm[0] * mx as f64 / nx as f64,
+        vol.spacing_mm[1] * my as f64 / ny as f64,
+        vol.spacing_mm[2],
+    ];
+    out.direction = vol.direction;
+    let off_x = (mx / 2) as f64 - (nx / 2) as f64 * mx as f64 / nx as f64;
+    let off_y = (my / 2) as f64 - (ny / 2) as f64 * my as f64 / ny as f64;
+    out.origin_mm = vol.voxel_to_world([off_x, off_y, 0.0]);
+    out.frame_axis = vol.frame_axis.clone();
+    out.meta = vol.meta.clone();
+    out
+}
+
+/// Settings of one fast-scan simulation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FastScanSettings {
+    /// Fraction of PE lines the short scan drops.
+    pub reduction: f64,
+    /// SNR of the full-length scan: mean foreground truth / σ.
+    pub snr: f64,
+    pub pe: PhaseEncodingDirection,
+    /// Bring the truth to the acquired matrix first (on unless the input is known to be
+    /// acquired at its own matrix).
+    pub to_acquired_matrix: bool,
+    pub seed: u64,
+}
+
+impl Default for FastScanSettings {
+    fn default() -> Self {
+        Self {
+            reduction: 0.3,
+            snr: 20.0,
+            pe: PhaseEncodingDirection::Col,
+            to_acquired_matrix: true,
+            seed: 0,
+        }
+    }
+}
+
+/// Truth, full-length scan and shortened scan of one volume, on the same grid.
+#[derive(Debug, Clone)]
+pub struct FastScanTriplet {
+    pub truth: Volume,
+    pub hr: Volume,
+    pub lr: Volume,
+    /// k-space σ used (= HR per-pixel noise).
+    pub sigma: f32,
+    /// The acquired matrix the truth was brought to.
+    pub matrix: [usize; 2],
+}
+
+/// Run the protocol of the module docs on `input`.
+pub fn simulate(input: &Volume, s: &FastScanSettings) -> FastScanTriplet {
+    let matrix = if s.to_acquired_matrix {
+        detect_acquired_matrix(input)
+    } else {
+        [input.dims[0], input.dims[1]]
+    };
+    let mut truth = to_acquired_matrix(input, matrix);
+    for v in truth.data.iter_mut() {
+        *v = v.max(0.0);
+    }
+    let sigma = (foreground_mean(&truth) as f64 / s.snr.max(1e-6)) as f32;
+    let full = Sampling { reduction: 0.0, pe: s.pe, noise_sigma: sigma, ..Default::default() };
+    let short = Sampling { reduction: s.reduction, ..full.clone() };
+    let hr = full.acquire_volume(&truth, s.seed.wrapping_mul(2).wrapping_add(1));
+    let lr = short.acquire_volume(&truth, s.seed.wrapping_mul(2).wrapping_add(2));
+    FastScanTriplet { truth, hr, lr, sigma, matrix }
+}

@@ -1,0 +1,161 @@
+//! Physics checks of clarity-mr: noise bookkeeping of shortened scans, scan time, and bringing
+//! real images to their acquired matrix. Real volumes come from `../shared/data/mri`.
+
+use std::path::PathBuf;
+
+use clarity_core::{PhaseEncodingDirection, Volume};
+use clarity_mr::acquisition::Sampling;
+use clarity_mr::fastscan::{
+    detect_acquired_matrix, simulate, to_acquired_matrix, zero_fill_to, FastScanSettings,
+};
+use clarity_mr::scan_time::Protocol;
+use rand::SeedableRng;
+use rustfft::num_complex::Complex32;
+
+fn shared_mri(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mri").join(name);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", p.display());
+        None
+    }
+}
+
+fn std_of(values: impl Iterator<Item = f32>) -> f64 {
+    let v: Vec<f64> = values.map(|x| x as f64).collect();
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+#[test]
+fn image_noise_follows_the_documented_sigma_relation() {
+    let (nx, ny) = (192, 160);
+    let zero = vec![Complex32::new(0.0, 0.0); nx * ny];
+    let sigma = 3.0f32;
+    for pe in [PhaseEncodingDirection::Col, PhaseEncodingDirection::Row] {
+        for (reduction, pf) in [(0.0, 1.0), (0.25, 1.0), (0.33, 1.0), (0.3, 0.75)] {
+            let s = Sampling {
+                reduction,
+                partial_fourier: pf,
+                pe,
+                noise_sigma: sigma,
+                ..Default::default()
+            };
+            let n_pe = if pe == PhaseEncodingDirection::Col { ny } else { nx };
+            let f = s.acquired_fraction(n_pe);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            let img = s.acquire_complex(&zero, nx, ny, &mut rng);
+            let measured = std_of(img.iter().map(|c| c.re));
+            let expected = sigma as f64 * f.sqrt();
+            assert!(
+                (measured / expected - 1.0).abs() < 0.05,
+                "{pe:?} r={reduction} pf={pf}: measured σ {measured:.4}, documented σ·sqrt(f) {expected:.4}"
+            );
+        }
+    }
+}
+
+#[test]
+fn shortened_scan_keeps_signal_and_loses_resolution() {
+    // A flat square: the zero-filled LR image keeps the plateau's level (signal in the kept
+    // band is unchanged) but blurs its edge along PE only.
+    let n = 64;
+    let mut v = Volume::new([n, n, 1], vec![0.0; n * n]).unwrap();
+    for j in 16..48 {
+        for i in 16..48 {
+            *v.at_mut(i, j, 0) = 100.0;
+        }
+    }
+    let s = Sampling { reduction: 0.33, pe: PhaseEncodingDirection::Col, ..Default::default() };
+    let lr = s.acquire_volume(&v, 1);
+    assert!((lr.at(32, 32, 0) - 100.0).abs() < 5.0, "plateau {}", lr.at(32, 32, 0));
+    // Just outside the edge: blurred along j (PE), sharp along i (readout).
+    assert!(lr.at(32, 14, 0) > 3.0, "PE edge should be blurred: {}", lr.at(32, 14, 0));
+    assert!(lr.at(14, 32, 0) < 1e-2, "readout edge should be sharp: {}", lr.at(14, 32, 0));
+}
+
+#[test]
+fn scan_time_falls_by_the_fraction_of_lines_dropped() {
+    let p = Protocol {
+        repetition_time_ms: 3500.0,
+        phase_lines: 320,
+        averages: 1.0,
+        turbo_factor: 1,
+        slices: 20,
+        slices_per_tr: None,
+        partitions: None,
+    };
+    let s = p.saving(0.3, 1.0);
+    assert!((s.saved_fraction - 0.30).abs() < 1e-9, "{s:?}");
+    assert!((s.short_s - 0.7 * s.full_s).abs() < 1e-9);
+}
+
+#[test]
+fn interpolated_volume_is_brought_back_to_its_acquired_matrix() {
+    let Some(path) = shared_mri("pyradiomics_brain1/t1.nii.gz") else { return };
+    let vol = clarity_io::nifti::read_nifti(&path).unwrap();
+    let vol = Volume::new(
+        [vol.dims[0], vol.dims[1], 4],
+        vol.data[..vol.dims[0] * vol.dims[1] * 4].to_vec(),
+    )
+    .map(|mut v| {
+        v.spacing_mm = vol.spacing_mm;
+        v
+    })
+    .unwrap();
+    // Make an "acquired 128 × 96, shown 256 × 256" volume like a scanner's interpolation does.
+    let acquired = to_acquired_matrix(&vol, [128, 96]);
+    assert_eq!(acquired.dims, [128, 96, 4]);
+    let shown = zero_fill_to(&acquired, [vol.dims[0], vol.dims[1]]);
+    // Stored as integers, as DICOM would: rounding adds a white noise floor.
+    let mut shown_int = shown.clone();
+    for v in shown_int.data.iter_mut() {
+        *v = v.round();
+    }
+    assert_eq!(detect_acquired_matrix(&shown_int), [128, 96]);
+    // A volume at its acquired matrix is left alone.
+    assert_eq!(detect_acquired_matrix(&acquired), [128, 96]);
+    // DICOM AcquisitionMatrix wins when present.
+    let mut tagged = shown_int.clone();
+    tagged.meta.acquisition_matrix = Some([0, 128, 96, 0]);
+    assert_eq!(detect_acquired_matrix(&tagged), [128, 96]);
+    // And the fast-scan protocol runs on the acquired grid: same field of view.
+    let t =
+        simulate(&shown_int, &FastScanSettings { reduction: 0.3, snr: 20.0, ..Default::default() });
+    assert_eq!(t.matrix, [128, 96]);
+    assert_eq!(t.truth.dims, [128, 96, 4]);
+    for a in 0..2 {
+        let fov_in = shown_int.spacing_mm[a] * shown_int.dims[a] as f64;
+        let fov_out = t.truth.spacing_mm[a] * t.truth.dims[a] as f64;
+        assert!((fov_in - fov_out).abs() < 1e-6, "axis {a}: FOV {fov_in} vs {fov_out}");
+    }
+}
+
+#[test]
+fn fast_scan_triplet_has_the_requested_snr() {
+    let Some(path) = shared_mri("mni152/t1.nii.gz") else { return };
+    let vol = clarity_io::nifti::read_nifti(&path).unwrap();
+    let [nx, ny, _] = vol.dims;
+    let k0 = vol.dims[2] / 2;
+    let mut slab =
+        Volume::new([nx, ny, 2], vol.data[k0 * nx * ny..(k0 + 2) * nx * ny].to_vec()).unwrap();
+    slab.spacing_mm = vol.spacing_mm;
+    let s = FastScanSettings {
+        reduction: 0.25,
+        snr: 20.0,
+        to_acquired_matrix: false,
+        ..Default::default()
+    };
+    let t = simulate(&slab, &s);
+    let fg = clarity_mr::fastscan::foreground_mask(&t.truth);
+    let mean: f64 =
+        t.truth.data.iter().zip(&fg).filter(|(_, m)| **m).map(|(v, _)| *v as f64).sum::<f64>()
+            / fg.iter().filter(|m| **m).count() as f64;
+    assert!((mean / t.sigma as f64 - 20.0).abs() < 1e-3);
+    // In the bright foreground the HR error is ~σ (Rician ≈ Gaussian at high SNR).
+    let err = std_of(
+        t.hr.data.iter().zip(&t.truth.data).zip(&fg).filter(|(_, m)| **m).map(|((h, g), _)| h - g),
+    );
+    assert!((err / t.sigma as f64 - 1.0).abs() < 0.1, "HR error {err} vs σ {}", t.sigma);
+}
