@@ -186,9 +186,9 @@ pub fn bias_field(dims: [usize; 3], amplitude: f32, rng: &mut impl Rng) -> Vec<f
                 rng.gen_range(0.0..0.8f32),
             ];
             let p = [
-                rng.gen_range(0.0..6.28f32),
-                rng.gen_range(0.0..6.28f32),
-                rng.gen_range(0.0..6.28f32),
+                rng.gen_range(0.0..std::f32::consts::TAU),
+                rng.gen_range(0.0..std::f32::consts::TAU),
+                rng.gen_range(0.0..std::f32::consts::TAU),
             ];
             (f, p)
         })
