@@ -14,6 +14,7 @@
 //! 4. **LR** = the shortened scan: the central `1 − r` of the PE lines, the same σ per sample,
 //!    zero-filled to the same matrix, magnitude (see [`crate::acquisition`] for what that does to
 //!    the image noise).
+//!
 //! HR and LR use independent noise. Everything is seeded.
 
 use clarity_core::{PhaseEncodingDirection, Volume};
