@@ -26,3 +26,6 @@ pub mod acquisition;
 pub mod fastscan;
 pub mod fft;
 pub mod scan_time;
+pub mod sequence;
+pub mod tissue;
+pub mod dce;
