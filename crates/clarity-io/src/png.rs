@@ -32,7 +32,7 @@ impl Window {
         Self { center: (a + b) / 2.0, width: (b - a).max(1e-6) }
     }
 
-    fn to_u8(self, v: f32) -> u8 {
+    pub fn to_u8(self, v: f32) -> u8 {
         let lo = self.center - self.width / 2.0;
         (((v as f64 - lo) / self.width).clamp(0.0, 1.0) * 255.0).round() as u8
     }

@@ -177,6 +177,8 @@ mod tests {
         let art = Some(c.aortic_peak_s + 3.0);
         let delayed = Some(c.aortic_peak_s + 200.0);
         assert!(c.concentration_mm(Tissue::Hcc, art) > c.concentration_mm(Tissue::Liver, art));
-        assert!(c.concentration_mm(Tissue::Hcc, delayed) < c.concentration_mm(Tissue::Liver, delayed));
+        assert!(
+            c.concentration_mm(Tissue::Hcc, delayed) < c.concentration_mm(Tissue::Liver, delayed)
+        );
     }
 }

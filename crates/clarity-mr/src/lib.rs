@@ -23,9 +23,13 @@
 //! ```
 
 pub mod acquisition;
+pub mod dce;
+pub mod exam;
+pub mod exam_output;
 pub mod fastscan;
 pub mod fft;
+pub mod phantom;
 pub mod scan_time;
 pub mod sequence;
 pub mod tissue;
-pub mod dce;
+pub mod vendor;

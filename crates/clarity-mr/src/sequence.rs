@@ -75,10 +75,7 @@ fn component(tp: &TissueParams, seq: Sequence, conc_mm: f32, field: Field) -> f3
             tp.pd * (1.0 - 2.0 * (-ti_ms * r1).exp() + (-tr_ms * r1).exp()) * (-te_ms * r2).exp()
         }
         Sequence::Diffusion { tr_ms, te_ms, b } => {
-            tp.pd
-                * (1.0 - (-tr_ms * r1).exp())
-                * (-te_ms * r2).exp()
-                * (-b * tp.adc * 1e-3).exp()
+            tp.pd * (1.0 - (-tr_ms * r1).exp()) * (-te_ms * r2).exp() * (-b * tp.adc * 1e-3).exp()
         }
     }
 }
@@ -86,7 +83,8 @@ fn component(tp: &TissueParams, seq: Sequence, conc_mm: f32, field: Field) -> f3
 /// Signal magnitude of a voxel of `tissue` with parameters `tp`, contrast agent `conc_mm`.
 pub fn signal(tissue: Tissue, tp: &TissueParams, conc_mm: f32, proto: &Protocol) -> f32 {
     let seq = proto.sequence;
-    let fat_tp = fat_params(proto.field);
+    // Fat fraction is a proton-density fraction: fat and water share the voxel's protons.
+    let fat_tp = TissueParams { pd: tp.pd, ..fat_params(proto.field) };
     let ff = tp.fat_fraction.clamp(0.0, 1.0);
     let water = (1.0 - ff) * component(tp, seq, conc_mm, proto.field);
     let mut fat = ff * component(&fat_tp, seq, 0.0, proto.field);
@@ -98,15 +96,18 @@ pub fn signal(tissue: Tissue, tp: &TissueParams, conc_mm: f32, proto: &Protocol)
     fat *= 1.0 - fat_sat.clamp(0.0, 1.0);
     let mut s = match seq {
         Sequence::GradientEcho { te_ms, .. } => {
-            let phase = 2.0 * std::f64::consts::PI * proto.field.fat_shift_hz() * te_ms as f64 / 1000.0;
+            let phase =
+                2.0 * std::f64::consts::PI * proto.field.fat_shift_hz() * te_ms as f64 / 1000.0;
             (Complex32::new(water, 0.0) + Complex32::from_polar(fat, phase as f32)).norm()
         }
         // Magnitude reconstruction: each component keeps its sign before the sum.
         Sequence::InversionRecovery { .. } => (water + fat).abs(),
         _ => water + fat,
     };
-    let spin_echo_based =
-        matches!(seq, Sequence::SpinEcho { .. } | Sequence::Diffusion { .. } | Sequence::InversionRecovery { .. });
+    let spin_echo_based = matches!(
+        seq,
+        Sequence::SpinEcho { .. } | Sequence::Diffusion { .. } | Sequence::InversionRecovery { .. }
+    );
     if spin_echo_based && tissue.is_flowing_blood() {
         s *= 0.08;
     }

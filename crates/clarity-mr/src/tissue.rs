@@ -20,10 +20,10 @@
 //! radiologists rely on, which is what the generator must get right.
 
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Main magnetic field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Field {
     T1_5,
     T3,
@@ -52,7 +52,7 @@ impl Field {
 }
 
 /// What a voxel of a phantom is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Tissue {
     Air = 0,
@@ -174,7 +174,9 @@ pub fn params(t: Tissue, field: Field) -> TissueParams {
     let s = |a: f32, b: f32| if hi { b } else { a };
     match t {
         Tissue::Air | Tissue::Gas => p(0.0, 1000.0, 1.0, 1.0, 0.0, 0.0),
-        Tissue::SubcutaneousFat => p(0.95, s(343.0, 382.0), s(58.0, 68.0), s(40.0, 30.0), 0.05, 0.95),
+        Tissue::SubcutaneousFat => {
+            p(0.95, s(343.0, 382.0), s(58.0, 68.0), s(40.0, 30.0), 0.05, 0.95)
+        }
         Tissue::VisceralFat => p(0.9, s(343.0, 382.0), s(58.0, 68.0), s(40.0, 30.0), 0.05, 0.9),
         Tissue::Muscle => p(0.75, s(856.0, 898.0), s(27.0, 29.0), s(25.0, 20.0), 1.4, 0.03),
         Tissue::Liver => p(0.7, s(586.0, 809.0), s(46.0, 34.0), s(30.0, 20.0), 1.2, 0.0),
@@ -186,13 +188,17 @@ pub fn params(t: Tissue, field: Field) -> TissueParams {
         }
         Tissue::VertebralMarrow => p(0.8, s(549.0, 586.0), s(49.0, 49.0), s(20.0, 12.0), 0.5, 0.45),
         Tissue::CorticalBone => p(0.05, 1000.0, 1.0, 0.5, 0.1, 0.0),
-        Tissue::Gallbladder => p(0.95, s(2500.0, 2800.0), s(600.0, 500.0), s(300.0, 200.0), 3.0, 0.0),
+        Tissue::Gallbladder => {
+            p(0.95, s(2500.0, 2800.0), s(600.0, 500.0), s(300.0, 200.0), 3.0, 0.0)
+        }
         Tissue::StomachFluid | Tissue::BowelFluid => {
             p(0.95, s(3000.0, 3300.0), s(800.0, 700.0), s(200.0, 150.0), 2.6, 0.0)
         }
         Tissue::Pancreas => p(0.75, s(584.0, 725.0), s(46.0, 43.0), s(35.0, 25.0), 1.3, 0.03),
         Tissue::Cyst => p(1.0, s(3000.0, 3500.0), s(1200.0, 1000.0), s(400.0, 300.0), 3.0, 0.0),
-        Tissue::Haemangioma => p(0.95, s(1300.0, 1600.0), s(160.0, 140.0), s(100.0, 80.0), 1.8, 0.0),
+        Tissue::Haemangioma => {
+            p(0.95, s(1300.0, 1600.0), s(160.0, 140.0), s(100.0, 80.0), 1.8, 0.0)
+        }
         Tissue::Hcc => p(0.8, s(900.0, 1200.0), s(75.0, 65.0), s(40.0, 30.0), 0.95, 0.05),
         Tissue::GreyMatter => p(0.8, s(1124.0, 1820.0), s(95.0, 99.0), s(84.0, 66.0), 0.8, 0.0),
         Tissue::WhiteMatter => p(0.7, s(884.0, 1084.0), s(72.0, 69.0), s(66.0, 53.0), 0.7, 0.0),

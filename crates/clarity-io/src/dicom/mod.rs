@@ -11,4 +11,4 @@ pub mod write;
 pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};
 pub use pixels::{decode_file, decode_object, PixelArray, SampleType};
 pub use series::{list_files, read_series, scan, DicomSeries, ScanReport, SeriesOptions};
-pub use write::{new_uid, write_derived_series};
+pub use write::{new_uid, write_derived_series, write_new_series};

@@ -144,6 +144,9 @@ pub struct ScanReport {
     pub series: Vec<DicomSeries>,
     /// DICOM files without an image (reports, plans, DICOMDIR...), with their SOP class.
     pub non_images: Vec<(PathBuf, String)>,
+    /// Files that are plainly not DICOM (no `DICM` marker, a non-DICOM extension such as
+    /// `.json`, `.csv`, `.txt`, `.nii`, `.png`): skipped, not reported as broken.
+    pub skipped: Vec<PathBuf>,
     pub errors: Vec<IoError>,
 }
 
@@ -175,10 +178,11 @@ pub fn scan(path: &Path, opts: SeriesOptions) -> Result<ScanReport> {
     let headers: Vec<Result<DicomHeader>> = files.par_iter().map(|f| read_header(f)).collect();
     let mut report = ScanReport::default();
     let mut images = Vec::new();
-    for h in headers {
+    for (file, h) in files.into_iter().zip(headers) {
         match h {
             Ok(h) if h.is_image() => images.push(h),
             Ok(h) => report.non_images.push((h.path.clone(), h.sop_class_uid.clone())),
+            Err(_) if plainly_not_dicom(&file) => report.skipped.push(file),
             Err(e) => report.errors.push(e),
         }
     }
@@ -186,6 +190,26 @@ pub fn scan(path: &Path, opts: SeriesOptions) -> Result<ScanReport> {
     report.series = series;
     report.errors.extend(errors);
     Ok(report)
+}
+
+/// A file that failed to parse and is evidently something else: no `DICM` marker at offset 128
+/// and an extension other formats use. Such files sit beside DICOM in real folders (labels,
+/// notes, converted volumes) and are not broken DICOM.
+fn plainly_not_dicom(path: &Path) -> bool {
+    const OTHER: &[&str] = &[
+        "json", "csv", "txt", "md", "nii", "gz", "png", "jpg", "jpeg", "xml", "html", "pdf",
+        "bval", "bvec",
+    ];
+    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    if !ext.is_some_and(|e| OTHER.contains(&e.as_str())) {
+        return false;
+    }
+    let mut head = [0u8; 132];
+    let has_magic = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .map(|_| &head[128..132] == b"DICM")
+        .unwrap_or(false);
+    !has_magic
 }
 
 /// Read the one series under `path` (a file or a folder). Errors when there is none, or when

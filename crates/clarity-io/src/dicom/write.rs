@@ -78,14 +78,12 @@ pub fn write_derived_series(
     out_dir: &Path,
     description_suffix: &str,
 ) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out_dir)
-        .map_err(|source| IoError::Write { path: out_dir.to_path_buf(), source })?;
+    create_dir(out_dir)?;
     let series_uid = new_uid();
     let rescale = choose_rescale(vol);
-    let [nx, ny, nz] = vol.dims;
+    let nz = vol.dims[2];
     let description = format!("{}{}", source.description(), description_suffix);
-    let row = [vol.direction[0][0], vol.direction[1][0], vol.direction[2][0]];
-    let col = [vol.direction[0][1], vol.direction[1][1], vol.direction[2][1]];
+    let series_number = source.headers[0].meta.series_number.unwrap_or(0) + 1000;
     let template_for = |k: usize| -> &Path {
         // Slice k of a stack of single-frame files has its own source file; otherwise the first.
         if source.headers.len() == nz * source.frames && source.frames == 1 {
@@ -97,8 +95,7 @@ pub fn write_derived_series(
     (0..nz)
         .into_par_iter()
         .map(|k| {
-            let src_path = template_for(k);
-            let src = super::header::open(src_path, false)?;
+            let src = super::header::open(template_for(k), false)?;
             let mut obj: InMemDicomObject = (*src).clone();
             for tag in [
                 tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
@@ -113,102 +110,183 @@ pub fn write_derived_series(
             ] {
                 obj.remove_element(tag);
             }
-            let sop_uid = new_uid();
             let sop_class = super::header::get_str(&obj, tags::SOP_CLASS_UID)
                 .filter(|c| !c.starts_with("1.2.840.10008.5.1.4.1.1.4.1")) // Enhanced MR
                 .unwrap_or_else(|| uids::MR_IMAGE_STORAGE.to_string());
-            let put = |obj: &mut InMemDicomObject, tag: Tag, vr: VR, v: PrimitiveValue| {
-                obj.put(DataElement::new(tag, vr, v));
-            };
-            put(&mut obj, tags::SOP_CLASS_UID, VR::UI, PrimitiveValue::from(sop_class.as_str()));
-            put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from(sop_uid.as_str()));
-            put(
-                &mut obj,
-                tags::SERIES_INSTANCE_UID,
-                VR::UI,
-                PrimitiveValue::from(series_uid.as_str()),
-            );
-            put(
-                &mut obj,
+            put_str(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
+            obj.put(DataElement::new(
                 tags::IMAGE_TYPE,
                 VR::CS,
                 PrimitiveValue::Strs(["DERIVED".to_string(), "SECONDARY".to_string()].into()),
-            );
-            put(
-                &mut obj,
-                tags::SERIES_DESCRIPTION,
-                VR::LO,
-                PrimitiveValue::from(description.as_str()),
-            );
-            let series_number = source.headers[0].meta.series_number.unwrap_or(0) + 1000;
-            put(
-                &mut obj,
-                tags::SERIES_NUMBER,
-                VR::IS,
-                PrimitiveValue::from(series_number.to_string()),
-            );
-            put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, PrimitiveValue::from((k + 1).to_string()));
-            let pos = vol.voxel_to_world([0.0, 0.0, k as f64]);
-            put(&mut obj, tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&pos));
-            put(
-                &mut obj,
-                tags::IMAGE_ORIENTATION_PATIENT,
-                VR::DS,
-                ds(&[row[0], row[1], row[2], col[0], col[1], col[2]]),
-            );
-            put(&mut obj, tags::PIXEL_SPACING, VR::DS, ds(&[vol.spacing_mm[1], vol.spacing_mm[0]]));
-            put(&mut obj, tags::SPACING_BETWEEN_SLICES, VR::DS, ds(&[vol.spacing_mm[2]]));
-            put(&mut obj, tags::ROWS, VR::US, PrimitiveValue::from(ny as u16));
-            put(&mut obj, tags::COLUMNS, VR::US, PrimitiveValue::from(nx as u16));
-            put(&mut obj, tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
-            put(
-                &mut obj,
-                tags::PHOTOMETRIC_INTERPRETATION,
-                VR::CS,
-                PrimitiveValue::from("MONOCHROME2"),
-            );
-            put(&mut obj, tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16));
-            put(&mut obj, tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16));
-            put(&mut obj, tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16));
-            put(
-                &mut obj,
-                tags::PIXEL_REPRESENTATION,
-                VR::US,
-                PrimitiveValue::from(rescale.signed as u16),
-            );
-            put(&mut obj, tags::RESCALE_SLOPE, VR::DS, ds(&[rescale.slope]));
-            put(&mut obj, tags::RESCALE_INTERCEPT, VR::DS, ds(&[rescale.intercept]));
-            let mut bytes = Vec::with_capacity(nx * ny * 2);
-            for &v in vol.slice(k) {
-                let stored = ((v as f64 - rescale.intercept) / rescale.slope).round();
-                if rescale.signed {
-                    bytes
-                        .extend_from_slice(&(stored.clamp(-32768.0, 32767.0) as i16).to_le_bytes());
-                } else {
-                    bytes.extend_from_slice(&(stored.clamp(0.0, 65535.0) as u16).to_le_bytes());
-                }
-            }
-            put(&mut obj, tags::PIXEL_DATA, VR::OW, PrimitiveValue::U8(bytes.into()));
-            let meta = FileMetaTableBuilder::new()
-                .media_storage_sop_class_uid(sop_class.as_str())
-                .media_storage_sop_instance_uid(sop_uid.as_str())
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-                .build()
-                .map_err(|e| IoError::DicomWrite {
-                    path: out_dir.to_path_buf(),
-                    reason: error_chain(&e),
-                })?;
-            let file = obj.with_exact_meta(meta);
-            let path = out_dir.join(format!("IM{:05}.dcm", k + 1));
-            if path.exists() {
-                return Err(IoError::DicomWrite {
-                    path: path.clone(),
-                    reason: "file exists; refusing to overwrite (choose an empty folder)".into(),
-                });
-            }
-            file.write_to_file(&path)
-                .map_err(|e| IoError::DicomWrite { path: path.clone(), reason: error_chain(&e) })?;
-            Ok(path)
+            ));
+            put_str(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, &description);
+            put_str(&mut obj, tags::SERIES_NUMBER, VR::IS, &series_number.to_string());
+            put_slice(&mut obj, vol, k, rescale);
+            write_object(obj, &sop_class, &out_dir.join(format!("IM{:05}.dcm", k + 1)))
         })
         .collect()
+}
+
+/// Write `vol` (frame 0) as a new MR series of single-frame files, every attribute taken from
+/// `vol.meta` (patient, study and series UIDs are made up when absent). Used for synthetic data.
+/// Refuses to overwrite existing files.
+pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    create_dir(out_dir)?;
+    let m = &vol.meta;
+    let mut base = InMemDicomObject::new_empty();
+    let study_uid = m.study_instance_uid.clone().unwrap_or_else(new_uid);
+    let series_uid = m.series_instance_uid.clone().unwrap_or_else(new_uid);
+    put_str(&mut base, tags::STUDY_INSTANCE_UID, VR::UI, &study_uid);
+    put_str(&mut base, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
+    put_str(&mut base, tags::MODALITY, VR::CS, m.modality.as_deref().unwrap_or("MR"));
+    put_str(&mut base, tags::PATIENT_ID, VR::LO, m.patient_id.as_deref().unwrap_or(""));
+    put_str(&mut base, tags::PATIENT_NAME, VR::PN, m.patient_name.as_deref().unwrap_or(""));
+    let image_type = if m.image_type.is_empty() {
+        vec!["ORIGINAL".to_string(), "PRIMARY".to_string()]
+    } else {
+        m.image_type.clone()
+    };
+    base.put(DataElement::new(tags::IMAGE_TYPE, VR::CS, PrimitiveValue::Strs(image_type.into())));
+    let strings = [
+        (tags::MANUFACTURER, VR::LO, &m.manufacturer),
+        (tags::MANUFACTURER_MODEL_NAME, VR::LO, &m.manufacturer_model),
+        (tags::SERIES_DESCRIPTION, VR::LO, &m.series_description),
+        (tags::PROTOCOL_NAME, VR::LO, &m.series_description),
+        (tags::SEQUENCE_NAME, VR::SH, &m.sequence_name),
+        (tags::SCANNING_SEQUENCE, VR::CS, &m.scanning_sequence),
+        (tags::SEQUENCE_VARIANT, VR::CS, &m.sequence_variant),
+        (tags::SCAN_OPTIONS, VR::CS, &m.scan_options),
+        (tags::CONTRAST_BOLUS_AGENT, VR::LO, &m.contrast_bolus_agent),
+        (tags::CONTRAST_BOLUS_START_TIME, VR::TM, &m.contrast_bolus_start_time),
+        (tags::ACQUISITION_TIME, VR::TM, &m.acquisition_time),
+        (tags::SERIES_TIME, VR::TM, &m.series_time),
+    ];
+    for (tag, vr, value) in strings {
+        if let Some(v) = value {
+            put_str(&mut base, tag, vr, v);
+        }
+    }
+    let numbers = [
+        (tags::MAGNETIC_FIELD_STRENGTH, m.field_strength_t),
+        (tags::REPETITION_TIME, m.repetition_time_ms),
+        (tags::ECHO_TIME, m.echo_time_ms),
+        (tags::INVERSION_TIME, m.inversion_time_ms),
+        (tags::FLIP_ANGLE, m.flip_angle_deg),
+        (tags::ECHO_TRAIN_LENGTH, m.echo_train_length),
+        (tags::SLICE_THICKNESS, m.slice_thickness_mm),
+        (tags::PIXEL_BANDWIDTH, m.pixel_bandwidth_hz),
+    ];
+    for (tag, value) in numbers {
+        if let Some(v) = value {
+            let vr = if tag == tags::ECHO_TRAIN_LENGTH { VR::IS } else { VR::DS };
+            let value = if vr == VR::IS {
+                PrimitiveValue::from((v.round() as i64).to_string())
+            } else {
+                ds(&[v])
+            };
+            base.put(DataElement::new(tag, vr, value));
+        }
+    }
+    if let Some(n) = m.series_number {
+        put_str(&mut base, tags::SERIES_NUMBER, VR::IS, &n.to_string());
+    }
+    if let Some(b) = m.b_value_s_per_mm2 {
+        base.put(DataElement::new(tags::DIFFUSION_B_VALUE, VR::FD, PrimitiveValue::from(b)));
+    }
+    if let Some(am) = m.acquisition_matrix {
+        base.put(DataElement::new(
+            tags::ACQUISITION_MATRIX,
+            VR::US,
+            PrimitiveValue::U16(am.to_vec().into()),
+        ));
+    }
+    if let Some(pe) = m.phase_encoding {
+        let text = match pe {
+            clarity_core::PhaseEncodingDirection::Row => "ROW",
+            clarity_core::PhaseEncodingDirection::Col => "COL",
+        };
+        put_str(&mut base, tags::IN_PLANE_PHASE_ENCODING_DIRECTION, VR::CS, text);
+    }
+    let rescale = choose_rescale(vol);
+    (0..vol.dims[2])
+        .into_par_iter()
+        .map(|k| {
+            let mut obj = base.clone();
+            put_slice(&mut obj, vol, k, rescale);
+            write_object(obj, uids::MR_IMAGE_STORAGE, &out_dir.join(format!("IM{:05}.dcm", k + 1)))
+        })
+        .collect()
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| IoError::Write { path: dir.to_path_buf(), source })
+}
+
+fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
+    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+}
+
+/// Geometry, pixel description and pixel data of slice `k`.
+fn put_slice(obj: &mut InMemDicomObject, vol: &Volume, k: usize, rescale: Rescale) {
+    let [nx, ny, _] = vol.dims;
+    let row = [vol.direction[0][0], vol.direction[1][0], vol.direction[2][0]];
+    let col = [vol.direction[0][1], vol.direction[1][1], vol.direction[2][1]];
+    let put = |obj: &mut InMemDicomObject, tag: Tag, vr: VR, v: PrimitiveValue| {
+        obj.put(DataElement::new(tag, vr, v));
+    };
+    put(obj, tags::INSTANCE_NUMBER, VR::IS, PrimitiveValue::from((k + 1).to_string()));
+    let pos = vol.voxel_to_world([0.0, 0.0, k as f64]);
+    put(obj, tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&pos));
+    put(
+        obj,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        ds(&[row[0], row[1], row[2], col[0], col[1], col[2]]),
+    );
+    put(obj, tags::PIXEL_SPACING, VR::DS, ds(&[vol.spacing_mm[1], vol.spacing_mm[0]]));
+    put(obj, tags::SPACING_BETWEEN_SLICES, VR::DS, ds(&[vol.spacing_mm[2]]));
+    put(obj, tags::ROWS, VR::US, PrimitiveValue::from(ny as u16));
+    put(obj, tags::COLUMNS, VR::US, PrimitiveValue::from(nx as u16));
+    put(obj, tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
+    put(obj, tags::PHOTOMETRIC_INTERPRETATION, VR::CS, PrimitiveValue::from("MONOCHROME2"));
+    put(obj, tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16));
+    put(obj, tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16));
+    put(obj, tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16));
+    put(obj, tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(rescale.signed as u16));
+    put(obj, tags::RESCALE_SLOPE, VR::DS, ds(&[rescale.slope]));
+    put(obj, tags::RESCALE_INTERCEPT, VR::DS, ds(&[rescale.intercept]));
+    let mut bytes = Vec::with_capacity(nx * ny * 2);
+    for &v in vol.slice(k) {
+        let stored = ((v as f64 - rescale.intercept) / rescale.slope).round();
+        if rescale.signed {
+            bytes.extend_from_slice(&(stored.clamp(-32768.0, 32767.0) as i16).to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&(stored.clamp(0.0, 65535.0) as u16).to_le_bytes());
+        }
+    }
+    put(obj, tags::PIXEL_DATA, VR::OW, PrimitiveValue::U8(bytes.into()));
+}
+
+/// Give `obj` a new SOP instance UID and file meta, and write it to `path` unless it exists.
+fn write_object(mut obj: InMemDicomObject, sop_class: &str, path: &Path) -> Result<PathBuf> {
+    let sop_uid = new_uid();
+    put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, sop_class);
+    put_str(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop_uid);
+    let meta = FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop_uid.as_str())
+        .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        .build()
+        .map_err(|e| IoError::DicomWrite { path: path.to_path_buf(), reason: error_chain(&e) })?;
+    if path.exists() {
+        return Err(IoError::DicomWrite {
+            path: path.to_path_buf(),
+            reason: "file exists; refusing to overwrite (choose an empty folder)".into(),
+        });
+    }
+    obj.with_exact_meta(meta)
+        .write_to_file(path)
+        .map_err(|e| IoError::DicomWrite { path: path.to_path_buf(), reason: error_chain(&e) })?;
+    Ok(path.to_path_buf())
 }
