@@ -22,6 +22,9 @@ enum Command {
     View(cmd::view::ViewArgs),
     /// Run the bundled demo: inspect and picture the sample MR series.
     Demo(cmd::demo::DemoArgs),
+    /// Simulate MR acquisitions: shortened scans of real images, liver exams, brain contrasts.
+    #[command(subcommand)]
+    Simulate(cmd::simulate::SimulateCommand),
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         Command::Convert(a) => cmd::convert::run(a),
         Command::View(a) => cmd::view::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Simulate(c) => cmd::simulate::run(c),
         Command::Bench(c) => cmd::bench::run(c),
     }
 }

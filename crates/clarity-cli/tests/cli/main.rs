@@ -1,7 +1,9 @@
 //! End-to-end tests of the `clarity` binary:
 //! - `info` over the whole shared DICOM corpus: every series listed, one error line per broken file;
 //! - `convert` of the sample series to NIfTI: geometry equal to dcm2niix's;
-//! - `demo`: runs on the bundled sample and writes its outputs.
+//! - `demo`: runs on the bundled sample and writes its outputs;
+//! - `simulate`: fast-scan outputs and scan-time report, a liver exam that `info` reads back as
+//!   nine series, and refusal to write into a non-empty folder.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -144,4 +146,83 @@ fn bad_input_is_an_error_not_a_panic() {
         tmp.path().join("o.nii").to_str().unwrap(),
     ]);
     assert!(!ok && !text.contains("panicked"), "{text}");
+}
+
+fn sample_series() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/mr_brain_20")
+}
+
+#[test]
+fn simulate_fastscan_writes_triplet_and_reports_time_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fs");
+    let (ok, text) = clarity(&[
+        "simulate",
+        "fastscan",
+        sample_series().to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--reduction",
+        "0.25",
+        "--snr",
+        "20",
+    ]);
+    assert!(ok, "{text}");
+    for f in ["truth.nii.gz", "hr.nii.gz", "lr.nii.gz", "strip.png", "fastscan.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fastscan.json")).unwrap()).unwrap();
+    assert_eq!(report["phase_lines_full"], 256);
+    assert_eq!(report["phase_lines_short"], 192);
+    let truth = clarity_io::nifti::read_nifti(&out.join("truth.nii.gz")).unwrap();
+    let lr = clarity_io::nifti::read_nifti(&out.join("lr.nii.gz")).unwrap();
+    assert_eq!(truth.dims, lr.dims);
+    // Running again into the same folder must not overwrite silently.
+    let (ok, text) = clarity(&[
+        "simulate",
+        "fastscan",
+        sample_series().to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("not empty"), "{text}");
+}
+
+#[test]
+fn simulate_liver_exam_reads_back_as_nine_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exam");
+    let (ok, text) = clarity(&[
+        "simulate",
+        "liver-exam",
+        out.to_str().unwrap(),
+        "--patients",
+        "1",
+        "--seed",
+        "3",
+        "--matrix-scale",
+        "0.3",
+        "--headers",
+        "blank",
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = clarity(&["info", "--json", out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["series"].as_array().unwrap().len(), 9, "{text}");
+    assert!(v["errors"].as_array().unwrap().is_empty(), "{text}");
+    let labels = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    assert_eq!(labels.lines().count(), 10);
+    for id in [
+        "t1_in",
+        "t1_opp",
+        "t2_fs",
+        "dwi_high_b",
+        "adc",
+        "dce_pre",
+        "dce_arterial",
+        "dce_portal",
+        "dce_delayed",
+    ] {
+        assert!(labels.contains(&format!(",{id},")), "{id} missing from labels.csv");
+    }
 }
