@@ -113,7 +113,8 @@ pub struct BrainArgs {
     /// Field strength in tesla (1.5 or 3).
     #[arg(long, default_value_t = 3.0)]
     pub field: f64,
-    /// Folder with the MNI152 t1.nii.gz, gm_prob.nii.gz and wm_prob.nii.gz.
+    /// Folder with tissue maps: MNI152 (t1, gm_prob, wm_prob), ITK k-means (t1, tissue_labels)
+    /// or Colin27 (t1, aal_labels), as under ../shared/data/mri.
     #[arg(long, default_value = "../shared/data/mri/mni152")]
     pub phantom: PathBuf,
     /// SNR of the acquired image (0 = noise-free).
@@ -315,7 +316,7 @@ fn brain(a: BrainArgs) -> anyhow::Result<()> {
     if !(0.0..1.0).contains(&a.reduction) {
         bail!("--reduction must be in [0, 1)");
     }
-    let phantom = BrainPhantom::from_mni152(&a.phantom)
+    let phantom = BrainPhantom::load(&a.phantom)
         .with_context(|| format!("loading the brain phantom from {}", a.phantom.display()))?;
     prepare_output(&a.output, a.force)?;
     let field = Field::from_tesla(a.field);

@@ -1,7 +1,6 @@
-//! A brain phantom from real tissue probability maps: the MNI152 (ICBM 2009c) grey- and
-//! white-matter maps under `../shared/data/mri/mni152`. CSF is what remains of the brain mask
-//! (template intensity > 0) after grey and white matter; each voxel's signal is the
-//! fraction-weighted sum of the three tissues' signals, so partial volume is real.
+//! Brain phantoms from real tissue maps under `../shared/data/mri`: MNI152 grey/white-matter
+//! probabilities, ITK's k-means tissue labels, and Colin27 with the AAL atlas. Each voxel's
+//! signal is the fraction-weighted sum of its tissues' signals, so partial volume is real.
 
 use std::path::Path;
 
@@ -34,10 +33,13 @@ impl BrainContrast {
     /// A typical clinical protocol for this contrast at `field`.
     pub fn protocol(self, field: Field) -> Protocol {
         let sequence = match self {
-            // Spin-echo T1 (TR 500, TE 10) at 1.5 T; 3 T sites use longer TR for the longer T1s.
-            Self::T1 => Sequence::SpinEcho {
-                tr_ms: if field == Field::T3 { 650.0 } else { 500.0 },
-                te_ms: 10.0,
+            // Inversion-prepared T1 (MPRAGE-like): with literature T1s a plain spin echo at
+            // TR 500 barely separates grey from white matter, while the inversion does, as on
+            // the 3D T1 sequences sites use for brain anatomy.
+            Self::T1 => Sequence::InversionRecovery {
+                tr_ms: if field == Field::T3 { 2300.0 } else { 2000.0 },
+                te_ms: 3.0,
+                ti_ms: if field == Field::T3 { 1000.0 } else { 900.0 },
             },
             Self::T2 => Sequence::SpinEcho { tr_ms: 4500.0, te_ms: 100.0 },
             Self::Pd => Sequence::SpinEcho { tr_ms: 3000.0, te_ms: 12.0 },
@@ -54,29 +56,38 @@ impl BrainContrast {
     }
 }
 
-/// Tissue fractions on the template grid.
+/// Tissue fractions on a real image's grid.
 #[derive(Debug, Clone)]
 pub struct BrainPhantom {
-    /// Geometry (and the template's intensities, unused for signal).
+    /// Geometry (and the source image's intensities, unused for signal).
     pub grid: Volume,
-    pub grey: Vec<f32>,
-    pub white: Vec<f32>,
-    pub csf: Vec<f32>,
+    /// Fraction of each voxel made of each tissue.
+    pub fractions: Vec<(Tissue, Vec<f32>)>,
+}
+
+fn read(path: &Path) -> clarity_io::Result<Volume> {
+    clarity_io::nifti::read_nifti(path)
+}
+
+fn same_grid(v: &Volume, grid: &Volume, path: &Path) -> clarity_io::Result<()> {
+    if v.dims != grid.dims {
+        return Err(clarity_io::IoError::NotFound {
+            path: path.to_path_buf(),
+            reason: format!("grid {:?} differs from the T1 image's {:?}", v.dims, grid.dims),
+        });
+    }
+    Ok(())
 }
 
 impl BrainPhantom {
-    /// Load from a folder holding `t1.nii.gz`, `gm_prob.nii.gz` and `wm_prob.nii.gz`
-    /// (probabilities in 0..1 or 0..255).
+    /// MNI152 (ICBM 2009c): `t1.nii.gz`, `gm_prob.nii.gz`, `wm_prob.nii.gz` (probabilities in
+    /// 0..1 or 0..255). The template is skull-stripped: CSF is the rest of the brain mask.
     pub fn from_mni152(dir: &Path) -> clarity_io::Result<Self> {
-        let grid = clarity_io::nifti::read_nifti(&dir.join("t1.nii.gz"))?;
+        let grid = read(&dir.join("t1.nii.gz"))?;
         let load_prob = |name: &str| -> clarity_io::Result<Vec<f32>> {
-            let v = clarity_io::nifti::read_nifti(&dir.join(name))?;
-            if v.dims != grid.dims {
-                return Err(clarity_io::IoError::NotFound {
-                    path: dir.join(name),
-                    reason: format!("grid {:?} differs from t1.nii.gz {:?}", v.dims, grid.dims),
-                });
-            }
+            let path = dir.join(name);
+            let v = read(&path)?;
+            same_grid(&v, &grid, &path)?;
             let max = v.data.iter().fold(0f32, |a, b| a.max(*b));
             let scale = if max > 1.5 { 1.0 / 255.0 } else { 1.0 };
             Ok(v.data.iter().map(|p| (p * scale).clamp(0.0, 1.0)).collect())
@@ -89,16 +100,103 @@ impl BrainPhantom {
             .zip(grey.iter().zip(&white))
             .map(|(t1, (g, w))| if *t1 > 0.0 { (1.0 - g - w).clamp(0.0, 1.0) } else { 0.0 })
             .collect();
-        Ok(Self { grid, grey, white, csf })
+        Ok(Self {
+            grid,
+            fractions: vec![
+                (Tissue::GreyMatter, grey),
+                (Tissue::WhiteMatter, white),
+                (Tissue::Csf, csf),
+            ],
+        })
+    }
+
+    /// ITK's k-means tissue example (`itk_kmeans`): `t1.nii.gz` and `tissue_labels.nii.gz`,
+    /// whose classes 4, 5, 6 are CSF, grey and white matter (their mean T1 intensities are 48,
+    /// 76 and 101 with narrow spread), 2 dark and 3 bright non-brain head tissue.
+    pub fn from_itk_kmeans(dir: &Path) -> clarity_io::Result<Self> {
+        let grid = read(&dir.join("t1.nii.gz"))?;
+        let path = dir.join("tissue_labels.nii.gz");
+        let labels = read(&path)?;
+        same_grid(&labels, &grid, &path)?;
+        let map = [
+            (2.0, Tissue::Muscle),
+            (3.0, Tissue::Scalp),
+            (4.0, Tissue::Csf),
+            (5.0, Tissue::GreyMatter),
+            (6.0, Tissue::WhiteMatter),
+        ];
+        let fractions = map
+            .iter()
+            .map(|&(l, t)| (t, labels.data.iter().map(|v| (v.round() == l) as u8 as f32).collect()))
+            .collect();
+        Ok(Self { grid, fractions })
+    }
+
+    /// Colin27 with the AAL atlas (`t1.nii.gz`, `aal_labels.nii.gz`): grey matter is every AAL
+    /// region; inside the brain (between the outermost AAL voxels of each row) white matter
+    /// and CSF are told apart by T1 intensity (bright / dark), partial volume linear between.
+    pub fn from_colin27(dir: &Path) -> clarity_io::Result<Self> {
+        let grid = read(&dir.join("t1.nii.gz"))?;
+        let path = dir.join("aal_labels.nii.gz");
+        let aal = read(&path)?;
+        same_grid(&aal, &grid, &path)?;
+        let gm_mean = {
+            let (s, n) = grid
+                .data
+                .iter()
+                .zip(&aal.data)
+                .filter(|(_, a)| **a > 0.0)
+                .fold((0.0, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+            (s / n.max(1) as f64) as f32
+        };
+        let [nx, ny, nz] = grid.dims;
+        let n = nx * ny * nz;
+        let (mut grey, mut white, mut csf) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+        for row in 0..ny * nz {
+            let r = row * nx..(row + 1) * nx;
+            let inside: Vec<usize> = r.clone().filter(|&i| aal.data[i] > 0.0).collect();
+            let (Some(&first), Some(&last)) = (inside.first(), inside.last()) else { continue };
+            for i in first..=last {
+                if aal.data[i] > 0.0 {
+                    grey[i] = 1.0;
+                } else {
+                    // WM is brighter than GM on T1, CSF much darker: 1.2×GM → WM, 0.4×GM → CSF.
+                    let x = ((grid.data[i] / gm_mean - 0.4) / 0.8).clamp(0.0, 1.0);
+                    white[i] = x;
+                    csf[i] = 1.0 - x;
+                }
+            }
+        }
+        Ok(Self {
+            grid,
+            fractions: vec![
+                (Tissue::GreyMatter, grey),
+                (Tissue::WhiteMatter, white),
+                (Tissue::Csf, csf),
+            ],
+        })
+    }
+
+    /// Load whichever of the three layouts `dir` holds.
+    pub fn load(dir: &Path) -> clarity_io::Result<Self> {
+        if dir.join("gm_prob.nii.gz").is_file() {
+            Self::from_mni152(dir)
+        } else if dir.join("tissue_labels.nii.gz").is_file() {
+            Self::from_itk_kmeans(dir)
+        } else {
+            Self::from_colin27(dir)
+        }
     }
 
     /// Noise-free image of the phantom under `proto` (values relative to pure water = 1000).
     pub fn render(&self, proto: &Protocol) -> Volume {
-        let s = |t: Tissue| 1000.0 * signal(t, &params(t, proto.field), 0.0, proto);
-        let (sg, sw, sc) = (s(Tissue::GreyMatter), s(Tissue::WhiteMatter), s(Tissue::Csf));
         let mut out = self.grid.clone();
-        for (i, v) in out.data.iter_mut().enumerate() {
-            *v = self.grey[i] * sg + self.white[i] * sw + self.csf[i] * sc;
+        out.data.iter_mut().for_each(|v| *v = 0.0);
+        for (t, frac) in &self.fractions {
+            let s = 1000.0 * signal(*t, &params(*t, proto.field), 0.0, proto);
+            for (v, f) in out.data.iter_mut().zip(frac) {
+                *v += f * s;
+            }
         }
         out.meta.field_strength_t = Some(proto.field.tesla());
         out

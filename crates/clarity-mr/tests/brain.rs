@@ -1,0 +1,49 @@
+//! Brain phantoms from the three real tissue-map layouts under `../shared/data/mri` give the
+//! contrasts radiologists expect: T1 white > grey > CSF, T2 CSF > grey > white, FLAIR dark CSF.
+
+use std::path::PathBuf;
+
+use clarity_mr::phantom::brain::{BrainContrast, BrainPhantom};
+use clarity_mr::tissue::{Field, Tissue};
+
+fn mean_pure(ph: &BrainPhantom, img: &[f32], t: Tissue) -> f32 {
+    let frac = &ph.fractions.iter().find(|(x, _)| *x == t).unwrap().1;
+    let (s, n) = img
+        .iter()
+        .zip(frac)
+        .filter(|(_, f)| **f > 0.95)
+        .fold((0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+    assert!(n > 100, "{t:?}: {n} pure voxels");
+    (s / n as f64) as f32
+}
+
+#[test]
+fn brain_phantoms_have_clinical_contrasts() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mri");
+    if !root.is_dir() {
+        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", root.display());
+        return;
+    }
+    for name in ["mni152", "itk_kmeans", "colin27"] {
+        let ph = BrainPhantom::load(&root.join(name)).unwrap();
+        for field in [Field::T1_5, Field::T3] {
+            let m = |c: BrainContrast, t| {
+                let img = ph.render(&c.protocol(field));
+                mean_pure(&ph, &img.data, t)
+            };
+            let (gm, wm, csf) = (Tissue::GreyMatter, Tissue::WhiteMatter, Tissue::Csf);
+            let t1 =
+                [m(BrainContrast::T1, wm), m(BrainContrast::T1, gm), m(BrainContrast::T1, csf)];
+            assert!(t1[0] > 1.05 * t1[1] && t1[1] > 2.0 * t1[2], "{name} {field:?} T1 {t1:?}");
+            let t2 =
+                [m(BrainContrast::T2, csf), m(BrainContrast::T2, gm), m(BrainContrast::T2, wm)];
+            assert!(t2[0] > 2.0 * t2[1] && t2[1] > 1.05 * t2[2], "{name} {field:?} T2 {t2:?}");
+            let flair_csf = m(BrainContrast::Flair, csf);
+            let flair_wm = m(BrainContrast::Flair, wm);
+            assert!(
+                flair_csf < 0.1 * flair_wm,
+                "{name} {field:?} FLAIR CSF {flair_csf} WM {flair_wm}"
+            );
+        }
+    }
+}
