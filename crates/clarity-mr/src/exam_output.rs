@@ -76,7 +76,7 @@ pub fn exam_montage(exam: &Exam, z_mm: f64, tile: usize) -> (usize, usize, Vec<u
             })
             .unwrap_or(0);
         let slice = v.slice(k);
-        let win = clarity_io::png::Window::from_percentiles(slice, 1.0, 99.5);
+        let win = clarity_io::png::Window::from_percentiles(slice, 1.0, 99.0);
         let [nx, ny, _] = v.dims;
         // Fit the slice's field of view into the tile, keeping its aspect ratio.
         let fov = [nx as f64 * v.spacing_mm[0], ny as f64 * v.spacing_mm[1]];

@@ -90,7 +90,7 @@ pub fn signal(tissue: Tissue, tp: &TissueParams, conc_mm: f32, proto: &Protocol)
     let mut fat = ff * component(&fat_tp, seq, 0.0, proto.field);
     let fat_sat = match seq {
         // Diffusion is always run with fat suppression; EPI would otherwise shift fat.
-        Sequence::Diffusion { .. } => proto.fat_sat.max(0.95),
+        Sequence::Diffusion { .. } => proto.fat_sat.max(0.99),
         _ => proto.fat_sat,
     };
     fat *= 1.0 - fat_sat.clamp(0.0, 1.0);

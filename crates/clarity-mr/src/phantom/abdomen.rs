@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::{Part, Shape};
+use super::{Lobe, Part, Shape};
 use crate::tissue::Tissue;
 
 /// A liver lesion of the phantom.
@@ -61,6 +61,11 @@ impl Abdomen {
             z1: z.1,
         };
         let tube = |a: [f64; 3], b: [f64; 3], radius: f64| Shape::Tube { a, b, radius };
+        let blob = |r: &mut StdRng, c: [f64; 3], rad: [f64; 3]| Shape::Blob {
+            centre: c,
+            radii: rad,
+            lobes: std::array::from_fn(|_| Lobe::random(r, 0.09)),
+        };
 
         // Body wall: subcutaneous fat, muscle, then the cavity filled with visceral fat.
         let body = [u(r, 140.0, 190.0), u(r, 100.0, 135.0)];
@@ -107,18 +112,21 @@ impl Abdomen {
         let left = [u(r, 10.0, 35.0), -0.45 * cavity[1], right[2] + u(r, 10.0, 25.0)];
         let left_r = [u(r, 45.0, 70.0), 0.4 * cavity[1], u(r, 35.0, 50.0)];
         let organ_space = [Tissue::VisceralFat, Tissue::Muscle];
+        // The right lobe stays an ellipsoid (lesions are placed inside it by its radii); its
+        // outline is roughened by a blob of the same size painted over it.
         parts.push(Part::new(ell(right, right_r), Tissue::Liver).within(&organ_space));
-        parts.push(Part::new(ell(left, left_r), Tissue::Liver).within(&organ_space));
+        parts.push(Part::new(blob(r, right, right_r), Tissue::Liver).within(&organ_space));
+        parts.push(Part::new(blob(r, left, left_r), Tissue::Liver).within(&organ_space));
 
         // Spleen: left, posterior, upper.
         let spleen = [0.62 * lx, 0.35 * cavity[1], u(r, 25.0, 45.0)];
         let spleen_r = [u(r, 22.0, 32.0), u(r, 40.0, 55.0), u(r, 45.0, 60.0)];
-        parts.push(Part::new(ell(spleen, spleen_r), Tissue::Spleen).within(&organ_space));
+        parts.push(Part::new(blob(r, spleen, spleen_r), Tissue::Spleen).within(&organ_space));
 
         // Stomach with an anterior gas cap; pancreas across the midline.
         let stomach = [u(r, 35.0, 60.0), -0.3 * cavity[1], u(r, 35.0, 55.0)];
         let stomach_r = [u(r, 30.0, 45.0), u(r, 25.0, 35.0), u(r, 35.0, 50.0)];
-        parts.push(Part::new(ell(stomach, stomach_r), Tissue::StomachFluid).within(&organ_space));
+        parts.push(Part::new(blob(r, stomach, stomach_r), Tissue::StomachFluid).within(&organ_space));
         parts.push(
             Part::new(
                 ell(
@@ -148,7 +156,7 @@ impl Abdomen {
             let c =
                 [side * u(r, 62.0, 78.0), spine_y - u(r, 0.0, 10.0), kz + side * u(r, -10.0, 10.0)];
             let kr = [u(r, 24.0, 32.0), u(r, 20.0, 26.0), u(r, 45.0, 60.0)];
-            parts.push(Part::new(ell(c, kr), Tissue::KidneyCortex).within(&organ_space));
+            parts.push(Part::new(blob(r, c, kr), Tissue::KidneyCortex).within(&organ_space));
             let cortex = u(r, 5.0, 8.0);
             parts.push(
                 Part::new(
@@ -177,7 +185,7 @@ impl Abdomen {
                 u(r, -125.0, -30.0),
             ];
             let rad = [u(r, 12.0, 25.0), u(r, 10.0, 20.0), u(r, 15.0, 35.0)];
-            parts.push(Part::new(ell(c, rad), Tissue::BowelFluid).within(&[Tissue::VisceralFat]));
+            parts.push(Part::new(blob(r, c, rad), Tissue::BowelFluid).within(&[Tissue::VisceralFat]));
             if r.gen_bool(0.6) {
                 parts.push(
                     Part::new(

@@ -23,6 +23,34 @@ pub enum Shape {
     Cylinder { centre: [f64; 2], radii: [f64; 2], z0: f64, z1: f64 },
     /// Capsule (tube with round ends) from `a` to `b`.
     Tube { a: [f64; 3], b: [f64; 3], radius: f64 },
+    /// Ellipsoid whose surface is pushed in and out by smooth lobes: the radius along unit
+    /// direction `u` (in the ellipsoid's normalised frame) is scaled by
+    /// `1 + Σ amplitude·cos(frequency·(u·axis) + phase)`. Organs are not ellipsoids.
+    Blob { centre: [f64; 3], radii: [f64; 3], lobes: [Lobe; 4] },
+}
+
+/// One smooth deformation of a [`Shape::Blob`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lobe {
+    pub axis: [f64; 3],
+    pub amplitude: f64,
+    pub frequency: f64,
+    pub phase: f64,
+}
+
+impl Lobe {
+    /// A random lobe of up to `max_amplitude`.
+    pub fn random(rng: &mut impl rand::Rng, max_amplitude: f64) -> Self {
+        let mut axis = [rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0f64)];
+        let n = axis.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-6);
+        axis.iter_mut().for_each(|v| *v /= n);
+        Self {
+            axis,
+            amplitude: rng.gen_range(0.0..max_amplitude),
+            frequency: rng.gen_range(1.5..4.0),
+            phase: rng.gen_range(0.0..std::f64::consts::TAU),
+        }
+    }
 }
 
 impl Shape {
@@ -37,6 +65,26 @@ impl Shape {
                     && ((p[0] - centre[0]) / radii[0]).powi(2)
                         + ((p[1] - centre[1]) / radii[1]).powi(2)
                         <= 1.0
+            }
+            Shape::Blob { centre, radii, lobes } => {
+                let q: [f64; 3] = std::array::from_fn(|i| (p[i] - centre[i]) / radii[i]);
+                let d = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2]).sqrt();
+                if d <= 0.6 {
+                    return true;
+                }
+                // Lobe amplitudes sum to well under 0.4, so beyond 1.4 nothing is inside.
+                if d > 1.4 {
+                    return false;
+                }
+                let scale: f64 = 1.0
+                    + lobes
+                        .iter()
+                        .map(|l| {
+                            let c = (q[0] * l.axis[0] + q[1] * l.axis[1] + q[2] * l.axis[2]) / d;
+                            l.amplitude * (l.frequency * c + l.phase).cos()
+                        })
+                        .sum::<f64>();
+                d <= scale
             }
             Shape::Tube { a, b, radius } => {
                 let ab = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
@@ -55,6 +103,10 @@ impl Shape {
             Shape::Ellipsoid { centre, radii } => (
                 std::array::from_fn(|i| centre[i] - radii[i]),
                 std::array::from_fn(|i| centre[i] + radii[i]),
+            ),
+            Shape::Blob { centre, radii, .. } => (
+                std::array::from_fn(|i| centre[i] - 1.4 * radii[i]),
+                std::array::from_fn(|i| centre[i] + 1.4 * radii[i]),
             ),
             Shape::Cylinder { centre, radii, z0, z1 } => (
                 [centre[0] - radii[0], centre[1] - radii[1], z0],
