@@ -5,6 +5,7 @@ fn main() {
     let seed: u64 = std::env::args().nth(2).map(|s| s.parse().unwrap()).unwrap_or(1);
     let settings = clarity_mr::exam::ExamSettings {
         required_lesions: vec![clarity_mr::tissue::Tissue::Hcc],
+        coronal_probability: std::env::var("CORONAL").map(|v| v.parse().unwrap()).unwrap_or(0.0),
         ..Default::default()
     };
     let t = Instant::now();

@@ -17,7 +17,7 @@
 use crate::tissue::Tissue;
 
 /// Arterial phase window, seconds after the aortic peak (aorta bright, portal vein beginning).
-pub const ARTERIAL_S: (f64, f64) = (0.0, 6.0);
+pub const ARTERIAL_S: (f64, f64) = (-2.0, 4.0);
 /// Portal venous phase window, seconds after the aortic peak (~65-80 s after injection).
 pub const PORTAL_S: (f64, f64) = (45.0, 60.0);
 /// Delayed (equilibrium) phase window, seconds after the aortic peak (3-5 min).
@@ -62,7 +62,7 @@ fn kinetics(t: Tissue) -> Option<Kinetics> {
         Tissue::Pancreas => k(1.0, 0.10, 1.0, 0.30),
         Tissue::Muscle => k(1.0, 0.03, 0.10, 0.15),
         Tissue::VertebralMarrow => k(1.0, 0.05, 0.30, 0.20),
-        Tissue::Hcc => k(1.0, 0.15, 2.5, 0.08),
+        Tissue::Hcc => k(1.0, 0.12, 2.5, 0.05),
         Tissue::Haemangioma => k(1.0, 0.02, 0.25, 0.55),
         Tissue::SubcutaneousFat | Tissue::VisceralFat | Tissue::Scalp => k(1.0, 0.01, 0.02, 0.1),
         Tissue::GreyMatter | Tissue::WhiteMatter => k(1.0, 0.03, 0.0, 0.1),

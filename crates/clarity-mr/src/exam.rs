@@ -107,8 +107,12 @@ pub struct ExamSettings {
     /// Largest bias-field amplitude (fraction).
     pub max_bias: f32,
     pub max_lesions: usize,
-    /// Largest random tilt of the slice plane from axial, degrees.
+    /// Largest random tilt of the slice plane from axial (or coronal), degrees.
     pub max_tilt_deg: f64,
+    /// Probability that a geometry group (IP/OP, T2, DWI/ADC, DCE) is acquired coronal instead
+    /// of axial (0 by default: liver protocols are axial; raise it for robustness training).
+    #[serde(default)]
+    pub coronal_probability: f64,
     /// Matrix scale (1.0 = clinical matrices; smaller for fast tests).
     pub matrix_scale: f64,
     /// Lesions every patient gets in addition to random ones (for tests).
@@ -127,6 +131,7 @@ impl Default for ExamSettings {
             max_bias: 0.25,
             max_lesions: 3,
             max_tilt_deg: 5.0,
+            coronal_probability: 0.0,
             matrix_scale: 1.0,
             required_lesions: Vec::new(),
         }
@@ -175,27 +180,43 @@ impl Geometry {
         rng: &mut StdRng,
     ) -> Self {
         let [bx, by] = anatomy.body_radii_mm;
+        let coronal = rng.gen_bool(s.coronal_probability.clamp(0.0, 1.0));
         let fov_x = (2.0 * bx + rng.gen_range(20.0..60.0)).max(320.0);
-        let fov_y = (fov_x * rng.gen_range(0.7..0.85)).max(2.0 * by + 20.0);
+        // Axial images span the body's AP depth; coronal ones its head-foot extent.
+        let fov_y = if coronal {
+            fov_x * rng.gen_range(0.75..0.9)
+        } else {
+            (fov_x * rng.gen_range(0.7..0.85)).max(2.0 * by + 20.0)
+        };
         let mx = ((matrix_x as f64 * s.matrix_scale / 2.0).round() as usize * 2).max(16);
         let my = ((mx as f64 * fov_y / fov_x / 2.0).round() as usize * 2).max(16);
         let px = fov_x / mx as f64;
         let step = thickness_mm + gap_mm;
-        let coverage = rng.gen_range(190.0..230.0);
+        let coverage =
+            if coronal { 2.0 * by * rng.gen_range(0.8..0.95) } else { rng.gen_range(190.0..230.0) };
         let nz = ((coverage / step).round() as usize).max(4);
         let tilt = rng.gen_range(-s.max_tilt_deg..=s.max_tilt_deg).to_radians();
-        // Axial: i → patient left (+x), j → posterior (+y), k → head (+z); tilted about x.
         let (c, sn) = (tilt.cos(), tilt.sin());
-        let direction = [[1.0, 0.0, 0.0], [0.0, c, -sn], [0.0, sn, c]];
+        // Columns of `direction` are the i, j, k axes in LPS. Axial: i → patient left, j →
+        // posterior, k → head, tilted about x. Coronal: i → left, j → feet, k → posterior.
+        let direction = if coronal {
+            [[1.0, 0.0, 0.0], [0.0, sn, c], [0.0, -c, sn]]
+        } else {
+            [[1.0, 0.0, 0.0], [0.0, c, -sn], [0.0, sn, c]]
+        };
         let spacing_mm = [px, fov_y / my as f64, step];
-        let centre_z = rng.gen_range(-15.0..5.0);
+        let centre = if coronal {
+            [0.0, rng.gen_range(-10.0..10.0), rng.gen_range(-20.0..0.0)]
+        } else {
+            [0.0, 0.0, rng.gen_range(-15.0..5.0)]
+        };
         let half = [
             (mx as f64 - 1.0) / 2.0 * spacing_mm[0],
             (my as f64 - 1.0) / 2.0 * spacing_mm[1],
             (nz as f64 - 1.0) / 2.0 * step,
         ];
         let origin_mm: [f64; 3] = std::array::from_fn(|r| {
-            [0.0, 0.0, centre_z][r] - (0..3).map(|a| direction[r][a] * half[a]).sum::<f64>()
+            centre[r] - (0..3).map(|a| direction[r][a] * half[a]).sum::<f64>()
         });
         Self { dims: [mx, my, nz], spacing_mm, origin_mm, direction, thickness_mm, two_d }
     }

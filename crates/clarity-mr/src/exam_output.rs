@@ -59,7 +59,8 @@ pub fn write_labels(rows: &[LabelRow], root: &Path) -> clarity_io::Result<()> {
 }
 
 /// A 3 × 3 montage of one exam (classes in [`SeriesClass::ALL`] order, row by row), each tile
-/// the slice nearest `z_mm` (patient head-foot position), resampled to `tile` pixels wide and
+/// the slice nearest `z_mm` (patient head-foot position; the middle slice of coronal series),
+/// resampled to `tile` pixels wide and
 /// windowed on its own percentiles.
 pub fn exam_montage(exam: &Exam, z_mm: f64, tile: usize) -> (usize, usize, Vec<u8>) {
     let th = tile * 3 / 4;
@@ -68,13 +69,19 @@ pub fn exam_montage(exam: &Exam, z_mm: f64, tile: usize) -> (usize, usize, Vec<u
     for (n, class) in SeriesClass::ALL.iter().enumerate() {
         let Some(s) = exam.series.iter().find(|s| s.class == *class) else { continue };
         let v = &s.volume;
-        let k = (0..v.dims[2])
-            .min_by(|a, b| {
-                let za = v.voxel_to_world([0.0, 0.0, *a as f64])[2];
-                let zb = v.voxel_to_world([0.0, 0.0, *b as f64])[2];
-                (za - z_mm).abs().total_cmp(&(zb - z_mm).abs())
-            })
-            .unwrap_or(0);
+        // Axial-ish series: the slice nearest z_mm; others (coronal): the middle slice.
+        let axial = v.direction[2][2].abs() > 0.7;
+        let k = if !axial {
+            v.dims[2] / 2
+        } else {
+            (0..v.dims[2])
+                .min_by(|a, b| {
+                    let za = v.voxel_to_world([0.0, 0.0, *a as f64])[2];
+                    let zb = v.voxel_to_world([0.0, 0.0, *b as f64])[2];
+                    (za - z_mm).abs().total_cmp(&(zb - z_mm).abs())
+                })
+                .unwrap_or(0)
+        };
         let slice = v.slice(k);
         let win = clarity_io::png::Window::from_percentiles(slice, 1.0, 99.0);
         let [nx, ny, _] = v.dims;

@@ -19,7 +19,8 @@ fn quiet_settings() -> ExamSettings {
 }
 
 /// Median of the series' values over voxels labelled `t` whose in-plane 3 × 3 neighbourhood is
-/// all `t` (an ROI away from edges, as a reader would place it).
+/// all `t` (an ROI away from edges, as a reader would place it; all voxels of `t` when fewer
+/// than 20 are interior).
 fn median_in(exam: &Exam, class: SeriesClass, t: Tissue) -> f32 {
     let s = exam.series.iter().find(|s| s.class == class).expect("series present");
     let [nx, ny, nz] = s.volume.dims;
@@ -36,7 +37,18 @@ fn median_in(exam: &Exam, class: SeriesClass, t: Tissue) -> f32 {
             }
         }
     }
-    assert!(v.len() > 10, "{class:?}: only {} interior voxels of {t:?}", v.len());
+    if v.len() < 20 {
+        // Small vessels have few interior voxels at test matrices: use every labelled voxel.
+        v = s
+            .volume
+            .data
+            .iter()
+            .zip(&s.labels)
+            .filter(|(_, l)| **l == t as u8)
+            .map(|(x, _)| *x)
+            .collect();
+    }
+    assert!(v.len() > 10, "{class:?}: only {} voxels of {t:?}", v.len());
     let n = v.len() / 2;
     *v.select_nth_unstable_by(n, |a, b| a.total_cmp(b)).1
 }
@@ -111,7 +123,9 @@ fn adc_map_recovers_the_phantom_adc() {
 
 #[test]
 fn contrast_phases_enhance_as_in_clinical_liver_mri() {
-    for seed in [13, 14] {
+    let mut lean = 0;
+    let mut fatty = 0;
+    for seed in 13..25 {
         let exam = generate_exam(&quiet_settings(), seed, 0);
         let m = |c, t| median_in(&exam, c, t);
         let art = SeriesClass::DceArterial;
@@ -124,14 +138,24 @@ fn contrast_phases_enhance_as_in_clinical_liver_mri() {
             / m(SeriesClass::DcePre, Tissue::PortalVein);
         assert!(pv_gain > 2.0, "seed {seed}: portal vein gain {pv_gain}");
         // HCC: hyperenhancing in the arterial phase, washed out (below liver) when delayed.
+        // A fatty liver loses signal on fat-suppressed T1 and can mask washout, as in patients;
+        // washout is required where the liver has under 10 % fat.
         let hcc_art = m(art, Tissue::Hcc) / m(art, Tissue::Liver);
-        let hcc_del =
-            m(SeriesClass::DceDelayed, Tissue::Hcc) / m(SeriesClass::DceDelayed, Tissue::Liver);
-        assert!(
-            hcc_art > 1.1 && hcc_del < 0.95,
-            "seed {seed}: HCC/liver art {hcc_art}, delayed {hcc_del}"
-        );
+        assert!(hcc_art > 1.1, "seed {seed}: HCC/liver arterial {hcc_art}");
+        if exam.anatomy.liver_fat_fraction < 0.1 {
+            let hcc_del =
+                m(SeriesClass::DceDelayed, Tissue::Hcc) / m(SeriesClass::DceDelayed, Tissue::Liver);
+            assert!(hcc_del < 0.95, "seed {seed}: HCC/liver delayed {hcc_del}");
+            lean += 1;
+        } else {
+            // Steatosis shows as liver signal loss on opposed phase relative to in phase.
+            let ratio = |c| m(c, Tissue::Liver) / m(c, Tissue::Spleen);
+            let drop = ratio(SeriesClass::T1Opp) / ratio(SeriesClass::T1In);
+            assert!(drop < 0.85, "seed {seed}: fatty liver OP/IP drop {drop}");
+            fatty += 1;
+        }
     }
+    assert!(lean >= 3 && fatty >= 1, "{lean} lean and {fatty} fatty livers checked");
 }
 
 #[test]

@@ -95,6 +95,9 @@ pub struct LiverExamArgs {
     /// Lowest and highest SNR of a series, e.g. `15,40`.
     #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [15.0, 40.0])]
     pub snr: Vec<f64>,
+    /// Probability that a group of series (IP/OP, T2, DWI/ADC, DCE) is coronal, not axial.
+    #[arg(long, default_value_t = 0.0)]
+    pub coronal_probability: f64,
     /// Also write a PNG montage (all nine classes) of each exam.
     #[arg(long)]
     pub montage: bool,
@@ -249,6 +252,9 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
     if !(0.1..=2.0).contains(&a.matrix_scale) {
         bail!("--matrix-scale must be within 0.1..2");
     }
+    if !(0.0..=1.0).contains(&a.coronal_probability) {
+        bail!("--coronal-probability must be within 0..1");
+    }
     if a.snr[0] <= 0.0 || a.snr[1] < a.snr[0] {
         bail!("--snr LOW,HIGH with 0 < LOW <= HIGH");
     }
@@ -263,6 +269,7 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
         },
         snr: (a.snr[0], a.snr[1]),
         matrix_scale: a.matrix_scale,
+        coronal_probability: a.coronal_probability,
         ..Default::default()
     };
     let pb = indicatif::ProgressBar::new(a.patients as u64);

@@ -52,7 +52,8 @@ impl Abdomen {
         let r = &mut rng;
         let u = |r: &mut StdRng, lo: f64, hi: f64| r.gen_range(lo..=hi);
         let mut parts = Vec::new();
-        let z = (-130.0, 130.0);
+        // The trunk runs well past the organs so coronal fields of view stay inside it.
+        let z = (-260.0, 260.0);
         let ell = |c: [f64; 3], rad: [f64; 3]| Shape::Ellipsoid { centre: c, radii: rad };
         let cyl = |c: [f64; 2], rad: [f64; 2]| Shape::Cylinder {
             centre: c,
@@ -126,7 +127,9 @@ impl Abdomen {
         // Stomach with an anterior gas cap; pancreas across the midline.
         let stomach = [u(r, 35.0, 60.0), -0.3 * cavity[1], u(r, 35.0, 55.0)];
         let stomach_r = [u(r, 30.0, 45.0), u(r, 25.0, 35.0), u(r, 35.0, 50.0)];
-        parts.push(Part::new(blob(r, stomach, stomach_r), Tissue::StomachFluid).within(&organ_space));
+        parts.push(
+            Part::new(blob(r, stomach, stomach_r), Tissue::StomachFluid).within(&organ_space),
+        );
         parts.push(
             Part::new(
                 ell(
@@ -185,7 +188,9 @@ impl Abdomen {
                 u(r, -125.0, -30.0),
             ];
             let rad = [u(r, 12.0, 25.0), u(r, 10.0, 20.0), u(r, 15.0, 35.0)];
-            parts.push(Part::new(blob(r, c, rad), Tissue::BowelFluid).within(&[Tissue::VisceralFat]));
+            parts.push(
+                Part::new(blob(r, c, rad), Tissue::BowelFluid).within(&[Tissue::VisceralFat]),
+            );
             if r.gen_bool(0.6) {
                 parts.push(
                     Part::new(

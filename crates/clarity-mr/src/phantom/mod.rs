@@ -41,7 +41,8 @@ pub struct Lobe {
 impl Lobe {
     /// A random lobe of up to `max_amplitude`.
     pub fn random(rng: &mut impl rand::Rng, max_amplitude: f64) -> Self {
-        let mut axis = [rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0f64)];
+        let mut axis =
+            [rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0), rng.gen_range(-1.0..1.0f64)];
         let n = axis.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-6);
         axis.iter_mut().for_each(|v| *v /= n);
         Self {
