@@ -152,4 +152,26 @@ mod tests {
         assert!(signal(Tissue::Csf, &csf, 0.0, &proto) < 1e-3);
         assert!(signal(Tissue::WhiteMatter, &wm, 0.0, &proto) > 0.1);
     }
+
+    #[test]
+    fn stir_nulls_fat() {
+        for field in [Field::T1_5, Field::T3] {
+            let fat = fat_params(field);
+            let proto = Protocol {
+                sequence: Sequence::InversionRecovery {
+                    tr_ms: 4000.0,
+                    te_ms: 40.0,
+                    ti_ms: null_ti_ms(fat.t1_ms, 4000.0),
+                },
+                fat_sat: 0.0,
+                field,
+            };
+            let mut pure_fat = params(Tissue::SubcutaneousFat, field);
+            pure_fat.fat_fraction = 1.0;
+            let muscle = params(Tissue::Muscle, field);
+            let s_fat = signal(Tissue::SubcutaneousFat, &pure_fat, 0.0, &proto);
+            let s_muscle = signal(Tissue::Muscle, &muscle, 0.0, &proto);
+            assert!(s_fat < 0.01 * s_muscle, "{field:?}: fat {s_fat} muscle {s_muscle}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clarity_mr::phantom::brain::{BrainContrast, BrainPhantom};
 use clarity_mr::tissue::{Field, Tissue};
+use rand::SeedableRng;
 
 fn mean_pure(ph: &BrainPhantom, img: &[f32], t: Tissue) -> f32 {
     let frac = &ph.fractions.iter().find(|(x, _)| *x == t).unwrap().1;

@@ -110,7 +110,7 @@ pub struct LiverExamArgs {
 pub struct BrainArgs {
     /// Output folder (created; must be empty unless --force).
     pub output: PathBuf,
-    /// Contrast: t1, t2, pd or flair.
+    /// Contrast: t1 (MPRAGE-like), t2, pd, flair or stir.
     #[arg(long, default_value = "t2")]
     pub contrast: String,
     /// Field strength in tesla (1.5 or 3).
@@ -120,6 +120,9 @@ pub struct BrainArgs {
     /// or Colin27 (t1, aal_labels), as under ../shared/data/mri.
     #[arg(long, default_value = "../shared/data/mri/mni152")]
     pub phantom: PathBuf,
+    /// Draw TR/TE/TI within clinical ranges (seeded by --seed) instead of typical values.
+    #[arg(long)]
+    pub vary_protocol: bool,
     /// SNR of the acquired image (0 = noise-free).
     #[arg(long, default_value_t = 30.0)]
     pub snr: f64,
@@ -319,7 +322,7 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
 
 fn brain(a: BrainArgs) -> anyhow::Result<()> {
     let contrast = BrainContrast::parse(&a.contrast)
-        .with_context(|| format!("unknown contrast {:?} (t1, t2, pd, flair)", a.contrast))?;
+        .with_context(|| format!("unknown contrast {:?} (t1, t2, pd, flair, stir)", a.contrast))?;
     if !(0.0..1.0).contains(&a.reduction) {
         bail!("--reduction must be in [0, 1)");
     }
@@ -327,7 +330,14 @@ fn brain(a: BrainArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading the brain phantom from {}", a.phantom.display()))?;
     prepare_output(&a.output, a.force)?;
     let field = Field::from_tesla(a.field);
-    let truth = phantom.render(&contrast.protocol(field));
+    let protocol = if a.vary_protocol {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(a.seed);
+        contrast.random_protocol(field, &mut rng)
+    } else {
+        contrast.protocol(field)
+    };
+    println!("{:?}", protocol.sequence);
+    let truth = phantom.render(&protocol);
     let out = if a.snr > 0.0 || a.reduction > 0.0 {
         let sigma = if a.snr > 0.0 {
             clarity_mr::fastscan::foreground_mean(&truth) / a.snr as f32

@@ -17,6 +17,8 @@ pub enum BrainContrast {
     T2,
     Pd,
     Flair,
+    /// Short-tau inversion recovery: fat nulled by its inversion time.
+    Stir,
 }
 
 impl BrainContrast {
@@ -26,29 +28,54 @@ impl BrainContrast {
             "t2" => Self::T2,
             "pd" => Self::Pd,
             "flair" => Self::Flair,
+            "stir" => Self::Stir,
             _ => return None,
         })
     }
 
     /// A typical clinical protocol for this contrast at `field`.
     pub fn protocol(self, field: Field) -> Protocol {
+        self.protocol_from(field, &mut |lo, hi| (lo + hi) / 2.0)
+    }
+
+    /// The protocol with TR/TE/TI drawn within the ranges sites use (1.5 and 3 T, all three
+    /// major vendors' defaults fall inside them).
+    pub fn random_protocol(self, field: Field, rng: &mut impl rand::Rng) -> Protocol {
+        self.protocol_from(field, &mut |lo, hi| rng.gen_range(lo..=hi))
+    }
+
+    /// `pick(lo, hi)` chooses each parameter within its range.
+    fn protocol_from(self, field: Field, pick: &mut dyn FnMut(f32, f32) -> f32) -> Protocol {
+        let hi_field = field == Field::T3;
         let sequence = match self {
             // Inversion-prepared T1 (MPRAGE-like): with literature T1s a plain spin echo at
             // TR 500 barely separates grey from white matter, while the inversion does, as on
             // the 3D T1 sequences sites use for brain anatomy.
             Self::T1 => Sequence::InversionRecovery {
-                tr_ms: if field == Field::T3 { 2300.0 } else { 2000.0 },
-                te_ms: 3.0,
-                ti_ms: if field == Field::T3 { 1000.0 } else { 900.0 },
+                tr_ms: if hi_field { pick(2100.0, 2500.0) } else { pick(1800.0, 2200.0) },
+                te_ms: pick(2.5, 3.5),
+                ti_ms: if hi_field { pick(900.0, 1100.0) } else { pick(800.0, 1000.0) },
             },
-            Self::T2 => Sequence::SpinEcho { tr_ms: 4500.0, te_ms: 100.0 },
-            Self::Pd => Sequence::SpinEcho { tr_ms: 3000.0, te_ms: 12.0 },
+            Self::T2 => {
+                Sequence::SpinEcho { tr_ms: pick(3500.0, 5500.0), te_ms: pick(85.0, 115.0) }
+            }
+            Self::Pd => Sequence::SpinEcho { tr_ms: pick(2500.0, 3500.0), te_ms: pick(10.0, 15.0) },
             Self::Flair => {
                 let csf = params(Tissue::Csf, field);
+                let tr_ms = pick(8000.0, 10000.0);
                 Sequence::InversionRecovery {
-                    tr_ms: 9000.0,
-                    te_ms: 100.0,
-                    ti_ms: null_ti_ms(csf.t1_ms, 9000.0),
+                    tr_ms,
+                    te_ms: pick(85.0, 120.0),
+                    ti_ms: null_ti_ms(csf.t1_ms, tr_ms),
+                }
+            }
+            Self::Stir => {
+                let fat = crate::tissue::fat_params(field);
+                let tr_ms = pick(3000.0, 5000.0);
+                Sequence::InversionRecovery {
+                    tr_ms,
+                    te_ms: pick(30.0, 60.0),
+                    ti_ms: null_ti_ms(fat.t1_ms, tr_ms),
                 }
             }
         };
