@@ -45,6 +45,20 @@ fn brain_phantoms_have_clinical_contrasts() {
                 flair_csf < 0.1 * flair_wm,
                 "{name} {field:?} FLAIR CSF {flair_csf} WM {flair_wm}"
             );
+            // Randomised protocols keep the same orderings.
+            let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+            for c in [BrainContrast::T1, BrainContrast::T2, BrainContrast::Flair] {
+                let img = ph.render(&c.random_protocol(field, &mut rng));
+                let w = mean_pure(&ph, &img.data, wm);
+                let g = mean_pure(&ph, &img.data, gm);
+                let f = mean_pure(&ph, &img.data, csf);
+                let ok = match c {
+                    BrainContrast::T1 => w > g && g > f,
+                    BrainContrast::T2 => f > g && g > w,
+                    _ => f < 0.1 * w,
+                };
+                assert!(ok, "{name} {field:?} random {c:?}: WM {w} GM {g} CSF {f}");
+            }
         }
     }
 }
