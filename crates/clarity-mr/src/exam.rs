@@ -505,6 +505,13 @@ pub fn generate_exam(settings: &ExamSettings, seed: u64, index: usize) -> Exam {
         // enhancement is visible as a change in stored values.
         let mut scale = None;
         let mut dwi_low: Option<Volume> = None;
+        let sampling = |noise_sigma| Sampling {
+            pe,
+            noise_sigma,
+            motion,
+            ghost_phase_rad: ghost,
+            ..Default::default()
+        };
         for spec in specs {
             let lut = lut_for(&tissues, &spec.proto, &curves, spec.contrast_time_s);
             let mut truth = render_truth(&geom, &fine, &lut);
@@ -520,24 +527,10 @@ pub fn generate_exam(settings: &ExamSettings, seed: u64, index: usize) -> Exam {
                 }
                 let s = foreground_mean(&low) / snr as f32;
                 sigma = Some(s);
-                let sampling = Sampling {
-                    pe,
-                    noise_sigma: s,
-                    motion,
-                    ghost_phase_rad: ghost,
-                    ..Default::default()
-                };
-                dwi_low = Some(sampling.acquire_volume(&low, rng.gen()));
+                dwi_low = Some(sampling(s).acquire_volume(&low, rng.gen()));
             }
             let s = *sigma.get_or_insert_with(|| foreground_mean(&truth) / snr as f32);
-            let sampling = Sampling {
-                pe,
-                noise_sigma: s,
-                motion,
-                ghost_phase_rad: ghost,
-                ..Default::default()
-            };
-            let acquired = sampling.acquire_volume(&truth, rng.gen());
+            let acquired = sampling(s).acquire_volume(&truth, rng.gen());
             let mut out = vec![(spec.class, acquired, spec.b_value)];
             if let (Some(low), SeriesClass::DwiHighB) = (&dwi_low, spec.class) {
                 let adc = adc_map(low, &out[0].1, b_low, b_high);

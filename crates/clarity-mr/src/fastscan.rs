@@ -124,79 +124,56 @@ pub fn detect_acquired_matrix(vol: &Volume) -> [usize; 2] {
 }
 
 /// Crop every slice's centred k-space to `matrix` and reconstruct on that grid: the same field
-/// of view with larger pixels, intensities preserved (the unitary scaling is undone).
+/// of view with larger pixels, intensities preserved.
 pub fn to_acquired_matrix(vol: &Volume, matrix: [usize; 2]) -> Volume {
-    let [nx, ny, nz] = vol.dims;
-    let [mx, my] = [matrix[0].clamp(1, nx), matrix[1].clamp(1, ny)];
-    if [mx, my] == [nx, ny] {
+    let m = [matrix[0].clamp(1, vol.dims[0]), matrix[1].clamp(1, vol.dims[1])];
+    if m == [vol.dims[0], vol.dims[1]] {
         return vol.clone();
     }
-    let scale = ((mx * my) as f32 / (nx * ny) as f32).sqrt();
-    let (ox, oy) = (nx / 2 - mx / 2, ny / 2 - my / 2);
-    let slices: Vec<Vec<f32>> = (0..nz * vol.frames)
-        .into_par_iter()
-        .map(|s| {
-            let plane = &vol.data[s * nx * ny..(s + 1) * nx * ny];
-            let k = kspace_of(plane, nx, ny);
-            let mut small = vec![Complex32::new(0.0, 0.0); mx * my];
-            for y in 0..my {
-                for x in 0..mx {
-                    small[y * mx + x] = k[(y + oy) * nx + x + ox] * scale;
-                }
-            }
-            fft2c(&mut small, mx, my, Direction::Inverse);
-            small.iter().map(|c| c.norm() / scale / scale).collect()
-        })
-        .collect();
-    let mut out = Volume::new_4d([mx, my, nz], vol.frames, slices.concat())
-        .expect("sizes are consistent by construction");
-    out.spacing_mm = [
-        vol.spacing_mm[0] * nx as f64 / mx as f64,
-        vol.spacing_mm[1] * ny as f64 / my as f64,
-        vol.spacing_mm[2],
-    ];
-    // With centred transforms new pixel mx/2 sits on old pixel nx/2; place voxel 0 accordingly.
-    let off_x = (nx / 2) as f64 - (mx / 2) as f64 * nx as f64 / mx as f64;
-    let off_y = (ny / 2) as f64 - (my / 2) as f64 * ny as f64 / my as f64;
-    out.origin_mm = vol.voxel_to_world([off_x, off_y, 0.0]);
-    out.direction = vol.direction;
-    out.frame_axis = vol.frame_axis.clone();
-    out.meta = vol.meta.clone();
-    out
+    resample_kspace(vol, m)
 }
 
 /// The reverse of [`to_acquired_matrix`]: zero-pad every slice's k-space to a larger matrix,
 /// as a scanner's "interpolation" / "ZIP" reconstruction does.
 pub fn zero_fill_to(vol: &Volume, matrix: [usize; 2]) -> Volume {
-    let [mx, my, nz] = vol.dims;
-    let [nx, ny] = [matrix[0].max(mx), matrix[1].max(my)];
-    let scale = ((nx * ny) as f32 / (mx * my) as f32).sqrt();
-    let (ox, oy) = (nx / 2 - mx / 2, ny / 2 - my / 2);
+    resample_kspace(vol, [matrix[0].max(vol.dims[0]), matrix[1].max(vol.dims[1])])
+}
+
+/// Every slice's centred k-space copied into a `matrix`-sized one (cropped or zero-padded per
+/// axis) and reconstructed as magnitude: same field of view, spacing scaled, intensities kept
+/// (the unitary transforms' `sqrt(size)` is compensated).
+fn resample_kspace(vol: &Volume, matrix: [usize; 2]) -> Volume {
+    let [nx, ny, nz] = vol.dims;
+    let [mx, my] = matrix;
+    let scale = ((mx * my) as f32 / (nx * ny) as f32).sqrt();
+    // Centred copy: index c in the input lines up with c - nx/2 + mx/2 in the output.
+    let (sx, dx) = (nx / 2, mx / 2);
+    let (sy, dy) = (ny / 2, my / 2);
     let slices: Vec<Vec<f32>> = (0..nz * vol.frames)
         .into_par_iter()
         .map(|s| {
-            let k = kspace_of(&vol.data[s * mx * my..(s + 1) * mx * my], mx, my);
-            let mut big = vec![Complex32::new(0.0, 0.0); nx * ny];
+            let k = kspace_of(&vol.data[s * nx * ny..(s + 1) * nx * ny], nx, ny);
+            let mut out = vec![Complex32::new(0.0, 0.0); mx * my];
             for y in 0..my {
+                let Some(iy) = (y + sy).checked_sub(dy).filter(|&v| v < ny) else { continue };
                 for x in 0..mx {
-                    big[(y + oy) * nx + x + ox] = k[y * mx + x] * scale;
+                    if let Some(ix) = (x + sx).checked_sub(dx).filter(|&v| v < nx) {
+                        out[y * mx + x] = k[iy * nx + ix] * scale;
+                    }
                 }
             }
-            fft2c(&mut big, nx, ny, Direction::Inverse);
-            big.iter().map(|c| c.norm()).collect()
+            fft2c(&mut out, mx, my, Direction::Inverse);
+            out.iter().map(|c| c.norm()).collect()
         })
         .collect();
-    let mut out = Volume::new_4d([nx, ny, nz], vol.frames, slices.concat())
+    let mut out = Volume::new_4d([mx, my, nz], vol.frames, slices.concat())
         .expect("sizes are consistent by construction");
-    out.spacing_mm = [
-        vol.spacing_mm[0] * mx as f64 / nx as f64,
-        vol.spacing_mm[1] * my as f64 / ny as f64,
-        vol.spacing_mm[2],
-    ];
+    let (rx, ry) = (nx as f64 / mx as f64, ny as f64 / my as f64);
+    out.spacing_mm = [vol.spacing_mm[0] * rx, vol.spacing_mm[1] * ry, vol.spacing_mm[2]];
+    // With centred transforms new pixel mx/2 sits on old pixel nx/2; place voxel 0 accordingly.
+    let off = [(nx / 2) as f64 - (mx / 2) as f64 * rx, (ny / 2) as f64 - (my / 2) as f64 * ry];
+    out.origin_mm = vol.voxel_to_world([off[0], off[1], 0.0]);
     out.direction = vol.direction;
-    let off_x = (mx / 2) as f64 - (nx / 2) as f64 * mx as f64 / nx as f64;
-    let off_y = (my / 2) as f64 - (ny / 2) as f64 * my as f64 / ny as f64;
-    out.origin_mm = vol.voxel_to_world([off_x, off_y, 0.0]);
     out.frame_axis = vol.frame_axis.clone();
     out.meta = vol.meta.clone();
     out

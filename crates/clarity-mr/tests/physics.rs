@@ -159,3 +159,20 @@ fn fast_scan_triplet_has_the_requested_snr() {
     );
     assert!((err / t.sigma as f64 - 1.0).abs() < 0.1, "HR error {err} vs σ {}", t.sigma);
 }
+
+#[test]
+fn kspace_resampling_keeps_intensity_and_field_of_view() {
+    let mut v = Volume::new([64, 48, 1], vec![250.0; 64 * 48]).unwrap();
+    v.spacing_mm = [1.0, 1.5, 4.0];
+    for (m, name) in [([32, 24], "crop"), ([128, 96], "pad")] {
+        let r = if m[0] < 64 { to_acquired_matrix(&v, m) } else { zero_fill_to(&v, m) };
+        assert_eq!([r.dims[0], r.dims[1]], m, "{name}");
+        // A flat image stays flat at the same level (away from the magnitude of ringing-free
+        // edges: a constant has only DC, so everywhere).
+        for x in &r.data {
+            assert!((x - 250.0).abs() < 1e-2, "{name}: {x}");
+        }
+        assert!((r.spacing_mm[0] * m[0] as f64 - 64.0).abs() < 1e-9);
+        assert!((r.spacing_mm[1] * m[1] as f64 - 72.0).abs() < 1e-9);
+    }
+}

@@ -127,14 +127,7 @@ impl BrainPhantom {
             .zip(grey.iter().zip(&white))
             .map(|(t1, (g, w))| if *t1 > 0.0 { (1.0 - g - w).clamp(0.0, 1.0) } else { 0.0 })
             .collect();
-        Ok(Self {
-            grid,
-            fractions: vec![
-                (Tissue::GreyMatter, grey),
-                (Tissue::WhiteMatter, white),
-                (Tissue::Csf, csf),
-            ],
-        })
+        Ok(Self::grey_white_csf(grid, grey, white, csf))
     }
 
     /// ITK's k-means tissue example (`itk_kmeans`): `t1.nii.gz` and `tissue_labels.nii.gz`,
@@ -194,14 +187,13 @@ impl BrainPhantom {
                 }
             }
         }
-        Ok(Self {
-            grid,
-            fractions: vec![
-                (Tissue::GreyMatter, grey),
-                (Tissue::WhiteMatter, white),
-                (Tissue::Csf, csf),
-            ],
-        })
+        Ok(Self::grey_white_csf(grid, grey, white, csf))
+    }
+
+    fn grey_white_csf(grid: Volume, grey: Vec<f32>, white: Vec<f32>, csf: Vec<f32>) -> Self {
+        let fractions =
+            vec![(Tissue::GreyMatter, grey), (Tissue::WhiteMatter, white), (Tissue::Csf, csf)];
+        Self { grid, fractions }
     }
 
     /// Load whichever of the three layouts `dir` holds.
