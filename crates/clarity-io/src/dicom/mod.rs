@@ -2,6 +2,7 @@
 
 pub mod bench_support;
 pub mod header;
+mod jpegls;
 mod native;
 pub mod pixels;
 mod rle;

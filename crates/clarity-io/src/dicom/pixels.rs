@@ -145,8 +145,16 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
     // file must become an error naming it, not take the whole folder scan down.
     let decoded =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data()))
-            .map_err(|_| decode_err("decoder panicked on malformed data".into()))?
-            .map_err(|e| decode_err(error_chain(&e)))?;
+            .map_err(|_| decode_err("decoder panicked on malformed data".into()))?;
+    let decoded = match decoded {
+        Ok(d) => d,
+        Err(e) if ts == "1.2.840.10008.1.2.4.80" || ts == "1.2.840.10008.1.2.4.81" => {
+            let first = error_chain(&e);
+            return decode_jpeg_ls_retry(obj)
+                .map_err(|why| decode_err(format!("{first} (second try: {why})")));
+        }
+        Err(e) => return Err(decode_err(error_chain(&e))),
+    };
 
     let rows = decoded.rows() as usize;
     let columns = decoded.columns() as usize;
@@ -295,6 +303,36 @@ fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Op
     out.truncate(pixels * 3);
     ybr_full_to_rgb(&mut out);
     Some(out)
+}
+
+/// JPEG-LS that dicom-pixeldata's CharLS refused, retried through [`super::jpegls`].
+fn decode_jpeg_ls_retry(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, String> {
+    use super::header::get_f64;
+    use dicom_encoding::adapters::PixelDataObject;
+    let frames = get_f64(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0).max(1.0) as u32;
+    let bits_allocated = get_f64(obj, tags::BITS_ALLOCATED).unwrap_or(16.0) as u16;
+    let bits_stored = (get_f64(obj, tags::BITS_STORED).unwrap_or(bits_allocated as f64) as u16)
+        .min(bits_allocated);
+    let signed = get_f64(obj, tags::PIXEL_REPRESENTATION) == Some(1.0);
+    let spp = get_f64(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1.0) as usize;
+    let sample_type = SampleType::for_storage(bits_allocated as usize, signed)
+        .ok_or_else(|| format!("unsupported BitsAllocated {bits_allocated}"))?;
+    let (mut rows, mut columns, mut values) = (0, 0, Vec::new());
+    for f in 0..frames {
+        let data = obj.frame_pixel_data(f).ok_or_else(|| format!("frame {f} has no data"))?;
+        let (raw, r, c) = super::jpegls::decode_frame(&data)?;
+        (rows, columns) = (r, c);
+        values.extend(raw.into_iter().map(|v| stored_value(v as u64, bits_stored, signed)));
+    }
+    Ok(finish(PixelArray {
+        frames: frames as usize,
+        rows,
+        columns,
+        samples_per_pixel: spp,
+        sample_type,
+        photometric: get_str(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
+        values,
+    }))
 }
 
 /// RLE Lossless through [`super::rle`], for every bit depth.
