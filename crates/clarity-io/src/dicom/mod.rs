@@ -2,6 +2,7 @@
 
 pub mod bench_support;
 pub mod header;
+mod jpeg12;
 mod jpegls;
 mod native;
 pub mod pixels;

@@ -150,8 +150,19 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
         Ok(d) => d,
         Err(e) if ts == "1.2.840.10008.1.2.4.80" || ts == "1.2.840.10008.1.2.4.81" => {
             let first = error_chain(&e);
-            return decode_jpeg_ls_retry(obj)
+            return decode_frames_with(obj, super::jpegls::decode_frame)
                 .map_err(|why| decode_err(format!("{first} (second try: {why})")));
+        }
+        // 12-bit JPEG Extended: jpeg-decoder stops at 8 bits, so our own decoder takes it.
+        Err(e) if ts == "1.2.840.10008.1.2.4.51" => {
+            let first = error_chain(&e);
+            let decode12 = |d: &[u8]| {
+                super::jpeg12::decode(d).map(|g| {
+                    (g.samples.into_iter().map(u32::from).collect::<Vec<_>>(), g.height, g.width)
+                })
+            };
+            return decode_frames_with(obj, decode12)
+                .map_err(|why| decode_err(format!("{first} (12-bit decoder: {why})")));
         }
         Err(e) => return Err(decode_err(error_chain(&e))),
     };
@@ -305,8 +316,12 @@ fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Op
     Some(out)
 }
 
-/// JPEG-LS that dicom-pixeldata's CharLS refused, retried through [`super::jpegls`].
-fn decode_jpeg_ls_retry(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, String> {
+/// Every frame through `decode_frame` (unsigned samples, rows, columns), then BitsStored and
+/// sign applied: the second try for codecs dicom-pixeldata refused.
+fn decode_frames_with(
+    obj: &DefaultDicomObject,
+    decode_frame: impl Fn(&[u8]) -> std::result::Result<(Vec<u32>, usize, usize), String>,
+) -> std::result::Result<PixelArray, String> {
     use super::header::get_f64;
     use dicom_encoding::adapters::PixelDataObject;
     let frames = get_f64(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0).max(1.0) as u32;
@@ -320,7 +335,7 @@ fn decode_jpeg_ls_retry(obj: &DefaultDicomObject) -> std::result::Result<PixelAr
     let (mut rows, mut columns, mut values) = (0, 0, Vec::new());
     for f in 0..frames {
         let data = obj.frame_pixel_data(f).ok_or_else(|| format!("frame {f} has no data"))?;
-        let (raw, r, c) = super::jpegls::decode_frame(&data)?;
+        let (raw, r, c) = decode_frame(&data)?;
         (rows, columns) = (r, c);
         values.extend(raw.into_iter().map(|v| stored_value(v as u64, bits_stored, signed)));
     }
