@@ -26,9 +26,7 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
-    let pb = super::spinner(&format!("reading {}", a.input.display()));
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
-    pb.finish_and_clear();
     if super::is_nifti(&a.output) {
         if a.output.exists() && !a.force {
             bail!("{} exists; pass --force to replace it", a.output.display());

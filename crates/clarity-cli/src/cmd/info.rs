@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use clarity_io::dicom::{scan, SeriesOptions};
+use clarity_io::dicom::{scan_with_progress, SeriesOptions};
 use serde::Serialize;
 
 #[derive(Args)]
@@ -66,12 +66,16 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let pb =
-        (!a.json).then(|| super::spinner(&format!("reading headers under {}", a.path.display())));
-    let report = scan(&a.path, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
+    let pb = super::file_bar(&format!("reading headers under {}", a.path.display()));
+    if a.json {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let opts = SeriesOptions { allow_nonuniform_spacing: a.allow_gaps };
+    let report = scan_with_progress(&a.path, opts, &|done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    })?;
+    pb.finish_and_clear();
     let rows: Vec<SeriesRow> = report
         .series
         .iter()

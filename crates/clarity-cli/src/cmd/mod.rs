@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clarity_core::Volume;
-use clarity_io::dicom::{read_series, SeriesOptions};
+use clarity_io::dicom::{read_series_with_progress, SeriesOptions};
 
 /// True for paths that name NIfTI files.
 pub fn is_nifti(path: &Path) -> bool {
@@ -26,7 +26,24 @@ pub fn load_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
             .with_context(|| format!("reading {}", path.display()));
     }
     let opts = SeriesOptions { allow_nonuniform_spacing: allow_gaps };
-    read_series(path, opts).with_context(|| format!("reading DICOM from {}", path.display()))
+    let bar = file_bar(&format!("reading {}", path.display()));
+    let vol = read_series_with_progress(path, opts, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    vol.with_context(|| format!("reading DICOM from {}", path.display()))
+}
+
+/// A bar counting files (its length is set once the folder has been listed).
+pub fn file_bar(msg: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(0);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} files [{elapsed}]")
+            .unwrap(),
+    );
+    pb.set_message(msg.to_string());
+    pb
 }
 
 /// A spinner for work whose length is not known up front.

@@ -356,6 +356,15 @@ fn read_metadata(obj: &InMemDicomObject) -> Metadata {
 // RUST_BACKTRACE is set) for every absent attribute, which dominated header parsing.
 pub(crate) fn get_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let e = obj.get(tag)?;
+    // Text stored under VR UN/OB (implicit-VR files read with an unknown dictionary entry, or
+    // writers that got the VR wrong) arrives as bytes; read it as text when it is printable.
+    if matches!(e.vr(), dicom_core::VR::UN | dicom_core::VR::OB) {
+        let bytes = e.to_bytes().ok()?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        let printable = text.chars().all(|c| !c.is_control());
+        return (printable && !text.is_empty()).then(|| text.to_string());
+    }
     let s = e.to_str().ok()?;
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())

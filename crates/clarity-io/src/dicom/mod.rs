@@ -12,5 +12,8 @@ pub mod write;
 
 pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};
 pub use pixels::{decode_file, decode_object, PixelArray, SampleType};
-pub use series::{list_files, read_series, scan, DicomSeries, ScanReport, SeriesOptions};
+pub use series::{
+    list_files, read_series, read_series_with_progress, scan, scan_with_progress, DicomSeries,
+    ScanReport, SeriesOptions,
+};
 pub use write::{new_uid, write_derived_series, write_new_series};

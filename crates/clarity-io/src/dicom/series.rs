@@ -174,8 +174,27 @@ pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
 
 /// Parse the headers of every file under `path` in parallel and group them into series.
 pub fn scan(path: &Path, opts: SeriesOptions) -> Result<ScanReport> {
+    scan_with_progress(path, opts, &|_, _| {})
+}
+
+/// [`scan`], calling `progress(files done, files in total)` as headers are parsed (from
+/// worker threads), for progress bars on large folders.
+pub fn scan_with_progress(
+    path: &Path,
+    opts: SeriesOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ScanReport> {
     let files = list_files(path)?;
-    let headers: Vec<Result<DicomHeader>> = files.par_iter().map(|f| read_header(f)).collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let headers: Vec<Result<DicomHeader>> = files
+        .par_iter()
+        .map(|f| {
+            let h = read_header(f);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, files.len());
+            h
+        })
+        .collect();
     let mut report = ScanReport::default();
     let mut images = Vec::new();
     for (file, h) in files.into_iter().zip(headers) {
@@ -215,7 +234,16 @@ fn plainly_not_dicom(path: &Path) -> bool {
 /// Read the one series under `path` (a file or a folder). Errors when there is none, or when
 /// there are several (use [`scan`] and pick one).
 pub fn read_series(path: &Path, opts: SeriesOptions) -> Result<Volume> {
-    let report = scan(path, opts)?;
+    read_series_with_progress(path, opts, &|_, _| {})
+}
+
+/// [`read_series`] reporting header-parsing progress as [`scan_with_progress`] does.
+pub fn read_series_with_progress(
+    path: &Path,
+    opts: SeriesOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Volume> {
+    let report = scan_with_progress(path, opts, progress)?;
     match report.series.len() {
         1 => report.series[0].load(),
         0 => Err(report.errors.into_iter().next().unwrap_or(IoError::NotFound {
