@@ -35,6 +35,8 @@ struct SeriesRow {
 struct Report {
     series: Vec<SeriesRow>,
     non_images: Vec<String>,
+    /// Files that are plainly not DICOM (labels, notes, NIfTI, images beside the series).
+    skipped: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -99,6 +101,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(p, c)| format!("{}: no image (SOP class {c})", p.display()))
             .collect(),
+        skipped: report.skipped.iter().map(|p| p.display().to_string()).collect(),
         errors: report.errors.iter().map(|e| e.to_string()).collect(),
     };
     if a.json {
@@ -128,9 +131,10 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         }
     }
     println!(
-        "{} series, {} non-image file(s), {} error(s)",
+        "{} series, {} non-image file(s), {} non-DICOM file(s) skipped, {} error(s)",
         out.series.len(),
         out.non_images.len(),
+        out.skipped.len(),
         out.errors.len()
     );
     for e in &out.errors {
