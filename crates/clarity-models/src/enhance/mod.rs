@@ -1,0 +1,5 @@
+//! Enhanced resolution: the network and its training and inference.
+
+pub mod model;
+
+pub use model::{EnhanceNet, EnhanceNetConfig};

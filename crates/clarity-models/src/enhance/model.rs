@@ -1,0 +1,133 @@
+//! The enhancement network: a residual CNN that maps a zero-filled low-resolution magnitude
+//! slice (with its neighbours as extra channels, "2.5D") to the enhanced slice.
+//!
+//! Architecture (DnCNN-like, no batch norm so any batch size and tiling behave the same):
+//! `head` 3×3 conv (in → C) + ReLU, `body` D−2 × [3×3 conv (C → C) + ReLU], `tail` 3×3 conv
+//! (C → 1); the output is the centre input channel plus the predicted residual, so an untrained
+//! network starts as the identity. Fully convolutional: any matrix size.
+//!
+//! # Shapes
+//! - input: `[batch, 2·context + 1, h, w]` — slices k−context..k+context, normalised;
+//! - output: `[batch, 1, h, w]`.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Hyper-parameters of [`EnhanceNet`]; saved as `config.json` beside the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnhanceNetConfig {
+    /// Neighbouring slices on each side given as extra input channels (0 = plain 2D).
+    pub context: usize,
+    /// Feature channels C.
+    pub channels: usize,
+    /// Convolution layers D (head and tail included).
+    pub depth: usize,
+}
+
+impl Default for EnhanceNetConfig {
+    fn default() -> Self {
+        Self { context: 1, channels: 32, depth: 8 }
+    }
+}
+
+impl EnhanceNetConfig {
+    pub fn in_channels(&self) -> usize {
+        2 * self.context + 1
+    }
+
+    /// Floating-point operations (multiply and add counted separately) for one `h × w` slice.
+    pub fn flops_per_slice(&self, h: usize, w: usize) -> f64 {
+        let c = self.channels as f64;
+        let per_px = 2.0 * 9.0 * (self.in_channels() as f64 * c + (self.depth as f64 - 2.0) * c * c + c);
+        per_px * (h * w) as f64
+    }
+
+    pub fn parameters(&self) -> usize {
+        let (c, i) = (self.channels, self.in_channels());
+        (9 * i * c + c) + (self.depth - 2) * (9 * c * c + c) + (9 * c + 1)
+    }
+
+    pub fn init(&self, device: &Device) -> EnhanceNet {
+        let conv = |i: usize, o: usize| {
+            Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Same).init(device)
+        };
+        EnhanceNet {
+            head: conv(self.in_channels(), self.channels),
+            body: (0..self.depth.saturating_sub(2)).map(|_| conv(self.channels, self.channels)).collect(),
+            tail: conv(self.channels, 1),
+            context: self.context,
+        }
+    }
+}
+
+/// See the module docs.
+#[derive(Module, Debug)]
+pub struct EnhanceNet {
+    pub head: Conv2d,
+    pub body: Vec<Conv2d>,
+    pub tail: Conv2d,
+    context: usize,
+}
+
+impl EnhanceNet {
+    /// # Shapes
+    /// `[batch, 2·context + 1, h, w]` → `[batch, 1, h, w]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, _, h, w] = x.dims();
+        // The centre channel is the slice being enhanced.
+        let centre = x.clone().slice([0..b, self.context..self.context + 1, 0..h, 0..w]);
+        let mut y = burn::tensor::activation::relu(self.head.forward(x)); // [batch, C, h, w]
+        for conv in &self.body {
+            y = burn::tensor::activation::relu(conv.forward(y));
+        }
+        centre + self.tail.forward(y) // [batch, 1, h, w]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Network tests as a table of (config, input shape, output shape).
+    #[test]
+    fn output_shapes() {
+        let device = Device::flex();
+        let cases = [
+            (EnhanceNetConfig { context: 0, channels: 4, depth: 3 }, [2, 1, 16, 12], [2, 1, 16, 12]),
+            (EnhanceNetConfig { context: 1, channels: 8, depth: 4 }, [1, 3, 17, 9], [1, 1, 17, 9]),
+            (EnhanceNetConfig { context: 2, channels: 4, depth: 2 }, [3, 5, 8, 8], [3, 1, 8, 8]),
+        ];
+        for (cfg, input, output) in cases {
+            let net = cfg.init(&device);
+            let y = net.forward(Tensor::zeros(input, &device));
+            assert_eq!(y.dims(), output, "{cfg:?}");
+        }
+    }
+
+    #[test]
+    fn parameter_count_matches_the_module() {
+        let cfg = EnhanceNetConfig { context: 1, channels: 8, depth: 5 };
+        let net = cfg.init(&Device::flex());
+        assert_eq!(net.num_params(), cfg.parameters());
+    }
+
+    #[test]
+    fn residual_output_follows_the_centre_slice() {
+        // Zeroing the tail makes the network exactly the identity on the centre channel.
+        let device = Device::flex();
+        let cfg = EnhanceNetConfig { context: 1, channels: 4, depth: 3 };
+        let mut net = cfg.init(&device);
+        net.tail.weight = net.tail.weight.map(|w| w.zeros_like());
+        if let Some(b) = net.tail.bias.take() {
+            net.tail.bias = Some(b.map(|t| t.zeros_like()));
+        }
+        let x = Tensor::<4>::random([1, 3, 6, 5], burn::tensor::Distribution::Default, &device);
+        let y = net.forward(x.clone());
+        let centre = x.slice([0..1, 1..2, 0..6, 0..5]);
+        let diff: f32 = (y - centre).abs().max().into_scalar();
+        assert!(diff < 1e-6, "{diff}");
+    }
+}
