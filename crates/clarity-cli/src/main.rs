@@ -18,6 +18,8 @@ enum Command {
     Info(cmd::info::InfoArgs),
     /// Convert DICOM ↔ NIfTI. DICOM output needs the reference series it was derived from.
     Convert(cmd::convert::ConvertArgs),
+    /// Enhance a shortened (reduced phase resolution) scan with the trained CNN.
+    Enhance(cmd::enhance::EnhanceArgs),
     /// Write a PNG montage of a volume's slices.
     View(cmd::view::ViewArgs),
     /// Run the bundled demo: inspect and picture the sample MR series.
@@ -25,6 +27,9 @@ enum Command {
     /// Simulate MR acquisitions: shortened scans of real images, liver exams, brain contrasts.
     #[command(subcommand)]
     Simulate(cmd::simulate::SimulateCommand),
+    /// Train models.
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -36,8 +41,10 @@ fn main() -> anyhow::Result<()> {
         Command::Info(a) => cmd::info::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::View(a) => cmd::view::run(a),
+        Command::Enhance(a) => cmd::enhance::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Simulate(c) => cmd::simulate::run(c),
+        Command::Train(c) => cmd::train::run(c),
         Command::Bench(c) => cmd::bench::run(c),
     }
 }

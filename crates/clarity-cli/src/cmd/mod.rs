@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod convert;
 pub mod demo;
+pub mod enhance;
 pub mod info;
 pub mod simulate;
+pub mod train;
 pub mod view;
 
 use std::path::Path;
@@ -53,4 +55,18 @@ pub fn spinner(msg: &str) -> indicatif::ProgressBar {
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
+}
+
+/// The compute device named on the command line.
+pub fn device(name: &str) -> anyhow::Result<burn::prelude::Device> {
+    match name {
+        "cpu" => Ok(burn::prelude::Device::flex()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(burn::prelude::Device::cuda(0)),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => {
+            anyhow::bail!("this clarity was built without CUDA; rebuild with --features cuda")
+        }
+        other => anyhow::bail!("unknown device {other:?} (cpu or cuda)"),
+    }
 }

@@ -3,7 +3,9 @@
 //! - `convert` of the sample series to NIfTI: geometry equal to dcm2niix's;
 //! - `demo`: runs on the bundled sample and writes its outputs;
 //! - `simulate`: fast-scan outputs and scan-time report, a liver exam that `info` reads back as
-//!   nine series, and refusal to write into a non-empty folder.
+//!   nine series, and refusal to write into a non-empty folder;
+//! - `enhance`: a DICOM series in, a derived " ER" series out with the same geometry (with an
+//!   untrained, identity network, so the values must also come back unchanged).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -224,5 +226,42 @@ fn simulate_liver_exam_reads_back_as_nine_series() {
         "dce_delayed",
     ] {
         assert!(labels.contains(&format!(",{id},")), "{id} missing from labels.csv");
+    }
+}
+
+#[test]
+fn enhance_dicom_series_keeps_geometry() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let cfg = clarity_models::enhance::EnhanceNetConfig { context: 1, channels: 4, depth: 3 };
+    let net = cfg.init(&burn::prelude::Device::flex());
+    clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
+    let out = dir.path().join("er");
+    let (ok, text) = clarity(&[
+        "enhance",
+        sample_series().to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model_dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let src = clarity_io::dicom::read_series(&sample_series(), Default::default()).unwrap();
+    let report = clarity_io::dicom::scan(&out, Default::default()).unwrap();
+    assert_eq!(report.series.len(), 1);
+    assert!(report.series[0].description().ends_with(" ER"), "{}", report.series[0].description());
+    let er = report.series[0].load().unwrap();
+    assert_eq!(er.dims, src.dims);
+    for r in 0..3 {
+        assert!((er.origin_mm[r] - src.origin_mm[r]).abs() < 1e-3);
+        assert!((er.spacing_mm[r] - src.spacing_mm[r]).abs() < 1e-4);
+        for c in 0..3 {
+            assert!((er.direction[r][c] - src.direction[r][c]).abs() < 1e-6);
+        }
+    }
+    // Identity network: values come back up to the 16-bit rescale of the writer.
+    let (lo, hi) = src.min_max();
+    let step = (hi - lo) / 65535.0;
+    for (a, b) in er.data.iter().zip(&src.data) {
+        assert!((a - b).abs() <= step + 1e-3 * b.abs().max(1.0), "{a} vs {b}");
     }
 }

@@ -1,7 +1,9 @@
 //! Enhanced resolution: the network and its training and inference.
 
 pub mod data;
+pub mod infer;
 pub mod model;
+pub mod sources;
 pub mod train;
 
 pub use model::{EnhanceNet, EnhanceNetConfig};

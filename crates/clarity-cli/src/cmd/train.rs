@@ -1,0 +1,117 @@
+//! `clarity train enhance`: train the enhancement network (resumable).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use clarity_models::enhance::data::PairSettings;
+use clarity_models::enhance::train::{train, TrainSettings};
+use clarity_models::enhance::EnhanceNetConfig;
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// Train the enhanced-resolution CNN on fast-scan pairs made on the fly.
+    Enhance(EnhanceTrainArgs),
+}
+
+#[derive(Args)]
+pub struct EnhanceTrainArgs {
+    /// The shared MRI folder (training and validation volumes; see clarity-models' sources).
+    #[arg(long, default_value = "../shared/data/mri")]
+    pub data: PathBuf,
+    /// Output folder: model.safetensors, config.json, training_log.json, checkpoint/ (an
+    /// existing checkpoint there is resumed).
+    #[arg(long, default_value = "models/enhance")]
+    pub out: PathBuf,
+    /// Optimiser steps in total (a resumed run continues up to this number).
+    #[arg(long, default_value_t = 4000)]
+    pub steps: usize,
+    /// Patches per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Patch size in pixels.
+    #[arg(long, default_value_t = 64)]
+    pub patch: usize,
+    /// Peak learning rate (cosine decay to 2 % of it).
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Feature channels.
+    #[arg(long, default_value_t = 32)]
+    pub channels: usize,
+    /// Convolution layers.
+    #[arg(long, default_value_t = 8)]
+    pub depth: usize,
+    /// Neighbouring slices on each side used as input channels.
+    #[arg(long, default_value_t = 1)]
+    pub context: usize,
+    /// Validate and checkpoint every N steps.
+    #[arg(long, default_value_t = 200)]
+    pub every: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu or cuda (cuda needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+pub fn run(c: TrainCommand) -> anyhow::Result<()> {
+    match c {
+        TrainCommand::Enhance(a) => enhance(a),
+    }
+}
+
+fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
+    let device = super::device(&a.device)?;
+    let pb = super::spinner("preparing training volumes (real MRI, phantoms, liver exams)");
+    let (train_vols, val_vols) = clarity_models::enhance::sources::load(&a.data)
+        .with_context(|| format!("loading training data from {}", a.data.display()))?;
+    pb.finish_and_clear();
+    let net = EnhanceNetConfig { context: a.context, channels: a.channels, depth: a.depth };
+    println!(
+        "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² slice",
+        train_vols.len(),
+        val_vols.len(),
+        net.parameters(),
+        net.flops_per_slice(256, 256) / 1e9
+    );
+    let settings = TrainSettings {
+        steps: a.steps,
+        batch: a.batch,
+        learning_rate: a.learning_rate,
+        seed: a.seed,
+        validate_every: a.every,
+        checkpoint_every: a.every,
+        pairs: PairSettings { patch: a.patch, context: a.context, ..Default::default() },
+        net,
+    };
+    let bar = indicatif::ProgressBar::new(a.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps [{elapsed} < {eta}, {per_sec}] {msg}",
+        )
+        .unwrap(),
+    );
+    let t = Instant::now();
+    let mut ema = f64::NAN;
+    let report = train(&settings, &train_vols, &val_vols, &a.out, &device, &mut |step, loss| {
+        ema = if ema.is_nan() { loss } else { 0.98 * ema + 0.02 * loss };
+        bar.set_position(step as u64);
+        bar.set_message(format!("L1 {ema:.5}"));
+    })?;
+    bar.finish_and_clear();
+    std::fs::write(a.out.join("training_log.json"), serde_json::to_string_pretty(&report)?)?;
+    for v in &report.validation {
+        println!(
+            "step {:>6}: validation L1 zero-filled {:.5} → network {:.5}",
+            v.step, v.l1_input, v.l1_output
+        );
+    }
+    println!(
+        "wrote {}/model.safetensors and config.json ({:.0} s this run, {:.0} s in total)",
+        a.out.display(),
+        t.elapsed().as_secs_f64(),
+        report.seconds
+    );
+    Ok(())
+}
