@@ -27,6 +27,9 @@ enum Command {
     /// Simulate MR acquisitions: shortened scans of real images, liver exams, brain contrasts.
     #[command(subcommand)]
     Simulate(cmd::simulate::SimulateCommand),
+    /// Evaluate models against the truth.
+    #[command(subcommand)]
+    Eval(cmd::eval::EvalCommand),
     /// Train models.
     #[command(subcommand)]
     Train(cmd::train::TrainCommand),
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Simulate(c) => cmd::simulate::run(c),
         Command::Train(c) => cmd::train::run(c),
+        Command::Eval(c) => cmd::eval::run(c),
         Command::Bench(c) => cmd::bench::run(c),
     }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod convert;
 pub mod demo;
 pub mod enhance;
+pub mod eval;
 pub mod info;
 pub mod simulate;
 pub mod train;
