@@ -52,8 +52,17 @@ impl EnhanceNetConfig {
     }
 
     pub fn init(&self, device: &Device) -> EnhanceNet {
+        // He (Kaiming normal, gain √2) initialisation: burn's default (PyTorch's, gain 1/√3)
+        // shrinks activations by ~0.4 per ReLU layer, which starves an 8-layer stack without
+        // normalisation of gradient (measured: validation L1 never beat the input in 1000 steps).
         let conv = |i: usize, o: usize| {
-            Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Same).init(device)
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .with_initializer(burn::nn::Initializer::KaimingNormal {
+                    gain: std::f64::consts::SQRT_2,
+                    fan_out_only: false,
+                })
+                .init(device)
         };
         EnhanceNet {
             head: conv(self.in_channels(), self.channels),
