@@ -48,30 +48,20 @@ fn ssim(test: &Volume, reference: &Volume, mask: &[bool], range: f64) -> f64 {
     let [nx, ny, nz] = reference.dims;
     let (c1, c2) = ((0.01 * range).powi(2), (0.03 * range).powi(2));
     let w: Vec<f64> = (-5i32..=5).map(|d| (-(d * d) as f64 / (2.0 * 1.5 * 1.5)).exp()).collect();
-    let blur = |img: &[f64]| -> Vec<f64> {
-        // Separable, normalised by the weight that falls inside the image at the borders.
-        let mut tmp = vec![0f64; nx * ny];
-        for y in 0..ny {
-            for x in 0..nx {
-                let (mut s, mut ws) = (0.0, 0.0);
-                for (d, wd) in w.iter().enumerate() {
-                    let xx = x as i64 + d as i64 - 5;
-                    if xx >= 0 && (xx as usize) < nx {
-                        s += wd * img[y * nx + xx as usize];
-                        ws += wd;
-                    }
-                }
-                tmp[y * nx + x] = s / ws;
-            }
-        }
+    // One separable pass along x or y, normalised by the weight that falls inside the image.
+    let pass = |img: &[f64], along_x: bool| -> Vec<f64> {
         let mut out = vec![0f64; nx * ny];
         for y in 0..ny {
             for x in 0..nx {
                 let (mut s, mut ws) = (0.0, 0.0);
                 for (d, wd) in w.iter().enumerate() {
-                    let yy = y as i64 + d as i64 - 5;
-                    if yy >= 0 && (yy as usize) < ny {
-                        s += wd * tmp[yy as usize * nx + x];
+                    let (xx, yy) = if along_x {
+                        (x as i64 + d as i64 - 5, y as i64)
+                    } else {
+                        (x as i64, y as i64 + d as i64 - 5)
+                    };
+                    if xx >= 0 && yy >= 0 && (xx as usize) < nx && (yy as usize) < ny {
+                        s += wd * img[yy as usize * nx + xx as usize];
                         ws += wd;
                     }
                 }
@@ -80,6 +70,7 @@ fn ssim(test: &Volume, reference: &Volume, mask: &[bool], range: f64) -> f64 {
         }
         out
     };
+    let blur = |img: &[f64]| pass(&pass(img, true), false);
     let (mut total, mut n) = (0f64, 0usize);
     for k in 0..nz {
         let a: Vec<f64> = test.slice(k).iter().map(|v| *v as f64).collect();
