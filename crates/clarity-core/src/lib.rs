@@ -29,9 +29,11 @@
 mod error;
 mod geometry;
 mod metadata;
+mod stats;
 mod volume;
 
 pub use error::CoreError;
 pub use geometry::{cross, dot, mat3_inverse, mat3_mul_vec, norm, Affine4};
 pub use metadata::{FrameAxis, FrameKind, Metadata, PhaseEncodingDirection};
+pub use stats::percentile;
 pub use volume::Volume;

@@ -18,17 +18,11 @@ impl Window {
     /// The window spanning the `lo`..`hi` percentiles (0-100) of the finite values, the default
     /// for display because a few hot voxels would otherwise flatten the picture.
     pub fn from_percentiles(values: &[f32], lo: f64, hi: f64) -> Self {
-        let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
+        let pick = |p: f64| clarity_core::percentile(values, p / 100.0, |_| true);
+        let (Some(a), Some(b)) = (pick(lo), pick(hi)) else {
             return Self { center: 0.0, width: 1.0 };
-        }
-        let pick = |p: f64, v: &mut Vec<f32>| {
-            let last = v.len() - 1;
-            let idx = (((p / 100.0) * last as f64).round() as usize).min(last);
-            *v.select_nth_unstable_by(idx, |a, b| a.total_cmp(b)).1 as f64
         };
-        let a = pick(lo, &mut v);
-        let b = pick(hi, &mut v);
+        let (a, b) = (a as f64, b as f64);
         Self { center: (a + b) / 2.0, width: (b - a).max(1e-6) }
     }
 

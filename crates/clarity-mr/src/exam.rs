@@ -637,12 +637,7 @@ fn add_lesion(anatomy: &mut Abdomen, tissue: Tissue, rng: &mut StdRng) {
 }
 
 fn percentile99(v: &[f32]) -> f32 {
-    let mut s: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return 0.0;
-    }
-    let i = (s.len() - 1) * 99 / 100;
-    *s.select_nth_unstable_by(i, |a, b| a.total_cmp(b)).1
+    clarity_core::percentile(v, 0.99, |_| true).unwrap_or(0.0)
 }
 
 /// ADC map in 10⁻⁶ mm²/s from two diffusion weightings (log-linear fit through two points),

@@ -26,28 +26,27 @@ use crate::fft::{fft2c, kspace_of, Direction};
 
 /// Voxels above 10 % of the volume's 99th percentile: the object, without the air around it.
 pub fn foreground_mask(vol: &Volume) -> Vec<bool> {
-    let p99 = percentile(&vol.data, 0.99);
-    vol.data.iter().map(|&v| v > 0.1 * p99).collect()
+    let threshold = foreground_threshold(&vol.data);
+    vol.data.iter().map(|&v| v > threshold).collect()
 }
 
-fn percentile(values: &[f32], q: f64) -> f32 {
-    let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return 0.0;
-    }
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    *v.select_nth_unstable_by(i, |a, b| a.total_cmp(b)).1
+/// 10 % of the 99th percentile: above it is foreground.
+fn foreground_threshold(values: &[f32]) -> f32 {
+    0.1 * clarity_core::percentile(values, 0.99, |_| true).unwrap_or(0.0)
 }
 
 /// Mean of the truth inside its foreground.
 pub fn foreground_mean(vol: &Volume) -> f32 {
-    let mask = foreground_mask(vol);
-    let (s, n) = vol
-        .data
+    foreground_mean_of(&vol.data)
+}
+
+/// [`foreground_mean`] of any set of values (a slice, a slab), with the same foreground rule.
+pub fn foreground_mean_of(values: &[f32]) -> f32 {
+    let threshold = foreground_threshold(values);
+    let (s, n) = values
         .iter()
-        .zip(&mask)
-        .filter(|(_, &m)| m)
-        .fold((0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+        .filter(|v| **v > threshold)
+        .fold((0f64, 0usize), |(s, n), v| (s + *v as f64, n + 1));
     if n == 0 {
         0.0
     } else {

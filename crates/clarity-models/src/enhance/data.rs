@@ -42,12 +42,7 @@ pub struct Batch {
 
 /// 99th percentile of the positive values (1 when there are none).
 pub fn norm_scale(values: &[f32]) -> f32 {
-    let mut v: Vec<f32> = values.iter().copied().filter(|x| *x > 0.0 && x.is_finite()).collect();
-    if v.is_empty() {
-        return 1.0;
-    }
-    let i = (v.len() - 1) * 99 / 100;
-    v.select_nth_unstable_by(i, |a, b| a.total_cmp(b)).1.max(1e-6)
+    clarity_core::percentile(values, 0.99, |x| x > 0.0).map_or(1.0, |p| p.max(1e-6))
 }
 
 /// One slice with flips/transpose applied: returns (values, nx, ny).
@@ -104,9 +99,11 @@ pub fn sample_pair(
     let pe =
         if rng.gen_bool(0.5) { PhaseEncodingDirection::Row } else { PhaseEncodingDirection::Col };
     let centre = &truth_slices[c];
-    let fg_threshold = 0.1 * norm_scale(centre);
-    let fg: Vec<f32> = centre.iter().copied().filter(|v| *v > fg_threshold).collect();
-    let mean_fg = if fg.is_empty() { 1.0 } else { fg.iter().sum::<f32>() / fg.len() as f32 };
+    // SNR is relative to the foreground mean exactly as the physics engine defines it.
+    let mean_fg = match clarity_mr::fastscan::foreground_mean_of(centre) {
+        m if m > 0.0 => m,
+        _ => 1.0,
+    };
     let sampling = Sampling {
         reduction,
         pe,
