@@ -1,6 +1,6 @@
 //! `clarity eval enhance`: the fast-scan protocol on a real volume, scored against the truth.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -96,13 +96,9 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             FastScanSettings { reduction, snr, pe, to_acquired_matrix: true, seed: a.seed };
         let t = simulate(&vol, &settings);
         let mask = foreground_mask(&t.truth);
-        let n_pe = match pe {
-            PhaseEncodingDirection::Row => t.truth.dims[0],
-            PhaseEncodingDirection::Col => t.truth.dims[1],
-        };
         // The LR image's noise follows the documented relation σ·sqrt(kept fraction).
-        let kept = clarity_mr::acquisition::acquired_lines(n_pe, reduction, 1.0).len() as f32
-            / n_pe as f32;
+        let short = clarity_mr::acquisition::Sampling { reduction, pe, ..Default::default() };
+        let kept = short.acquired_fraction(t.truth.dims[pe.voxel_axis()]) as f32;
         let nlm = clarity_transforms::nlm::denoise(
             &t.lr,
             &clarity_transforms::nlm::NlmSettings::for_sigma(t.sigma * kept.sqrt()),
@@ -123,8 +119,9 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             hr: quality(&t.hr, &t.truth, &mask),
             er: quality(&er, &t.truth, &mask),
         });
-        write_strip(
+        super::write_strip(
             &[&t.truth, &t.hr, &t.lr, &er],
+            &[1, 3],
             &a.out.join(format!("strip_r{reduction}_snr{snr}.png")),
         )?;
         enhanced.push(er);
@@ -157,33 +154,4 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         a.out.display()
     );
     Ok((rows, enhanced))
-}
-
-/// Middle slice of truth, HR, LR, ER side by side, then the HR and ER error maps (×4).
-fn write_strip(v: &[&Volume; 4], path: &Path) -> anyhow::Result<()> {
-    let [nx, ny, nz] = v[0].dims;
-    let k = nz / 2;
-    let win = clarity_io::png::Window::from_percentiles(v[0].slice(k), 0.5, 99.5);
-    let err_win = clarity_io::png::Window { center: win.width / 8.0, width: win.width / 4.0 };
-    let tiles = 6;
-    let w = nx * tiles;
-    let mut img = vec![0u8; w * ny];
-    for j in 0..ny {
-        for i in 0..nx {
-            let at = |n: usize| v[n].slice(k)[j * nx + i];
-            let vals = [
-                win.to_u8(at(0)),
-                win.to_u8(at(1)),
-                win.to_u8(at(2)),
-                win.to_u8(at(3)),
-                err_win.to_u8((at(1) - at(0)).abs()),
-                err_win.to_u8((at(3) - at(0)).abs()),
-            ];
-            for (t, px) in vals.iter().enumerate() {
-                img[j * w + t * nx + i] = *px;
-            }
-        }
-    }
-    clarity_io::png::write_gray_png(path, w, ny, &img)?;
-    Ok(())
 }

@@ -71,3 +71,30 @@ pub fn device(name: &str) -> anyhow::Result<burn::prelude::Device> {
         other => anyhow::bail!("unknown device {other:?} (cpu or cuda)"),
     }
 }
+
+/// Middle slices side by side, windowed together on the first volume (the truth), then for each
+/// index in `error_of` the map `|vols[n] − vols[0]|` with a window a quarter as wide.
+pub fn write_strip(vols: &[&Volume], error_of: &[usize], path: &Path) -> anyhow::Result<()> {
+    let [nx, ny, nz] = vols[0].dims;
+    let k = nz / 2;
+    let win = clarity_io::png::Window::from_percentiles(vols[0].slice(k), 0.5, 99.5);
+    let err_win = clarity_io::png::Window { center: win.width / 8.0, width: win.width / 4.0 };
+    let tiles = vols.len() + error_of.len();
+    let w = nx * tiles;
+    let mut img = vec![0u8; w * ny];
+    let truth = vols[0].slice(k);
+    for j in 0..ny {
+        for i in 0..nx {
+            let p = j * nx + i;
+            for (t, v) in vols.iter().enumerate() {
+                img[j * w + t * nx + i] = win.to_u8(v.slice(k)[p]);
+            }
+            for (e, &n) in error_of.iter().enumerate() {
+                let err = (vols[n].slice(k)[p] - truth[p]).abs();
+                img[j * w + (vols.len() + e) * nx + i] = err_win.to_u8(err);
+            }
+        }
+    }
+    clarity_io::png::write_gray_png(path, w, ny, &img)?;
+    Ok(())
+}

@@ -182,16 +182,13 @@ fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
     let pb = super::spinner("simulating full-length and shortened scans");
     let t = simulate(&vol, &settings);
     pb.finish_and_clear();
-    let n_pe = match pe {
-        PhaseEncodingDirection::Row => t.truth.dims[0],
-        PhaseEncodingDirection::Col => t.truth.dims[1],
-    };
+    let n_pe = t.truth.dims[pe.voxel_axis()];
     let kept = clarity_mr::acquisition::acquired_lines(n_pe, a.reduction, 1.0).len();
     for (name, v) in [("truth", &t.truth), ("hr", &t.hr), ("lr", &t.lr)] {
         clarity_io::nifti::write_nifti(v, &a.output.join(format!("{name}.nii.gz")))?;
     }
     let strip = a.output.join("strip.png");
-    write_strip(&[&t.truth, &t.hr, &t.lr], &strip)?;
+    super::write_strip(&[&t.truth, &t.hr, &t.lr], &[], &strip)?;
     let report = serde_json::json!({
         "input": a.input,
         "settings": settings,
@@ -217,24 +214,6 @@ fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
         "wrote truth/hr/lr .nii.gz, strip.png (truth | HR | LR) and fastscan.json to {}",
         a.output.display()
     );
-    Ok(())
-}
-
-/// Middle slices side by side, windowed together on the first volume.
-fn write_strip(vols: &[&clarity_core::Volume], path: &Path) -> anyhow::Result<()> {
-    let [nx, ny, nz] = vols[0].dims;
-    let k = nz / 2;
-    let win = clarity_io::png::Window::from_percentiles(vols[0].slice(k), 0.5, 99.5);
-    let w = nx * vols.len();
-    let mut img = vec![0u8; w * ny];
-    for (n, v) in vols.iter().enumerate() {
-        for j in 0..ny {
-            for i in 0..nx {
-                img[j * w + n * nx + i] = win.to_u8(v.slice(k)[j * nx + i]);
-            }
-        }
-    }
-    clarity_io::png::write_gray_png(path, w, ny, &img)?;
     Ok(())
 }
 
