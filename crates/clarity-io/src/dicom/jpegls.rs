@@ -33,7 +33,7 @@ pub(crate) fn strip_zero_padding_before_eoi(stream: &[u8]) -> Option<Vec<u8>> {
 
 /// Decode one JPEG-LS frame with CharLS, retrying without padding before EOI: unsigned samples
 /// (callers apply BitsStored and sign), rows and columns.
-pub(crate) fn decode_frame(stream: &[u8]) -> Result<(Vec<u32>, usize, usize), String> {
+pub(crate) fn decode_frame(stream: &[u8]) -> Result<(Vec<u64>, usize, usize), String> {
     // A CharLS decoder reads the header once; frame info and decoding each need a fresh one.
     let attempt = |s: &[u8]| -> Result<(Vec<u8>, charls::FrameInfo), String> {
         let info = charls::CharLS::default().get_frame_info(s).map_err(|e| e.to_string())?;
@@ -49,10 +49,10 @@ pub(crate) fn decode_frame(stream: &[u8]) -> Result<(Vec<u32>, usize, usize), St
         }
     };
     let n = info.width as usize * info.height as usize * info.component_count as usize;
-    let values: Vec<u32> = if info.bits_per_sample > 8 {
-        bytes.chunks_exact(2).take(n).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect()
+    let values: Vec<u64> = if info.bits_per_sample > 8 {
+        bytes.chunks_exact(2).take(n).map(|c| u16::from_le_bytes([c[0], c[1]]) as u64).collect()
     } else {
-        bytes.iter().take(n).map(|&b| b as u32).collect()
+        bytes.iter().take(n).map(|&b| b as u64).collect()
     };
     if values.len() != n {
         return Err(format!("CharLS returned {} samples for a {n}-sample frame", values.len()));

@@ -158,7 +158,7 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
             let first = error_chain(&e);
             let decode12 = |d: &[u8]| {
                 super::jpeg12::decode(d).map(|g| {
-                    (g.samples.into_iter().map(u32::from).collect::<Vec<_>>(), g.height, g.width)
+                    (g.samples.into_iter().map(u64::from).collect::<Vec<_>>(), g.height, g.width)
                 })
             };
             return decode_frames_with(obj, decode12)
@@ -317,10 +317,10 @@ fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Op
 }
 
 /// Every frame through `decode_frame` (unsigned samples, rows, columns), then BitsStored and
-/// sign applied: the second try for codecs dicom-pixeldata refused.
+/// sign applied: RLE, and the second try for codecs dicom-pixeldata refused.
 fn decode_frames_with(
     obj: &DefaultDicomObject,
-    decode_frame: impl Fn(&[u8]) -> std::result::Result<(Vec<u32>, usize, usize), String>,
+    decode_frame: impl Fn(&[u8]) -> std::result::Result<(Vec<u64>, usize, usize), String>,
 ) -> std::result::Result<PixelArray, String> {
     use super::header::get_f64;
     use dicom_encoding::adapters::PixelDataObject;
@@ -335,9 +335,9 @@ fn decode_frames_with(
     let (mut rows, mut columns, mut values) = (0, 0, Vec::new());
     for f in 0..frames {
         let data = obj.frame_pixel_data(f).ok_or_else(|| format!("frame {f} has no data"))?;
-        let (raw, r, c) = decode_frame(&data)?;
+        let (raw, r, c) = decode_frame(&data).map_err(|e| format!("frame {f}: {e}"))?;
         (rows, columns) = (r, c);
-        values.extend(raw.into_iter().map(|v| stored_value(v as u64, bits_stored, signed)));
+        values.extend(raw.into_iter().map(|v| stored_value(v, bits_stored, signed)));
     }
     Ok(finish(PixelArray {
         frames: frames as usize,
@@ -345,53 +345,26 @@ fn decode_frames_with(
         columns,
         samples_per_pixel: spp,
         sample_type,
-        photometric: get_str(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
+        photometric: get_str(obj, tags::PHOTOMETRIC_INTERPRETATION)
+            .unwrap_or_else(|| "MONOCHROME2".into()),
         values,
     }))
 }
 
 /// RLE Lossless through [`super::rle`], for every bit depth.
 fn decode_rle(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, String> {
-    use dicom_core::value::Value;
     let get = |tag| super::header::get_f64(obj, tag).map(|v| v as usize);
     let rows = get(tags::ROWS).ok_or("Rows missing")?;
     let columns = get(tags::COLUMNS).ok_or("Columns missing")?;
     let spp = get(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
-    let bits_allocated = get(tags::BITS_ALLOCATED).ok_or("BitsAllocated missing")?;
-    let bits_stored = get(tags::BITS_STORED).unwrap_or(bits_allocated).min(bits_allocated);
-    let signed = get(tags::PIXEL_REPRESENTATION) == Some(1);
-    let frames = get(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
-    let bytes_per = match bits_allocated {
-        8 | 16 | 32 => bits_allocated / 8,
+    let bytes_per = match get(tags::BITS_ALLOCATED).ok_or("BitsAllocated missing")? {
+        b @ (8 | 16 | 32) => b / 8,
         b => return Err(format!("RLE with BitsAllocated {b} is not supported")),
     };
-    let elem = obj.element(tags::PIXEL_DATA).map_err(|e| e.to_string())?;
-    let Value::PixelSequence(seq) = elem.value() else {
-        return Err("RLE pixel data is not encapsulated".into());
-    };
-    let fragments = seq.fragments();
-    if fragments.len() < frames {
-        return Err(format!("{} RLE fragment(s) for {frames} frame(s)", fragments.len()));
-    }
-    let mut values = Vec::with_capacity(rows * columns * spp * frames);
-    for (f, frag) in fragments.iter().take(frames).enumerate() {
-        let raw = super::rle::decode_frame(frag, rows, columns, spp, bytes_per)
-            .map_err(|e| format!("frame {f}: {e}"))?;
-        values.extend(raw.into_iter().map(|r| stored_value(r, bits_stored as u16, signed)));
-    }
-    let sample_type = SampleType::for_storage(bits_allocated, signed)
-        .ok_or_else(|| format!("BitsAllocated {bits_allocated} is not supported"))?;
-    let photometric = super::header::get_str(obj, tags::PHOTOMETRIC_INTERPRETATION)
-        .unwrap_or_else(|| "MONOCHROME2".into());
-    Ok(finish(PixelArray {
-        frames,
-        rows,
-        columns,
-        samples_per_pixel: spp,
-        sample_type,
-        photometric,
-        values,
-    }))
+    decode_frames_with(obj, |fragment| {
+        super::rle::decode_frame(fragment, rows, columns, spp, bytes_per)
+            .map(|v| (v, rows, columns))
+    })
 }
 
 /// YBR_FULL colour comes out as RGB, as pydicom's `pixel_array` gives it (whatever decoder
