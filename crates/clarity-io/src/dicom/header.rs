@@ -90,16 +90,26 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
     }
     let bytes =
         std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
-    let first = match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(&bytes[..]) {
+    open_bytes(path, &bytes)
+}
+
+/// Parse a whole file already in memory (`path` names it in errors), with the same tolerance
+/// as [`open`].
+pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
+    let parse_err = |e: &dyn std::error::Error| IoError::DicomParse {
+        path: path.to_path_buf(),
+        reason: error_chain(e),
+    };
+    let first = match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(bytes) {
         Ok(obj) => return Ok(obj),
         Err(e) => e,
     };
-    if let Some(end) = native_pixel_data_end(&bytes) {
+    if let Some(end) = native_pixel_data_end(bytes) {
         if let Ok(obj) = OpenFileOptions::new().from_reader(&bytes[..end]) {
             return Ok(obj);
         }
     }
-    if let Some(obj) = reparse_as_implicit_vr(&bytes) {
+    if let Some(obj) = reparse_as_implicit_vr(bytes) {
         return Ok(obj);
     }
     Err(parse_err(&first))

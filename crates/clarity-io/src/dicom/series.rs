@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::header::{read_header, transfer_syntax_name, DicomHeader};
 use super::native::{self, NativeLayout};
-use super::pixels::{decode_file, PixelArray};
+use super::pixels::{decode_object, PixelArray};
 use crate::error::{IoError, Result};
 
 /// How strict series assembly is.
@@ -548,18 +548,18 @@ impl FilePixels {
 /// Read one file's pixels: a single read and no second header parse when the native fast path
 /// applies, the general decoder otherwise.
 fn load_pixels(h: &DicomHeader) -> Result<FilePixels> {
-    if h.transfer_syntax == "1.2.840.10008.1.2.1" || h.transfer_syntax == "1.2.840.10008.1.2" {
-        let bytes = std::fs::read(&h.path)
-            .map_err(|source| IoError::Read { path: h.path.clone(), source })?;
-        if let Some(layout) = native::locate(h, &bytes) {
-            return Ok(FilePixels::Native {
-                bytes,
-                layout,
-                rows: h.rows as usize,
-                columns: h.columns as usize,
-                frames: h.number_of_frames.max(1) as usize,
-            });
-        }
+    let bytes =
+        std::fs::read(&h.path).map_err(|source| IoError::Read { path: h.path.clone(), source })?;
+    if let Some(layout) = native::locate(h, &bytes) {
+        return Ok(FilePixels::Native {
+            bytes,
+            layout,
+            rows: h.rows as usize,
+            columns: h.columns as usize,
+            frames: h.number_of_frames.max(1) as usize,
+        });
     }
-    decode_file(&h.path).map(FilePixels::Decoded)
+    // Everything else is parsed from the same bytes: the file is read once either way.
+    let obj = super::header::open_bytes(&h.path, &bytes)?;
+    decode_object(&h.path, &obj).map(FilePixels::Decoded)
 }
