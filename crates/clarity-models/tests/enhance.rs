@@ -42,7 +42,7 @@ fn tiny(steps: usize) -> TrainSettings {
         validate_every: 50,
         checkpoint_every: 50,
         pairs: PairSettings { patch: 32, snr: (20.0, 40.0), ..Default::default() },
-        net: EnhanceNetConfig { context: 1, channels: 16, depth: 5 },
+        net: EnhanceNetConfig { context: 1, channels: 16, depth: 5, pe_axis: None },
     }
 }
 
@@ -80,4 +80,60 @@ fn tiny_model_learns_resumes_and_round_trips_its_weights() {
     assert_eq!(header["head.weight"]["shape"], serde_json::json!([16, 3, 3, 3]));
     assert_eq!(header["body.0.weight"]["shape"], serde_json::json!([16, 16, 3, 3]));
     assert_eq!(header["tail.bias"]["shape"], serde_json::json!([1]));
+}
+
+/// A volume with its in-plane axes swapped.
+fn transposed(v: &Volume) -> Volume {
+    let [nx, ny, nz] = v.dims;
+    let mut data = vec![0f32; nx * ny * nz];
+    for k in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                data[(k * nx + x) * ny + y] = v.data[(k * ny + y) * nx + x];
+            }
+        }
+    }
+    Volume::new([ny, nx, nz], data).unwrap()
+}
+
+#[test]
+fn pe_specific_network_sees_inputs_with_pe_along_its_own_axis() {
+    use clarity_core::PhaseEncodingDirection::{Col, Row};
+    use clarity_models::enhance::infer::enhance_volume;
+    let device = Device::flex();
+    let cfg = EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: Some(Col) };
+    let mut model = cfg.init(&device);
+    // A non-zero tail so the network is not the identity (it starts as one).
+    model.tail = burn::nn::conv::Conv2dConfig::new([4, 1], [3, 3])
+        .with_padding(burn::nn::PaddingConfig2d::Same)
+        .init(&device);
+    // Non-square, so a missed or doubled transpose cannot go unnoticed.
+    let mut vol = discs(2);
+    vol = Volume::new([48, 40, 3], {
+        let mut d = Vec::new();
+        for k in 0..3 {
+            d.extend_from_slice(&vol.slice(k)[..48 * 40]);
+        }
+        d
+    })
+    .unwrap();
+    let along_row = enhance_volume(&model, &cfg, &vol, Row, &device, 2, &mut |_, _| {});
+    let expected = transposed(&enhance_volume(
+        &model,
+        &cfg,
+        &transposed(&vol),
+        Col,
+        &device,
+        2,
+        &mut |_, _| {},
+    ));
+    assert_eq!(along_row.dims, vol.dims);
+    let diff =
+        along_row.data.iter().zip(&expected.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-3, "max difference {diff}");
+    // And it differs from running the slices untransposed (the check has teeth).
+    let plain = enhance_volume(&model, &cfg, &vol, Col, &device, 2, &mut |_, _| {});
+    let d2 =
+        plain.data.iter().zip(&along_row.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(d2 > 1e-2, "transposing made no difference ({d2})");
 }

@@ -55,7 +55,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         snr: vec![20.0],
         model,
         out: a.out.clone(),
-        pe: "auto".into(),
+        pe: super::PeArg::Auto,
         seed: 0,
         device: "cpu".into(),
         allow_gaps: false,

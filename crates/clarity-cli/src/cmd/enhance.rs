@@ -6,6 +6,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
+use clarity_mr::fastscan::PeSource;
+
+use super::PeArg;
 
 #[derive(Args)]
 pub struct EnhanceArgs {
@@ -20,6 +23,11 @@ pub struct EnhanceArgs {
     /// cpu or cuda (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Phase-encoding axis of the input. auto: the DICOM header's InPlanePhaseEncodingDirection,
+    /// else detected from where the k-space energy is cut off, else col. Matters for networks
+    /// trained for one PE axis (config.json `pe_axis`): slices are transposed to match.
+    #[arg(long, value_enum, default_value_t = PeArg::Auto)]
+    pub pe_axis: PeArg,
     /// Slices per network call.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
@@ -43,6 +51,14 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let (model, cfg) = clarity_models::enhance::train::load_model(&a.model, &device)
         .with_context(|| format!("loading the model from {}", a.model.display()))?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let (pe, source) = a.pe_axis.resolve(&vol);
+    let how = match source {
+        PeSource::Override => "from --pe-axis",
+        PeSource::Header => "from the DICOM header",
+        PeSource::KSpace => "detected from the k-space cut-off",
+        PeSource::Assumed => "assumed: no header and no k-space cut-off found; --pe-axis sets it",
+    };
+    eprintln!("phase encoding along {pe:?} ({how})");
     let bar = indicatif::ProgressBar::new(vol.dims[2] as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -55,6 +71,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         &model,
         &cfg,
         &vol,
+        pe,
         &device,
         a.batch,
         &mut |done, _| bar.set_position(done as u64),

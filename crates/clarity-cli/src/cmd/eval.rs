@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use clarity_core::{PhaseEncodingDirection, Volume};
+use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
 use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
 use serde::Serialize;
+
+use super::PeArg;
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
@@ -32,9 +34,9 @@ pub struct EvalEnhanceArgs {
     /// Output folder for eval.json and the PNG strips.
     #[arg(long, default_value = "out/eval")]
     pub out: PathBuf,
-    /// Phase-encoding axis: row, col, or auto (DICOM header, else col).
-    #[arg(long, default_value = "auto")]
-    pub pe: String,
+    /// Phase-encoding axis of the simulated scans.
+    #[arg(long = "pe-axis", alias = "pe", value_enum, default_value_t = PeArg::Auto)]
+    pub pe: PeArg,
     /// Noise seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -73,12 +75,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     let (model, cfg) = clarity_models::enhance::train::load_model(&a.model, &device)
         .with_context(|| format!("loading the model from {}", a.model.display()))?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
-    let pe = match a.pe.as_str() {
-        "row" => PhaseEncodingDirection::Row,
-        "col" => PhaseEncodingDirection::Col,
-        "auto" => vol.meta.phase_encoding.unwrap_or(PhaseEncodingDirection::Col),
-        other => bail!("--pe must be row, col or auto, not {other:?}"),
-    };
+    let (pe, _) = a.pe.resolve(&vol);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let combos: Vec<(f64, f64)> =
         a.reduction.iter().flat_map(|&r| a.snr.iter().map(move |&s| (r, s))).collect();
@@ -107,6 +104,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             &model,
             &cfg,
             &t.lr,
+            pe,
             &device,
             4,
             &mut |_, _| {},

@@ -13,8 +13,34 @@ pub mod view;
 use std::path::Path;
 
 use anyhow::Context;
-use clarity_core::Volume;
+use clap::ValueEnum;
+use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_io::dicom::{read_series_with_progress, SeriesOptions};
+use clarity_mr::fastscan::{resolve_phase_encoding, PeSource};
+
+/// A `--pe-axis` argument.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PeArg {
+    /// The DICOM header's InPlanePhaseEncodingDirection; without one, the axis where the
+    /// k-space energy is cut off (a shortened scan); without that, col.
+    Auto,
+    /// Phase encoded along rows (the i axis).
+    Row,
+    /// Phase encoded along columns (the j axis).
+    Col,
+}
+
+impl PeArg {
+    /// The direction for `vol` and where it came from.
+    pub fn resolve(self, vol: &Volume) -> (PhaseEncodingDirection, PeSource) {
+        let forced = match self {
+            PeArg::Auto => None,
+            PeArg::Row => Some(PhaseEncodingDirection::Row),
+            PeArg::Col => Some(PhaseEncodingDirection::Col),
+        };
+        resolve_phase_encoding(vol, forced)
+    }
+}
 
 /// True for paths that name NIfTI files.
 pub fn is_nifti(path: &Path) -> bool {

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use clarity_core::PhaseEncodingDirection;
+
+use super::PeArg;
 use clarity_mr::exam::{ExamSettings, HeaderMode};
 use clarity_mr::fastscan::{simulate, FastScanSettings};
 use clarity_mr::phantom::brain::{BrainContrast, BrainPhantom};
@@ -22,16 +23,6 @@ pub enum SimulateCommand {
     Brain(BrainArgs),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum PeArg {
-    /// From the DICOM header (InPlanePhaseEncodingDirection); columns when there is none.
-    Auto,
-    /// Phase encoded along rows (the i axis).
-    Row,
-    /// Phase encoded along columns (the j axis).
-    Col,
-}
-
 #[derive(Args)]
 pub struct FastscanArgs {
     /// DICOM folder/file (one series) or NIfTI file.
@@ -44,8 +35,8 @@ pub struct FastscanArgs {
     /// SNR of the full-length scan: mean foreground signal / noise σ.
     #[arg(long, default_value_t = 20.0)]
     pub snr: f64,
-    /// Phase-encoding axis.
-    #[arg(long, value_enum, default_value_t = PeArg::Auto)]
+    /// Phase-encoding axis of the simulated scans.
+    #[arg(long = "pe-axis", alias = "pe", value_enum, default_value_t = PeArg::Auto)]
     pub pe: PeArg,
     /// Keep the input matrix even if it looks interpolated (by default the truth is brought to
     /// the acquired matrix, from AcquisitionMatrix or from where k-space energy ends).
@@ -167,11 +158,7 @@ fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
     }
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     prepare_output(&a.output, a.force)?;
-    let pe = match a.pe {
-        PeArg::Row => PhaseEncodingDirection::Row,
-        PeArg::Col => PhaseEncodingDirection::Col,
-        PeArg::Auto => vol.meta.phase_encoding.unwrap_or(PhaseEncodingDirection::Col),
-    };
+    let (pe, _) = a.pe.resolve(&vol);
     let settings = FastScanSettings {
         reduction: a.reduction,
         snr: a.snr,

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use clarity_core::PhaseEncodingDirection;
 use clarity_models::enhance::data::PairSettings;
 use clarity_models::enhance::train::{train, TrainSettings};
 use clarity_models::enhance::EnhanceNetConfig;
@@ -48,11 +49,26 @@ pub struct EnhanceTrainArgs {
     /// Validate and checkpoint every N steps.
     #[arg(long, default_value_t = 200)]
     pub every: usize,
+    /// Phase-encoding axis of the training pairs: either (random per pair, a network for any
+    /// orientation) or one axis (a PE-specific network; `clarity enhance` then transposes
+    /// inputs whose PE runs the other way).
+    #[arg(long, value_enum, default_value_t = TrainPe::Either)]
+    pub pe_axis: TrainPe,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu or cuda (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TrainPe {
+    /// Either axis, drawn per pair.
+    Either,
+    /// Always along rows (the i axis).
+    Row,
+    /// Always along columns (the j axis).
+    Col,
 }
 
 pub fn run(c: TrainCommand) -> anyhow::Result<()> {
@@ -67,7 +83,13 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
     let (train_vols, val_vols) = clarity_models::enhance::sources::load(&a.data)
         .with_context(|| format!("loading training data from {}", a.data.display()))?;
     pb.finish_and_clear();
-    let net = EnhanceNetConfig { context: a.context, channels: a.channels, depth: a.depth };
+    let pe_axis = match a.pe_axis {
+        TrainPe::Either => None,
+        TrainPe::Row => Some(PhaseEncodingDirection::Row),
+        TrainPe::Col => Some(PhaseEncodingDirection::Col),
+    };
+    let net =
+        EnhanceNetConfig { context: a.context, channels: a.channels, depth: a.depth, pe_axis };
     println!(
         "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² slice",
         train_vols.len(),
@@ -82,7 +104,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         seed: a.seed,
         validate_every: a.every,
         checkpoint_every: a.every,
-        pairs: PairSettings { patch: a.patch, context: a.context, ..Default::default() },
+        pairs: PairSettings { patch: a.patch, context: a.context, pe_axis, ..Default::default() },
         net,
     };
     let bar = indicatif::ProgressBar::new(a.steps as u64);

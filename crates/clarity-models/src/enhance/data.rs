@@ -20,11 +20,15 @@ pub struct PairSettings {
     pub snr: (f64, f64),
     pub patch: usize,
     pub context: usize,
+    /// Phase encoding of every pair along this axis (a PE-specific network), or along either
+    /// axis at random (`None`).
+    #[serde(default)]
+    pub pe_axis: Option<PhaseEncodingDirection>,
 }
 
 impl Default for PairSettings {
     fn default() -> Self {
-        Self { reduction: (0.2, 0.4), snr: (8.0, 60.0), patch: 64, context: 1 }
+        Self { reduction: (0.2, 0.4), snr: (8.0, 60.0), patch: 64, context: 1, pe_axis: None }
     }
 }
 
@@ -96,8 +100,10 @@ pub fn sample_pair(
     }
     let reduction = rng.gen_range(s.reduction.0..=s.reduction.1);
     let snr = (rng.gen_range(s.snr.0.ln()..=s.snr.1.ln())).exp();
-    let pe =
+    // Drawn even for a fixed axis so the rest of the sample does not depend on the setting.
+    let random_pe =
         if rng.gen_bool(0.5) { PhaseEncodingDirection::Row } else { PhaseEncodingDirection::Col };
+    let pe = s.pe_axis.unwrap_or(random_pe);
     let centre = &truth_slices[c];
     // SNR is relative to the foreground mean exactly as the physics engine defines it.
     let mean_fg = match clarity_mr::fastscan::foreground_mean_of(centre) {

@@ -1,24 +1,44 @@
 //! Enhancing a whole volume: every slice with its neighbours through the network, in batches,
 //! with the same per-slab normalisation as training (99th percentile of the input slab), undone
 //! on output. Fully convolutional, so any matrix size runs whole; geometry and metadata are
-//! kept.
+//! kept. A network trained for one phase-encoding axis sees every slice transposed when the
+//! input's PE runs along the other axis.
 
 use burn::prelude::*;
-use clarity_core::Volume;
+use clarity_core::{PhaseEncodingDirection, Volume};
 
 use super::data::norm_scale;
 use super::model::{EnhanceNet, EnhanceNetConfig};
 
-/// Enhance frame 0 of `vol`, `batch` slices at a time; `progress(done, total)` after each batch.
+/// `slice` (`nx` wide) transposed, or copied when `transpose` is false.
+fn maybe_transposed(slice: &[f32], nx: usize, ny: usize, transpose: bool) -> Vec<f32> {
+    if !transpose {
+        return slice.to_vec();
+    }
+    let mut out = vec![0f32; nx * ny];
+    for y in 0..ny {
+        for x in 0..nx {
+            out[x * ny + y] = slice[y * nx + x];
+        }
+    }
+    out
+}
+
+/// Enhance frame 0 of `vol`, whose phase encoding runs along `pe`, `batch` slices at a time;
+/// `progress(done, total)` after each batch.
 pub fn enhance_volume(
     model: &EnhanceNet,
     cfg: &EnhanceNetConfig,
     vol: &Volume,
+    pe: PhaseEncodingDirection,
     device: &Device,
     batch: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Volume {
     let [nx, ny, nz] = vol.dims;
+    let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
+    // The network's view of a slice: `w` wide, `h` high.
+    let (w, h) = if transpose { (ny, nx) } else { (nx, ny) };
     let plane = nx * ny;
     let ch = cfg.in_channels();
     let c = cfg.context;
@@ -32,23 +52,26 @@ pub fn enhance_volume(
         for (b, k) in (k0..k1).enumerate() {
             // Edge slices repeat the nearest slice, as in training.
             let slab: Vec<usize> = (0..ch).map(|d| (k + d).saturating_sub(c).min(nz - 1)).collect();
-            let values: Vec<f32> =
-                slab.iter().flat_map(|&s| vol.slice(s).iter().copied()).collect();
+            let planes: Vec<Vec<f32>> =
+                slab.iter().map(|&s| maybe_transposed(vol.slice(s), nx, ny, transpose)).collect();
+            let values = planes.concat();
             let scale = norm_scale(&values);
             scales.push(scale);
-            for (d, &s) in slab.iter().enumerate() {
+            for (d, p) in planes.iter().enumerate() {
                 let dst = &mut input[(b * ch + d) * plane..(b * ch + d + 1) * plane];
-                for (o, v) in dst.iter_mut().zip(vol.slice(s)) {
+                for (o, v) in dst.iter_mut().zip(p) {
                     *o = v.max(0.0) / scale;
                 }
             }
         }
-        let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, ny, nx]), device);
-        let y = model.forward(x).into_data(); // [n, 1, ny, nx]
+        let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
+        let y = model.forward(x).into_data(); // [n, 1, h, w]
         let y = y.as_slice::<f32>().expect("float output");
         for (b, k) in (k0..k1).enumerate() {
+            // Transposing back swaps the roles of w and h.
+            let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);
             let dst = &mut out.data[k * plane..(k + 1) * plane];
-            for (o, v) in dst.iter_mut().zip(&y[b * plane..(b + 1) * plane]) {
+            for (o, v) in dst.iter_mut().zip(&back) {
                 *o = (v * scales[b]).max(0.0);
             }
         }

@@ -14,6 +14,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
+use clarity_core::PhaseEncodingDirection;
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters of [`EnhanceNet`]; saved as `config.json` beside the weights.
@@ -25,11 +26,17 @@ pub struct EnhanceNetConfig {
     pub channels: usize,
     /// Convolution layers D (head and tail included).
     pub depth: usize,
+    /// The phase-encoding axis the network was trained for. `None`: trained with PE along
+    /// either axis, so any input goes in as it is; `Some(d)`: inputs whose PE runs along the
+    /// other axis are transposed on the way in and back on the way out. Absent in older
+    /// `config.json` files, which were trained on both axes.
+    #[serde(default)]
+    pub pe_axis: Option<PhaseEncodingDirection>,
 }
 
 impl Default for EnhanceNetConfig {
     fn default() -> Self {
-        Self { context: 1, channels: 32, depth: 8 }
+        Self { context: 1, channels: 32, depth: 8, pe_axis: None }
     }
 }
 
@@ -114,12 +121,20 @@ mod tests {
         let device = Device::flex();
         let cases = [
             (
-                EnhanceNetConfig { context: 0, channels: 4, depth: 3 },
+                EnhanceNetConfig { context: 0, channels: 4, depth: 3, pe_axis: None },
                 [2, 1, 16, 12],
                 [2, 1, 16, 12],
             ),
-            (EnhanceNetConfig { context: 1, channels: 8, depth: 4 }, [1, 3, 17, 9], [1, 1, 17, 9]),
-            (EnhanceNetConfig { context: 2, channels: 4, depth: 2 }, [3, 5, 8, 8], [3, 1, 8, 8]),
+            (
+                EnhanceNetConfig { context: 1, channels: 8, depth: 4, pe_axis: None },
+                [1, 3, 17, 9],
+                [1, 1, 17, 9],
+            ),
+            (
+                EnhanceNetConfig { context: 2, channels: 4, depth: 2, pe_axis: None },
+                [3, 5, 8, 8],
+                [3, 1, 8, 8],
+            ),
         ];
         for (cfg, input, output) in cases {
             let net = cfg.init(&device);
@@ -130,7 +145,7 @@ mod tests {
 
     #[test]
     fn parameter_count_matches_the_module() {
-        let cfg = EnhanceNetConfig { context: 1, channels: 8, depth: 5 };
+        let cfg = EnhanceNetConfig { context: 1, channels: 8, depth: 5, pe_axis: None };
         let net = cfg.init(&Device::flex());
         assert_eq!(net.num_params(), cfg.parameters());
     }
@@ -138,7 +153,8 @@ mod tests {
     #[test]
     fn untrained_network_is_the_identity_on_the_centre_slice() {
         let device = Device::flex();
-        let net = EnhanceNetConfig { context: 1, channels: 4, depth: 3 }.init(&device);
+        let net =
+            EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: None }.init(&device);
         let x = Tensor::<4>::random([1, 3, 6, 5], burn::tensor::Distribution::Default, &device);
         let y = net.forward(x.clone());
         let centre = x.slice([0..1, 1..2, 0..6, 0..5]);
