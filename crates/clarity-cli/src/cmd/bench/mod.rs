@@ -1,5 +1,9 @@
-//! `clarity bench io`: our DICOM series → NIfTI conversion against dcm2niix on the same folder in
-//! the same run, printed as a table with the ratio.
+//! `clarity bench`: Clarity against the tools users know, measured in the same run and printed
+//! as tables with ratios (absolute times on shared machines are noisy; ratios are what count).
+//! `io`: DICOM series → NIfTI against dcm2niix; `enhance`: the enhancement network against the
+//! same network in ONNX Runtime.
+
+mod enhance;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -7,10 +11,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+pub use enhance::EnhanceBenchArgs;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Time DICOM series → NIfTI conversion: clarity vs dcm2niix.
     Io(IoBenchArgs),
+    /// Time the enhancement network on 256² and 512² slices (slices/s, GFLOP/s) against the
+    /// same network in ONNX Runtime on CPU.
+    Enhance(EnhanceBenchArgs),
 }
 
 #[derive(Args)]
@@ -29,12 +38,19 @@ pub struct IoBenchArgs {
 pub fn run(c: BenchCommand) -> anyhow::Result<()> {
     match c {
         BenchCommand::Io(a) => io(a),
+        BenchCommand::Enhance(a) => enhance::run(a),
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("clarity-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
 }
 
 fn io(a: IoBenchArgs) -> anyhow::Result<()> {
@@ -81,10 +97,4 @@ fn io(a: IoBenchArgs) -> anyhow::Result<()> {
     println!("speed-up: clarity is {:.2}x as fast as dcm2niix", t.as_secs_f64() / o.as_secs_f64());
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
-}
-
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let d = std::env::temp_dir().join(format!("clarity-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }

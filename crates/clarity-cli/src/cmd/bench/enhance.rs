@@ -1,0 +1,190 @@
+//! `clarity bench enhance`: throughput of the enhancement network on CPU (or CUDA), and the same
+//! network in ONNX Runtime on the same input in the same run. The ONNX graph is built from the
+//! model's safetensors by `ort_enhance.py` (embedded here), which also checks that its output
+//! matches ours, so the ratio compares equal work.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use burn::prelude::*;
+use clap::Args;
+use clarity_models::enhance::EnhanceNetConfig;
+
+use super::{median, tempfile_dir};
+
+const ORT_SCRIPT: &str = include_str!("ort_enhance.py");
+
+#[derive(Args)]
+pub struct EnhanceBenchArgs {
+    /// Folder with model.safetensors and config.json.
+    #[arg(long, default_value = "models/enhance")]
+    pub model: PathBuf,
+    /// Square slice sizes to time.
+    #[arg(long, value_delimiter = ',', default_values_t = [256, 512])]
+    pub sizes: Vec<usize>,
+    /// Slices per network call.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Timed calls per size (after one warm-up call); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Python interpreter with onnx, onnxruntime, safetensors and numpy for the baseline
+    /// (scripts/bench_enhance.sh makes one); the baseline is skipped with a note when it cannot
+    /// run.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Only time clarity.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// cpu or cuda (cuda needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// A deterministic, image-like input in [0, 1]: smooth structure plus fine texture (speed does
+/// not depend on values, but denormals or all-zero inputs could flatter either side).
+fn test_input(b: usize, c: usize, n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(b * c * n * n);
+    for s in 0..b * c {
+        for y in 0..n {
+            for x in 0..n {
+                let (fx, fy) = (x as f32 / n as f32, y as f32 / n as f32);
+                let smooth = 0.5 + 0.3 * (6.0 * fx + s as f32).sin() * (5.0 * fy).cos();
+                let fine = 0.05 * ((x * 7919 + y * 104_729 + s * 13) % 97) as f32 / 97.0;
+                v.push(smooth + fine);
+            }
+        }
+    }
+    v
+}
+
+fn write_f32(path: &Path, values: &[f32]) -> anyhow::Result<()> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+struct Baseline {
+    median_s: f64,
+    max_abs_diff: f64,
+    version: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_ort(
+    a: &EnhanceBenchArgs,
+    work: &Path,
+    input: &[f32],
+    output: &[f32],
+    cfg: &EnhanceNetConfig,
+    n: usize,
+    threads: usize,
+) -> anyhow::Result<Baseline> {
+    let script = work.join("ort_enhance.py");
+    std::fs::write(&script, ORT_SCRIPT)?;
+    let (xi, yo) = (work.join("x.f32"), work.join("y.f32"));
+    write_f32(&xi, input)?;
+    write_f32(&yo, output)?;
+    let dims = [a.batch, cfg.in_channels(), n, n, a.repeats.max(1), threads].map(|d| d.to_string());
+    let out = Command::new(&a.python)
+        .arg(&script)
+        .arg(&a.model)
+        .arg(&xi)
+        .arg(&yo)
+        .args(dims)
+        .output()
+        .with_context(|| format!("running {}", a.python))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!("{}", err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("failed"));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let j: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("reading the baseline's output {line:?}"))?;
+    Ok(Baseline {
+        median_s: j["median_s"].as_f64().context("median_s")?,
+        max_abs_diff: j["max_abs_diff"].as_f64().context("max_abs_diff")?,
+        version: j["ort"].as_str().unwrap_or("?").to_string(),
+    })
+}
+
+pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
+    let device = crate::cmd::device(&a.device)?;
+    let (model, cfg) = clarity_models::enhance::train::load_model(&a.model, &device)
+        .with_context(|| format!("loading the model from {}", a.model.display()))?;
+    let threads = rayon::current_num_threads();
+    println!(
+        "network: {} channels × {} layers, {} input slices, {} parameters; {} CPU threads",
+        cfg.channels,
+        cfg.depth,
+        cfg.in_channels(),
+        cfg.parameters(),
+        threads
+    );
+    let work = tempfile_dir()?;
+    let mut rows = Vec::new();
+    let mut skipped: Option<String> = None;
+    for &n in &a.sizes {
+        let input = test_input(a.batch, cfg.in_channels(), n);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(input.clone(), [a.batch, cfg.in_channels(), n, n]),
+            &device,
+        );
+        // Warm-up (and the output the baseline is checked against).
+        let y = model.forward(x.clone()).into_data();
+        let output = y.as_slice::<f32>().expect("float output").to_vec();
+        let mut times = Vec::new();
+        for _ in 0..a.repeats.max(1) {
+            let t = Instant::now();
+            let _ = model.forward(x.clone()).into_data();
+            times.push(t.elapsed());
+        }
+        let ours = median(times).as_secs_f64();
+        let baseline = if a.no_baseline || skipped.is_some() {
+            None
+        } else {
+            match run_ort(&a, &work, &input, &output, &cfg, n, threads) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    skipped = Some(format!("{e:#}"));
+                    None
+                }
+            }
+        };
+        rows.push((n, ours, baseline));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let gflop = |n: usize, s: f64| cfg.flops_per_slice(n, n) * a.batch as f64 / s / 1e9;
+    let per_s = |s: f64| a.batch as f64 / s;
+    println!(
+        "\n| slice | clarity ({}) slices/s | GFLOP/s | ONNX Runtime slices/s | GFLOP/s | clarity time ÷ ORT time | max |Δ| |",
+        a.device
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (n, ours, b) in &rows {
+        let (ort_rate, ort_gf, ratio, diff) = match b {
+            Some(b) => (
+                format!("{:.2}", per_s(b.median_s)),
+                format!("{:.1}", gflop(*n, b.median_s)),
+                format!("{:.2}x", ours / b.median_s),
+                format!("{:.1e}", b.max_abs_diff),
+            ),
+            None => ("—".into(), "—".into(), "—".into(), "—".into()),
+        };
+        println!(
+            "| {n}² | {:.2} | {:.1} | {ort_rate} | {ort_gf} | {ratio} | {diff} |",
+            per_s(*ours),
+            gflop(*n, *ours)
+        );
+    }
+    if let Some((_, _, Some(b))) = rows.first() {
+        println!("(ONNX Runtime {}, {} intra-op threads; batch {})", b.version, threads, a.batch);
+    }
+    if let Some(why) = skipped {
+        println!(
+            "\nONNX Runtime baseline skipped: {why}\n(scripts/bench_enhance.sh installs onnx, onnxruntime, safetensors and numpy in a venv and passes --python)"
+        );
+    }
+    Ok(())
+}
