@@ -7,6 +7,7 @@
 use burn::prelude::*;
 use clarity_core::{PhaseEncodingDirection, Volume};
 
+use super::cpu::CpuEnhanceNet;
 use super::data::norm_scale;
 use super::model::{EnhanceNet, EnhanceNetConfig};
 
@@ -43,6 +44,8 @@ pub fn enhance_volume(
     let ch = cfg.in_channels();
     let c = cfg.context;
     let mut out = vol.clone();
+    // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
+    let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
     let mut k0 = 0;
     while k0 < nz {
         let k1 = (k0 + batch.max(1)).min(nz);
@@ -64,9 +67,13 @@ pub fn enhance_volume(
                 }
             }
         }
-        let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
-        let y = model.forward(x).into_data(); // [n, 1, h, w]
-        let y = y.as_slice::<f32>().expect("float output");
+        let y: Vec<f32> = match &cpu {
+            Some(net) => input.chunks(ch * plane).flat_map(|x| net.forward_slab(x, h, w)).collect(),
+            None => {
+                let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
+                model.forward(x).into_data().as_slice::<f32>().expect("float output").to_vec()
+            }
+        }; // [n, 1, h, w]
         for (b, k) in (k0..k1).enumerate() {
             // Transposing back swaps the roles of w and h.
             let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);

@@ -1,5 +1,6 @@
 //! Enhanced resolution: the network and its training and inference.
 
+pub mod cpu;
 pub mod data;
 pub mod infer;
 pub mod model;

@@ -141,6 +141,22 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
             times.push(t.elapsed());
         }
         let ours = median(times).as_secs_f64();
+        // The channels-last CPU path on the same input, one slab at a time.
+        let fast_net = clarity_models::enhance::cpu::CpuEnhanceNet::from_model(&model, cfg.context);
+        let slab = cfg.in_channels() * n * n;
+        let run_fast = || -> Vec<f32> {
+            input.chunks(slab).flat_map(|x| fast_net.forward_slab(x, n, n)).collect()
+        };
+        let fast_out = run_fast();
+        let fast_diff =
+            fast_out.iter().zip(&output).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let mut times = Vec::new();
+        for _ in 0..a.repeats.max(1) {
+            let t = Instant::now();
+            let _ = run_fast();
+            times.push(t.elapsed());
+        }
+        let fast = median(times).as_secs_f64();
         let baseline = if a.no_baseline || skipped.is_some() {
             None
         } else {
@@ -152,33 +168,35 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
                 }
             }
         };
-        rows.push((n, ours, baseline));
+        rows.push((n, ours, fast, fast_diff, baseline));
     }
     let _ = std::fs::remove_dir_all(&work);
     let gflop = |n: usize, s: f64| cfg.flops_per_slice(n, n) * a.batch as f64 / s / 1e9;
     let per_s = |s: f64| a.batch as f64 / s;
+    println!("\nslices/s (GFLOP/s); ratios are time ÷ ONNX Runtime's time (below 1 = faster)");
     println!(
-        "\n| slice | clarity ({}) slices/s | GFLOP/s | ONNX Runtime slices/s | GFLOP/s | clarity time ÷ ORT time | max |Δ| |",
+        "| slice | burn {} | clarity cpu path | ONNX Runtime | burn ÷ ORT | cpu path ÷ ORT | max |Δ| cpu path, ORT vs burn |",
         a.device
     );
     println!("|---|---|---|---|---|---|---|");
-    for (n, ours, b) in &rows {
-        let (ort_rate, ort_gf, ratio, diff) = match b {
+    for (n, ours, fast, fast_diff, b) in &rows {
+        let cell = |s: f64| format!("{:.2} ({:.1})", per_s(s), gflop(*n, s));
+        let (ort, r_burn, r_fast, diff) = match b {
             Some(b) => (
-                format!("{:.2}", per_s(b.median_s)),
-                format!("{:.1}", gflop(*n, b.median_s)),
+                cell(b.median_s),
                 format!("{:.2}x", ours / b.median_s),
-                format!("{:.1e}", b.max_abs_diff),
+                format!("{:.2}x", fast / b.median_s),
+                format!("{fast_diff:.1e}, {:.1e}", b.max_abs_diff),
             ),
-            None => ("—".into(), "—".into(), "—".into(), "—".into()),
+            None => ("—".into(), "—".into(), "—".into(), format!("{fast_diff:.1e}, —")),
         };
         println!(
-            "| {n}² | {:.2} | {:.1} | {ort_rate} | {ort_gf} | {ratio} | {diff} |",
-            per_s(*ours),
-            gflop(*n, *ours)
+            "| {n}² | {} | {} | {ort} | {r_burn} | {r_fast} | {diff} |",
+            cell(*ours),
+            cell(*fast)
         );
     }
-    if let Some((_, _, Some(b))) = rows.first() {
+    if let Some((_, _, _, _, Some(b))) = rows.first() {
         println!("(ONNX Runtime {}, {} intra-op threads; batch {})", b.version, threads, a.batch);
     }
     if let Some(why) = skipped {
