@@ -7,6 +7,11 @@
 //! - **SSIM** (Wang et al. 2004: Gaussian window σ = 1.5 px over 11 × 11, K1 = 0.01,
 //!   K2 = 0.03, same data range), averaged over masked pixels of each 2D slice;
 //! - **NRMSE**: RMSE divided by the reference's RMS inside the mask.
+//!
+//! And classification metrics ([`classification`]): a confusion matrix that accumulates over
+//! batches, accuracy, macro-/micro-F1, per-class sensitivity, specificity, precision and F1.
+
+pub mod classification;
 
 use clarity_core::Volume;
 use serde::Serialize;
