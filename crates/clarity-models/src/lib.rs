@@ -6,5 +6,7 @@
 //!
 //! Convention, stated once: tensors are channel-first, `[batch, channels, h, w]` for slices,
 //! with `w` the fastest axis (Clarity's `i`).
+//! Volumes are `[batch, channels, d, h, w]` (`d` = slices).
 
+pub mod classify;
 pub mod enhance;
