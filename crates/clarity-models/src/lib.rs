@@ -10,3 +10,4 @@
 
 pub mod classify;
 pub mod enhance;
+pub mod store;

@@ -1,9 +1,9 @@
 //! Series classification: header rules per vendor style and header mode on generated exams.
 
-use clarity_mr::exam::{generate_exam, ExamSettings, HeaderMode};
-use clarity_mr::vendor::Vendor;
 use clarity_models::classify::header::classify_exam;
 use clarity_models::classify::Class;
+use clarity_mr::exam::{generate_exam, ExamSettings, HeaderMode};
+use clarity_mr::vendor::Vendor;
 
 fn small(vendor: Vendor, header_mode: HeaderMode, field: f64) -> ExamSettings {
     ExamSettings {

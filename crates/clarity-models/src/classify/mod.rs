@@ -3,5 +3,6 @@
 
 pub mod classes;
 pub mod header;
+pub mod model;
 
 pub use classes::{Class, N_CLASSES};

@@ -6,16 +6,21 @@
 //! final model is also written as `model.safetensors` (PyTorch-style names and layouts:
 //! `head.weight` is `[out, in, kh, kw]`) with `config.json` beside it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
 use clarity_core::Volume;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+
+pub use crate::store::TrainError;
+use crate::store::{
+    checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
+    save_weights,
+};
 
 use super::data::{sample_batch, Batch, PairSettings};
 use super::model::{EnhanceNet, EnhanceNetConfig};
@@ -90,21 +95,6 @@ fn mean_l1(a: Tensor<4>, b: Tensor<4>) -> f64 {
     (a - b).abs().mean().into_scalar::<f32>() as f64
 }
 
-/// Errors a training run can stop with.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    /// No training volume is large enough for the patch size.
-    #[error("no training volume is at least {0}×{0} in-plane")]
-    NoData(usize),
-    /// Writing or reading a checkpoint failed.
-    #[error("checkpoint {path}: {reason}")]
-    Checkpoint { path: PathBuf, reason: String },
-}
-
-fn ck_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Checkpoint { path: path.to_path_buf(), reason: e.to_string() }
-}
-
 /// Train on `train` volumes, validate on `val` volumes, write into `out`. Resumes from
 /// `out/checkpoint` when it exists. `progress(step, loss)` is called after every step.
 pub fn train(
@@ -121,7 +111,7 @@ pub fn train(
     let val_pool: Vec<Volume> =
         val.iter().filter(|v| v.dims[0] >= p && v.dims[1] >= p).cloned().collect();
     if pool.is_empty() {
-        return Err(TrainError::NoData(p));
+        return Err(TrainError::NoData(format!("no training volume is at least {p}×{p} in-plane")));
     }
     std::fs::create_dir_all(out.join("checkpoint")).map_err(|e| ck_err(out, e))?;
     let device = device.clone().autodiff();
@@ -135,18 +125,11 @@ pub fn train(
     let mut start = 0;
     let mut validation = Vec::new();
     let mut seconds_before = 0.0;
-    if ck.join("state.json").is_file() {
-        let state: CheckpointState = serde_json::from_str(
-            &std::fs::read_to_string(ck.join("state.json")).map_err(|e| ck_err(&ck, e))?,
-        )
-        .map_err(|e| ck_err(&ck, e))?;
+    if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
         if state.settings.net != settings.net {
             return Err(ck_err(&ck, "network configuration differs from the checkpoint's"));
         }
-        model
-            .load_from(&mut BurnpackStore::from_file(ck.join("model.bpk")))
-            .map_err(|e| ck_err(&ck, e))?;
-        optim = optim.load(ck.join("optim.bpk")).map_err(|e| ck_err(&ck, e))?;
+        (model, optim) = load_checkpoint(&ck, model, optim)?;
         start = state.step;
         validation = state.validation;
         seconds_before = state.seconds;
@@ -168,10 +151,8 @@ pub fn train(
         let loss = (model.forward(x) - y).abs().mean();
         last_loss = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let progress_frac = step as f64 / settings.steps.max(1) as f64;
-        let lr =
-            settings.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress_frac).cos());
-        model = optim.step(lr.max(settings.learning_rate * 0.02), model, grads);
+        let lr = cosine_lr(settings.learning_rate, step, settings.steps, 0.02);
+        model = optim.step(lr, model, grads);
         progress(step + 1, last_loss);
         let done = step + 1;
         if let Some(vb) = &val_batch {
@@ -189,18 +170,13 @@ pub fn train(
             }
         }
         if done % settings.checkpoint_every.max(1) == 0 || done == settings.steps {
-            model
-                .save_into(&mut BurnpackStore::from_file(ck.join("model.bpk")).overwrite(true))
-                .map_err(|e| ck_err(&ck, e))?;
-            optim.save(ck.join("optim.bpk")).map_err(|e| ck_err(&ck, e))?;
             let state = CheckpointState {
                 step: done,
                 settings: settings.clone(),
                 validation: validation.clone(),
                 seconds: seconds_before + t0.elapsed().as_secs_f64(),
             };
-            std::fs::write(ck.join("state.json"), serde_json::to_string_pretty(&state).unwrap())
-                .map_err(|e| ck_err(&ck, e))?;
+            save_checkpoint(&ck, &model, &optim, &state)?;
         }
     }
     save_model(&model.valid(), &settings.net, out)?;
@@ -218,13 +194,7 @@ pub fn save_model(
     cfg: &EnhanceNetConfig,
     dir: &Path,
 ) -> Result<(), TrainError> {
-    std::fs::create_dir_all(dir).map_err(|e| ck_err(dir, e))?;
-    let path = dir.join("model.safetensors");
-    model
-        .save_into(&mut SafetensorsStore::from_file(&path).overwrite(true))
-        .map_err(|e| ck_err(&path, e))?;
-    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(cfg).unwrap())
-        .map_err(|e| ck_err(dir, e))
+    save_weights(model, cfg, dir)
 }
 
 /// Load `model.safetensors` and `config.json` from `dir` onto `device`.
@@ -232,13 +202,5 @@ pub fn load_model(
     dir: &Path,
     device: &Device,
 ) -> Result<(EnhanceNet, EnhanceNetConfig), TrainError> {
-    let cfg_path = dir.join("config.json");
-    let cfg: EnhanceNetConfig = serde_json::from_str(
-        &std::fs::read_to_string(&cfg_path).map_err(|e| ck_err(&cfg_path, e))?,
-    )
-    .map_err(|e| ck_err(&cfg_path, e))?;
-    let mut model = cfg.init(device);
-    let path = dir.join("model.safetensors");
-    model.load_from(&mut SafetensorsStore::from_file(&path)).map_err(|e| ck_err(&path, e))?;
-    Ok((model, cfg))
+    load_weights(dir, |cfg: &EnhanceNetConfig| cfg.init(device))
 }

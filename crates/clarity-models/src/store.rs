@@ -1,0 +1,102 @@
+//! Saving and loading what training produces, shared by every network:
+//! - **weights** for users and other frameworks: `model.safetensors` (PyTorch-style names and
+//!   layouts, e.g. `head.weight` as `[out, in, kh, kw]`) with `config.json` beside it;
+//! - **checkpoints** for resuming: `checkpoint/model.bpk` (burnpack keeps parameter ids, so the
+//!   optimizer state matches on resume), `checkpoint/optim.bpk` and `checkpoint/state.json`.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Errors a training run or a model load can stop with.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// No training sample fits the network's input (e.g. every volume smaller than the patch).
+    #[error("no usable training data: {0}")]
+    NoData(String),
+    /// Writing or reading a checkpoint or a weights file failed.
+    #[error("{path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+}
+
+pub(crate) fn ck_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::Checkpoint { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// Write `model.safetensors` and `config.json` into `dir`.
+pub fn save_weights<M: Module>(
+    model: &M,
+    cfg: &impl Serialize,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| ck_err(dir, e))?;
+    let path = dir.join("model.safetensors");
+    model
+        .save_into(&mut SafetensorsStore::from_file(&path).overwrite(true))
+        .map_err(|e| ck_err(&path, e))?;
+    let json = serde_json::to_string_pretty(cfg).map_err(|e| ck_err(dir, e))?;
+    std::fs::write(dir.join("config.json"), json).map_err(|e| ck_err(dir, e))
+}
+
+/// Read `config.json` from `dir`, build the network with `init`, load `model.safetensors`.
+pub fn load_weights<C: DeserializeOwned, M: Module>(
+    dir: &Path,
+    init: impl FnOnce(&C) -> M,
+) -> Result<(M, C), TrainError> {
+    let cfg_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| ck_err(&cfg_path, e))?;
+    let cfg: C = serde_json::from_str(&text).map_err(|e| ck_err(&cfg_path, e))?;
+    let mut model = init(&cfg);
+    let path = dir.join("model.safetensors");
+    model.load_from(&mut SafetensorsStore::from_file(&path)).map_err(|e| ck_err(&path, e))?;
+    Ok((model, cfg))
+}
+
+/// Save a resumable checkpoint into `dir` (created).
+pub fn save_checkpoint<M: Module>(
+    dir: &Path,
+    model: &M,
+    optim: &ModuleOptimizer,
+    state: &impl Serialize,
+) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| ck_err(dir, e))?;
+    model
+        .save_into(&mut BurnpackStore::from_file(dir.join("model.bpk")).overwrite(true))
+        .map_err(|e| ck_err(dir, e))?;
+    optim.save(dir.join("optim.bpk")).map_err(|e| ck_err(dir, e))?;
+    let json = serde_json::to_string_pretty(state).map_err(|e| ck_err(dir, e))?;
+    std::fs::write(dir.join("state.json"), json).map_err(|e| ck_err(dir, e))
+}
+
+/// The checkpoint's state when `dir` holds one (`None` when there is none).
+pub fn checkpoint_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, TrainError> {
+    let path = dir.join("state.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| ck_err(&path, e))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| ck_err(&path, e))
+}
+
+/// Load the checkpoint's model and optimizer state (after [`checkpoint_state`] said it exists).
+pub fn load_checkpoint<M: Module>(
+    dir: &Path,
+    mut model: M,
+    optim: ModuleOptimizer,
+) -> Result<(M, ModuleOptimizer), TrainError> {
+    model
+        .load_from(&mut BurnpackStore::from_file(dir.join("model.bpk")))
+        .map_err(|e| ck_err(dir, e))?;
+    let optim = optim.load(dir.join("optim.bpk")).map_err(|e| ck_err(dir, e))?;
+    Ok((model, optim))
+}
+
+/// Cosine decay from `peak` at step 0 to `floor_fraction · peak` at the last step.
+pub fn cosine_lr(peak: f64, step: usize, steps: usize, floor_fraction: f64) -> f64 {
+    let progress = step as f64 / steps.max(1) as f64;
+    (peak * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(peak * floor_fraction)
+}
