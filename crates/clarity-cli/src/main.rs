@@ -20,6 +20,8 @@ enum Command {
     Convert(cmd::convert::ConvertArgs),
     /// Enhance a shortened (reduced phase resolution) scan with the trained CNN.
     Enhance(cmd::enhance::EnhanceArgs),
+    /// Name every series of a study: liver mpMRI class (or other) from pixels and header.
+    Classify(cmd::classify::ClassifyArgs),
     /// Write a PNG montage of a volume's slices.
     View(cmd::view::ViewArgs),
     /// Run the bundled demo: inspect and picture the sample MR series.
@@ -45,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         Command::Convert(a) => cmd::convert::run(a),
         Command::View(a) => cmd::view::run(a),
         Command::Enhance(a) => cmd::enhance::run(a),
+        Command::Classify(a) => cmd::classify::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Simulate(c) => cmd::simulate::run(c),
         Command::Train(c) => cmd::train::run(c),

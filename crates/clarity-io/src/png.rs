@@ -67,11 +67,26 @@ pub fn spread_slices(nz: usize, max: usize) -> Vec<usize> {
 
 /// Write an 8-bit greyscale PNG.
 pub fn write_gray_png(path: &Path, width: usize, height: usize, pixels: &[u8]) -> Result<()> {
+    write_png(path, width, height, pixels, png::ColorType::Grayscale)
+}
+
+/// Write an 8-bit RGB PNG (`pixels` interleaved r, g, b).
+pub fn write_rgb_png(path: &Path, width: usize, height: usize, pixels: &[u8]) -> Result<()> {
+    write_png(path, width, height, pixels, png::ColorType::Rgb)
+}
+
+fn write_png(
+    path: &Path,
+    width: usize,
+    height: usize,
+    pixels: &[u8],
+    color: png::ColorType,
+) -> Result<()> {
     let perr = |reason: String| IoError::Png { path: path.to_path_buf(), reason };
     let file = std::fs::File::create(path)
         .map_err(|source| IoError::Write { path: path.to_path_buf(), source })?;
     let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
-    enc.set_color(png::ColorType::Grayscale);
+    enc.set_color(color);
     enc.set_depth(png::BitDepth::Eight);
     let mut w = enc.write_header().map_err(|e| perr(e.to_string()))?;
     w.write_image_data(pixels).map_err(|e| perr(e.to_string()))?;

@@ -16,6 +16,8 @@ pub enum EvalCommand {
     /// Score LR, non-local means on LR, the full-length HR scan and the enhanced LR against the
     /// noise-free truth, for each shortening r and SNR.
     Enhance(EvalEnhanceArgs),
+    /// Score the series classifier (pixel, header, fused) on a labelled set of studies.
+    Classify(super::eval_classify::EvalClassifyArgs),
 }
 
 #[derive(Args)]
@@ -62,6 +64,7 @@ pub struct EvalRow {
 pub fn run(c: EvalCommand) -> anyhow::Result<()> {
     match c {
         EvalCommand::Enhance(a) => enhance(a).map(|_| ()),
+        EvalCommand::Classify(a) => super::eval_classify::run(a),
     }
 }
 

@@ -1,10 +1,12 @@
 //! Subcommands, one module each, plus the loading helpers they share.
 
 pub mod bench;
+pub mod classify;
 pub mod convert;
 pub mod demo;
 pub mod enhance;
 pub mod eval;
+pub mod eval_classify;
 pub mod info;
 pub mod simulate;
 pub mod train;

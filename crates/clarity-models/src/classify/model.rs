@@ -122,13 +122,22 @@ impl SeriesNetConfig {
 }
 
 impl SeriesNet {
-    /// Feature maps of the last stage: `[batch, 8C, d', h', w']` (what Grad-CAM weighs).
-    pub fn features(&self, x: Tensor<5>) -> Tensor<5> {
+    /// Feature maps of the third stage: `[batch, 4C, d/4, h/8, w/8]` (what Grad-CAM weighs).
+    pub fn upto_layer3(&self, x: Tensor<5>) -> Tensor<5> {
         let x = relu(self.stem_bn.forward(self.stem.forward(x))); // [b, C, d, h/2, w/2]
         let x = self.layer1.forward(x);
         let x = self.layer2.forward(x); // [b, 2C, d/2, h/4, w/4]
-        let x = self.layer3.forward(x); // [b, 4C, d/4, h/8, w/8]
-        self.layer4.forward(x) // [b, 8C, d/8, h/16, w/16]
+        self.layer3.forward(x) // [b, 4C, d/4, h/8, w/8]
+    }
+
+    /// Logits from third-stage feature maps.
+    pub fn from_layer3(&self, a: Tensor<5>) -> Tensor<2> {
+        self.head(self.layer4.forward(a))
+    }
+
+    /// Feature maps of the last stage: `[batch, 8C, d/8, h/16, w/16]`.
+    pub fn features(&self, x: Tensor<5>) -> Tensor<5> {
+        self.layer4.forward(self.upto_layer3(x))
     }
 
     /// Logits from last-stage features.

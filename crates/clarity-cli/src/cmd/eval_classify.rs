@@ -1,0 +1,160 @@
+//! `clarity eval classify`: the classifier on a labelled set — accuracy, macro-/micro-F1,
+//! per-class sensitivity, specificity and F1, and confusion matrices (Markdown and PNG heat
+//! map) for the pixel, pixel + exam context (dynamic phases ordered in time), header and fused
+//! decisions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use clarity_metrics::classification::{ClassificationReport, ConfusionMatrix};
+use clarity_models::classify::Class;
+
+#[derive(Args)]
+pub struct EvalClassifyArgs {
+    /// Folder of DICOM studies with their labels (the generator writes labels.csv there).
+    pub data: PathBuf,
+    /// CSV with `series_uid,class` rows (a header line is allowed); default DATA/labels.csv.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Folder with the classifier's model.safetensors and config.json.
+    #[arg(long, default_value = "models/classify")]
+    pub model: PathBuf,
+    /// Output folder for eval_classify.json and confusion_{pixel,pixel_context,header,fused}.png.
+    #[arg(long, default_value = "out/eval_classify")]
+    pub out: PathBuf,
+    /// cpu or cuda (cuda needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// `series_uid → class` from a CSV; names the file and line of anything it cannot read.
+pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, Class>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut cols = line.split(',').map(str::trim);
+        let (Some(uid), Some(class)) = (cols.next(), cols.next()) else { continue };
+        if uid.is_empty() || (n == 0 && uid == "series_uid") {
+            continue;
+        }
+        let Some(c) = Class::from_id(class) else {
+            bail!(
+                "{} line {}: unknown class {class:?} (expected one of {})",
+                path.display(),
+                n + 1,
+                Class::ids().join(", ")
+            );
+        };
+        out.insert(uid.to_string(), c);
+    }
+    Ok(out)
+}
+
+/// A confusion matrix as a PNG heat map: one 24-px cell per (truth row, prediction column),
+/// brightness = fraction of the row; a light frame marks the diagonal.
+fn heat_map(m: &ConfusionMatrix, path: &Path) -> anyhow::Result<()> {
+    let n = m.classes.len();
+    let cell = 24;
+    let size = n * cell;
+    let mut rgb = vec![0u8; size * size * 3];
+    for (t, row) in m.counts.iter().enumerate() {
+        let total = row.iter().sum::<u64>().max(1) as f32;
+        for (p, &c) in row.iter().enumerate() {
+            let f = c as f32 / total;
+            for y in 0..cell {
+                for x in 0..cell {
+                    let edge = x == 0 || y == 0 || x == cell - 1 || y == cell - 1;
+                    let px = ((t * cell + y) * size + p * cell + x) * 3;
+                    let (r, g, b) = if edge && t == p {
+                        (90, 90, 90)
+                    } else {
+                        ((255.0 * f) as u8, (255.0 * f * f) as u8, (80.0 * (1.0 - f)) as u8)
+                    };
+                    rgb[px..px + 3].copy_from_slice(&[r, g, b]);
+                }
+            }
+        }
+    }
+    clarity_io::png::write_rgb_png(path, size, size, &rgb)?;
+    Ok(())
+}
+
+fn print_report(name: &str, r: &ClassificationReport) {
+    println!(
+        "\n## {name}: accuracy {:.4}, macro-F1 {:.4}, micro-F1 {:.4} ({} series)",
+        r.accuracy, r.macro_f1, r.micro_f1, r.n
+    );
+    println!("| class | n | sensitivity | specificity | F1 |");
+    println!("|---|---|---|---|---|");
+    let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+    for c in &r.per_class {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            c.class,
+            c.support,
+            f(c.sensitivity),
+            f(c.specificity),
+            f(c.f1)
+        );
+    }
+    println!("\n{}", r.confusion.markdown());
+}
+
+pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
+    let device = super::device(&a.device)?;
+    let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
+    let labels = read_labels(&labels_path)?;
+    let t = Instant::now();
+    let results = super::classify::classify_folder(&a.data, &a.model, &device)?;
+    let secs = t.elapsed().as_secs_f64();
+    let ids = Class::ids();
+    let mut pixel = ConfusionMatrix::new(&ids);
+    let mut header = ConfusionMatrix::new(&ids);
+    let mut fused = ConfusionMatrix::new(&ids);
+    let mut context = ConfusionMatrix::new(&ids);
+    let mut unlabelled = 0;
+    for (r, _) in &results {
+        // Series names carry a split part after the UID ("uid [part]").
+        let uid = r.series_uid.split(' ').next().unwrap_or("");
+        let Some(truth) = labels.get(uid) else {
+            unlabelled += 1;
+            continue;
+        };
+        pixel.add(truth.index(), r.pixel_class.index());
+        header.add(truth.index(), r.header_class.index());
+        fused.add(truth.index(), r.class.index());
+        context.add(truth.index(), r.pixel_context_class.index());
+    }
+    if pixel.total() == 0 {
+        bail!("no series under {} has a label in {}", a.data.display(), labels_path.display());
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let reports: Vec<(&str, ClassificationReport)> = vec![
+        ("pixel", pixel.report()),
+        ("pixel_context", context.report()),
+        ("header", header.report()),
+        ("fused", fused.report()),
+    ];
+    for (name, r) in &reports {
+        print_report(name, r);
+        heat_map(&r.confusion, &a.out.join(format!("confusion_{name}.png")))?;
+    }
+    let json: serde_json::Map<String, serde_json::Value> = reports
+        .iter()
+        .map(|(n, r)| (n.to_string(), serde_json::to_value(r).expect("serialisable")))
+        .collect();
+    std::fs::write(a.out.join("eval_classify.json"), serde_json::to_string_pretty(&json)?)?;
+    println!(
+        "\n{} labelled series ({} without a label skipped), classified in {:.1} s; wrote {}/eval_classify.json and confusion_*.png (rows: truth; columns: prediction; order {})",
+        pixel.total(),
+        unlabelled,
+        secs,
+        a.out.display(),
+        ids.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Classifying the series of a study: the pixel model on every series, the header rules over the
+//! study, and the fused decision.
+//!
+//! Pixel decision: the most probable class, or `other` when its probability is under
+//! [`MIN_PIXEL_PROB`] (a series unlike anything seen in training). Fused decision: per class,
+//! pixel probability plus the header rule's confidence for the class it named; the larger sum
+//! wins, so a confident rule (a b-value, a vendor name) outweighs an unsure network and a
+//! sure network outweighs a weak rule (acquisition order, no rule at all).
+
+use burn::prelude::*;
+use clarity_core::Volume;
+use serde::Serialize;
+
+use super::data::preprocess;
+use super::header::{classify_exam, seconds_of_day, HeaderDecision};
+use super::model::{SeriesNet, SeriesNetConfig};
+use super::train::predict;
+use super::{Class, N_CLASSES};
+use clarity_mr::exam::SeriesClass::{self, DceArterial, DceDelayed, DcePortal, DcePre};
+
+/// Below this top probability the pixel model answers `other`.
+pub const MIN_PIXEL_PROB: f32 = 0.5;
+
+/// Everything said about one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesResult {
+    pub series_uid: String,
+    pub description: String,
+    /// Fused class.
+    pub class: Class,
+    pub pixel_class: Class,
+    pub pixel_prob: f32,
+    /// Pixel probabilities in class order (see [`Class::all`]).
+    pub pixel_probs: [f32; N_CLASSES],
+    pub header_class: Class,
+    pub header_confidence: f32,
+    pub header_reason: String,
+    /// Pixel and header decisions name the same class.
+    pub agree: bool,
+    /// The pixel decision after the exam-context stage ([`order_dynamic_phases`]).
+    pub pixel_context_class: Class,
+}
+
+const DCE: [SeriesClass; 4] = [DcePre, DceArterial, DcePortal, DceDelayed];
+
+/// Exam-context stage for dynamic series. The pixel model sees one series at a time, but the
+/// phases of one exam must follow each other in time: pre, then arterial, portal venous,
+/// delayed. Among the series the pixel model calls dynamic, sorted by acquisition time, this
+/// picks the phase sequence that never goes back in time and has the largest summed
+/// log-probability (dynamic programming over series × phase). Series without a time, and
+/// studies with fewer than two timed dynamic series, keep their pixel decision.
+pub fn order_dynamic_phases(probs: &[[f32; N_CLASSES]], times_s: &[Option<f64>]) -> Vec<Class> {
+    let mut out: Vec<Class> = probs.iter().map(|p| pixel_decision(p).0).collect();
+    let mut dyn_idx: Vec<(usize, f64)> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, Class::Liver(s) if DCE.contains(s)))
+        .filter_map(|(i, _)| times_s[i].map(|t| (i, t)))
+        .collect();
+    if dyn_idx.len() < 2 {
+        return out;
+    }
+    dyn_idx.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let lp = |i: usize, ph: usize| (probs[i][Class::Liver(DCE[ph]).index()].max(1e-6) as f64).ln();
+    // best[k][ph]: best score of the first k+1 series with series k in phase ph.
+    let n = dyn_idx.len();
+    let mut best = vec![[f64::NEG_INFINITY; 4]; n];
+    let mut from = vec![[0usize; 4]; n];
+    for ph in 0..4 {
+        best[0][ph] = lp(dyn_idx[0].0, ph);
+    }
+    for k in 1..n {
+        for ph in 0..4 {
+            let (arg, prev) = (0..=ph)
+                .map(|q| (q, best[k - 1][q]))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("non-empty");
+            best[k][ph] = prev + lp(dyn_idx[k].0, ph);
+            from[k][ph] = arg;
+        }
+    }
+    let mut ph = (0..4).max_by(|&a, &b| best[n - 1][a].total_cmp(&best[n - 1][b])).unwrap_or(0);
+    for k in (0..n).rev() {
+        out[dyn_idx[k].0] = Class::Liver(DCE[ph]);
+        ph = from[k][ph];
+    }
+    out
+}
+
+/// The pixel decision from probabilities.
+pub fn pixel_decision(p: &[f32; N_CLASSES]) -> (Class, f32) {
+    let best = (0..N_CLASSES).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(N_CLASSES - 1);
+    let class = if p[best] < MIN_PIXEL_PROB { Class::Other } else { Class::from_index(best) };
+    (class, p[best])
+}
+
+/// The fused decision (see the module docs).
+pub fn fuse(p: &[f32; N_CLASSES], header: &HeaderDecision) -> Class {
+    let h = header.class.index();
+    let score = |k: usize| p[k] + if k == h { header.confidence } else { 0.0 };
+    Class::from_index((0..N_CLASSES).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap_or(h))
+}
+
+/// Classify the series (`(series_uid, volume)`) of one study.
+pub fn classify_study(
+    model: &SeriesNet,
+    cfg: &SeriesNetConfig,
+    series: &[(String, &Volume)],
+    device: &Device,
+) -> Vec<SeriesResult> {
+    let inputs: Vec<Vec<f32>> = series.iter().map(|(_, v)| preprocess(v, cfg.grid)).collect();
+    let refs: Vec<&[f32]> = inputs.iter().map(|v| v.as_slice()).collect();
+    let probs = predict(model, &refs, cfg.grid, device, 8);
+    let metas: Vec<_> = series.iter().map(|(_, v)| &v.meta).collect();
+    let headers = classify_exam(&metas);
+    let times: Vec<Option<f64>> = metas
+        .iter()
+        .map(|m| {
+            m.acquisition_time.as_deref().or(m.series_time.as_deref()).and_then(seconds_of_day)
+        })
+        .collect();
+    let context = order_dynamic_phases(&probs, &times);
+    series
+        .iter()
+        .zip(probs)
+        .zip(headers)
+        .zip(context)
+        .map(|((((uid, vol), p), h), pixel_context_class)| {
+            let (pixel_class, pixel_prob) = pixel_decision(&p);
+            SeriesResult {
+                series_uid: uid.clone(),
+                description: vol.meta.series_description.clone().unwrap_or_default(),
+                class: fuse(&p, &h),
+                pixel_class,
+                pixel_prob,
+                pixel_probs: p,
+                agree: pixel_class == h.class,
+                header_class: h.class,
+                header_confidence: h.confidence,
+                header_reason: h.reason,
+                pixel_context_class,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(class: Class, confidence: f32) -> HeaderDecision {
+        HeaderDecision { class, confidence, reason: String::new() }
+    }
+
+    #[test]
+    fn fusion_weighs_rule_confidence_against_pixel_probability() {
+        let mut p = [0.0f32; N_CLASSES];
+        p[Class::Liver(SeriesClass::DcePortal).index()] = 0.7;
+        p[Class::Liver(SeriesClass::DceDelayed).index()] = 0.3;
+        // A name-based rule (0.95) beats a 0.7 network.
+        let strong = header(SeriesClass::DceDelayed.into(), 0.95);
+        assert_eq!(fuse(&p, &strong), SeriesClass::DceDelayed.into());
+        // Acquisition order (0.6) tips a 0.7 / 0.3 split: 0.3 + 0.6 > 0.7.
+        let order = header(SeriesClass::DceDelayed.into(), 0.6);
+        assert_eq!(fuse(&p, &order), SeriesClass::DceDelayed.into());
+        // "No rule applied" (0.3 for other) loses to the network.
+        let none = header(Class::Other, 0.3);
+        assert_eq!(fuse(&p, &none), SeriesClass::DcePortal.into());
+        // An unsure network says other.
+        let flat = [0.1f32; N_CLASSES];
+        assert_eq!(pixel_decision(&flat).0, Class::Other);
+        assert_eq!(pixel_decision(&p).0, SeriesClass::DcePortal.into());
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+
+    fn probs(pairs: &[(SeriesClass, f32)]) -> [f32; N_CLASSES] {
+        let mut p = [0.0; N_CLASSES];
+        for (c, v) in pairs {
+            p[Class::Liver(*c).index()] = *v;
+        }
+        p
+    }
+
+    #[test]
+    fn dynamic_phases_follow_acquisition_time() {
+        // Four dynamic series given in scrambled order; the network swaps portal and delayed
+        // on two of them (0.55 vs 0.45), which time order corrects.
+        let p = vec![
+            probs(&[(DceDelayed, 0.55), (DcePortal, 0.45)]), // acquired third
+            probs(&[(DcePre, 0.9), (DceArterial, 0.1)]),     // first
+            probs(&[(DcePortal, 0.55), (DceDelayed, 0.45)]), // fourth
+            probs(&[(DceArterial, 0.8), (DcePortal, 0.2)]),  // second
+        ];
+        let t = vec![Some(300.0), Some(100.0), Some(400.0), Some(200.0)];
+        let got = order_dynamic_phases(&p, &t);
+        let want: Vec<Class> =
+            [DcePortal, DcePre, DceDelayed, DceArterial].map(Class::Liver).to_vec();
+        assert_eq!(got, want);
+        // Without times nothing changes.
+        let got = order_dynamic_phases(&p, &[None; 4]);
+        assert_eq!(got[0], Class::Liver(DceDelayed));
+        assert_eq!(got[2], Class::Liver(DcePortal));
+    }
+}
