@@ -4,8 +4,9 @@
 use clarity_mr::exam::SeriesClass;
 use serde::{Deserialize, Serialize};
 
-/// A series class; [`Class::id`] is the id used in JSON, CSV and model cards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A series class; [`Class::id`] is the id used in JSON, CSV and model cards (and how it
+/// serialises).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
     Liver(SeriesClass),
     Other,
@@ -52,6 +53,24 @@ impl Class {
     /// The ids in output order.
     pub fn ids() -> Vec<&'static str> {
         Self::all().iter().map(|c| c.id()).collect()
+    }
+}
+
+impl Serialize for Class {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for Class {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        Class::from_id(&id).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown class {id:?} (one of {})",
+                Class::ids().join(", ")
+            ))
+        })
     }
 }
 

@@ -79,7 +79,7 @@ fn by_names(m: &Metadata) -> Option<Outcome> {
         return None;
     }
     let done = |c: SeriesClass, why: &str| Some(Outcome::Done(decided(c.into(), 0.95, why)));
-    if has(&t, &["adc", "dadc"]) {
+    if has(&t, &["adc", "dadc", "apparent"]) {
         return done(Adc, "name: ADC");
     }
     if has(&t, &["dwi", "diff", "diffusion", "tracew", "trace"])

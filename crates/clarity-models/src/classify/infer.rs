@@ -5,7 +5,8 @@
 //! [`MIN_PIXEL_PROB`] (a series unlike anything seen in training). Fused decision: per class,
 //! pixel probability plus the header rule's confidence for the class it named; the larger sum
 //! wins, so a confident rule (a b-value, a vendor name) outweighs an unsure network and a
-//! sure network outweighs a weak rule (acquisition order, no rule at all).
+//! sure network outweighs a weak rule (acquisition order, no rule at all). The pixel evidence
+//! fused is the one after the exam-context stage ([`order_dynamic_phases`]).
 
 use burn::prelude::*;
 use clarity_core::Volume;
@@ -20,6 +21,11 @@ use clarity_mr::exam::SeriesClass::{self, DceArterial, DceDelayed, DcePortal, Dc
 
 /// Below this top probability the pixel model answers `other`.
 pub const MIN_PIXEL_PROB: f32 = 0.5;
+
+/// Series with fewer slices are not 3D series the pixel model was built for (single images,
+/// localisers, a few CT slices): it abstains and answers `other` with probability 1 without
+/// running. Liver mpMRI series have 20 or more.
+pub const MIN_SLICES: usize = 8;
 
 /// Everything said about one series.
 #[derive(Debug, Clone, Serialize)]
@@ -47,8 +53,10 @@ const DCE: [SeriesClass; 4] = [DcePre, DceArterial, DcePortal, DceDelayed];
 /// phases of one exam must follow each other in time: pre, then arterial, portal venous,
 /// delayed. Among the series the pixel model calls dynamic, sorted by acquisition time, this
 /// picks the phase sequence that never goes back in time and has the largest summed
-/// log-probability (dynamic programming over series × phase). Series without a time, and
-/// studies with fewer than two timed dynamic series, keep their pixel decision.
+/// log-probability (dynamic programming over series × phase); with at most four dynamic series
+/// each phase is used at most once (a protocol acquires each phase once; repeats are late
+/// delayed images in longer protocols). Series without a time, and studies with fewer than two
+/// timed dynamic series, keep their pixel decision.
 pub fn order_dynamic_phases(probs: &[[f32; N_CLASSES]], times_s: &[Option<f64>]) -> Vec<Class> {
     let mut out: Vec<Class> = probs.iter().map(|p| pixel_decision(p).0).collect();
     let mut dyn_idx: Vec<(usize, f64)> = out
@@ -69,12 +77,15 @@ pub fn order_dynamic_phases(probs: &[[f32; N_CLASSES]], times_s: &[Option<f64>])
     for ph in 0..4 {
         best[0][ph] = lp(dyn_idx[0].0, ph);
     }
+    let strict = n <= 4;
     for k in 1..n {
         for ph in 0..4 {
-            let (arg, prev) = (0..=ph)
-                .map(|q| (q, best[k - 1][q]))
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .expect("non-empty");
+            let allowed = if strict { 0..ph } else { 0..ph + 1 };
+            let Some((arg, prev)) =
+                allowed.map(|q| (q, best[k - 1][q])).max_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                continue; // phase 0 cannot follow anything when phases must increase
+            };
             best[k][ph] = prev + lp(dyn_idx[k].0, ph);
             from[k][ph] = arg;
         }
@@ -87,6 +98,12 @@ pub fn order_dynamic_phases(probs: &[[f32; N_CLASSES]], times_s: &[Option<f64>])
     out
 }
 
+fn one_hot(c: Class) -> [f32; N_CLASSES] {
+    let mut p = [0.0; N_CLASSES];
+    p[c.index()] = 1.0;
+    p
+}
+
 /// The pixel decision from probabilities.
 pub fn pixel_decision(p: &[f32; N_CLASSES]) -> (Class, f32) {
     let best = (0..N_CLASSES).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(N_CLASSES - 1);
@@ -94,8 +111,15 @@ pub fn pixel_decision(p: &[f32; N_CLASSES]) -> (Class, f32) {
     (class, p[best])
 }
 
-/// The fused decision (see the module docs).
+/// The fused decision (see the module docs). When the pixel decision is `other` for lack of
+/// confidence, its top probability counts for `other` too, so a weak rule cannot turn an
+/// unsure network into a liver class.
 pub fn fuse(p: &[f32; N_CLASSES], header: &HeaderDecision) -> Class {
+    let mut p = *p;
+    if let (Class::Other, top) = pixel_decision(&p) {
+        let o = Class::Other.index();
+        p[o] = p[o].max(top);
+    }
     let h = header.class.index();
     let score = |k: usize| p[k] + if k == h { header.confidence } else { 0.0 };
     Class::from_index((0..N_CLASSES).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap_or(h))
@@ -108,9 +132,15 @@ pub fn classify_study(
     series: &[(String, &Volume)],
     device: &Device,
 ) -> Vec<SeriesResult> {
-    let inputs: Vec<Vec<f32>> = series.iter().map(|(_, v)| preprocess(v, cfg.grid)).collect();
+    let volumetric: Vec<usize> =
+        (0..series.len()).filter(|&i| series[i].1.dims[2] >= MIN_SLICES).collect();
+    let inputs: Vec<Vec<f32>> =
+        volumetric.iter().map(|&i| preprocess(series[i].1, cfg.grid)).collect();
     let refs: Vec<&[f32]> = inputs.iter().map(|v| v.as_slice()).collect();
-    let probs = predict(model, &refs, cfg.grid, device, 8);
+    let mut probs = vec![one_hot(Class::Other); series.len()];
+    for (i, p) in volumetric.iter().zip(predict(model, &refs, cfg.grid, device, 8)) {
+        probs[*i] = p;
+    }
     let metas: Vec<_> = series.iter().map(|(_, v)| &v.meta).collect();
     let headers = classify_exam(&metas);
     let times: Vec<Option<f64>> = metas
@@ -127,10 +157,16 @@ pub fn classify_study(
         .zip(context)
         .map(|((((uid, vol), p), h), pixel_context_class)| {
             let (pixel_class, pixel_prob) = pixel_decision(&p);
+            // Where the exam context moved a dynamic series to another phase, the fusion sees
+            // the pixel evidence for the two phases swapped.
+            let mut p_ctx = p;
+            if pixel_context_class != pixel_class && pixel_class != Class::Other {
+                p_ctx.swap(pixel_class.index(), pixel_context_class.index());
+            }
             SeriesResult {
                 series_uid: uid.clone(),
                 description: vol.meta.series_description.clone().unwrap_or_default(),
-                class: fuse(&p, &h),
+                class: fuse(&p_ctx, &h),
                 pixel_class,
                 pixel_prob,
                 pixel_probs: p,
@@ -166,6 +202,10 @@ mod tests {
         // "No rule applied" (0.3 for other) loses to the network.
         let none = header(Class::Other, 0.3);
         assert_eq!(fuse(&p, &none), SeriesClass::DcePortal.into());
+        // An unsure network's top class does not win over other on a weak rule.
+        let mut unsure = [0.05f32; N_CLASSES];
+        unsure[Class::Liver(SeriesClass::T2Fs).index()] = 0.45;
+        assert_eq!(fuse(&unsure, &none), Class::Other);
         // An unsure network says other.
         let flat = [0.1f32; N_CLASSES];
         assert_eq!(pixel_decision(&flat).0, Class::Other);
@@ -200,6 +240,17 @@ mod context_tests {
         let want: Vec<Class> =
             [DcePortal, DcePre, DceDelayed, DceArterial].map(Class::Liver).to_vec();
         assert_eq!(got, want);
+        // Both portal and delayed called delayed: each phase once, so the earlier is portal.
+        let p2 = vec![
+            probs(&[(DcePre, 0.9), (DceArterial, 0.1)]),
+            probs(&[(DceArterial, 0.8), (DcePortal, 0.2)]),
+            probs(&[(DceDelayed, 0.6), (DcePortal, 0.4)]),
+            probs(&[(DceDelayed, 0.9), (DcePortal, 0.1)]),
+        ];
+        let t2 = vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)];
+        let want: Vec<Class> =
+            [DcePre, DceArterial, DcePortal, DceDelayed].map(Class::Liver).to_vec();
+        assert_eq!(order_dynamic_phases(&p2, &t2), want);
         // Without times nothing changes.
         let got = order_dynamic_phases(&p, &[None; 4]);
         assert_eq!(got[0], Class::Liver(DceDelayed));
