@@ -23,9 +23,32 @@ use clarity_mr::exam::SeriesClass::{self, DceArterial, DceDelayed, DcePortal, Dc
 pub const MIN_PIXEL_PROB: f32 = 0.5;
 
 /// Series with fewer slices are not 3D series the pixel model was built for (single images,
-/// localisers, a few CT slices): it abstains and answers `other` with probability 1 without
-/// running. Liver mpMRI series have 20 or more.
+/// localisers, a few CT slices). Liver mpMRI series have 20 or more.
 pub const MIN_SLICES: usize = 8;
+
+/// Smallest extent (mm) a liver series covers along its slice axis and in-plane: the liver is
+/// 12-20 cm in every direction and abdominal fields of view are 30-40 cm, so a series covering
+/// less (a zoomed brain region, a cardiac slab, a joint) is none of the nine classes.
+pub const MIN_COVERAGE_MM: f64 = 80.0;
+
+/// Why the pixel model does not judge a series, if it does not: it then answers `other`
+/// with probability 1 without running (a 3D network fed a single image or a small region would
+/// answer anyway, with a confidence that means nothing).
+pub fn out_of_scope(vol: &Volume) -> Option<String> {
+    let [nx, ny, nz] = vol.dims;
+    let extent = |n: usize, s: f64| n as f64 * s;
+    let slab = extent(nz, vol.spacing_mm[2]);
+    let fov = extent(nx, vol.spacing_mm[0]).min(extent(ny, vol.spacing_mm[1]));
+    if nz < MIN_SLICES {
+        Some(format!("{nz} slices (a liver series has at least {MIN_SLICES})"))
+    } else if slab < MIN_COVERAGE_MM || fov < MIN_COVERAGE_MM {
+        Some(format!(
+            "covers {slab:.0} mm through-plane and {fov:.0} mm in-plane (the liver needs {MIN_COVERAGE_MM:.0})"
+        ))
+    } else {
+        None
+    }
+}
 
 /// Everything said about one series.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +68,8 @@ pub struct SeriesResult {
     pub agree: bool,
     /// The pixel decision after the exam-context stage ([`order_dynamic_phases`]).
     pub pixel_context_class: Class,
+    /// Set when the pixel model did not judge the series ([`out_of_scope`]), with the reason.
+    pub pixel_abstained: Option<String>,
 }
 
 const DCE: [SeriesClass; 4] = [DcePre, DceArterial, DcePortal, DceDelayed];
@@ -132,8 +157,8 @@ pub fn classify_study(
     series: &[(String, &Volume)],
     device: &Device,
 ) -> Vec<SeriesResult> {
-    let volumetric: Vec<usize> =
-        (0..series.len()).filter(|&i| series[i].1.dims[2] >= MIN_SLICES).collect();
+    let abstain: Vec<Option<String>> = series.iter().map(|(_, v)| out_of_scope(v)).collect();
+    let volumetric: Vec<usize> = (0..series.len()).filter(|&i| abstain[i].is_none()).collect();
     let inputs: Vec<Vec<f32>> =
         volumetric.iter().map(|&i| preprocess(series[i].1, cfg.grid)).collect();
     let refs: Vec<&[f32]> = inputs.iter().map(|v| v.as_slice()).collect();
@@ -155,7 +180,8 @@ pub fn classify_study(
         .zip(probs)
         .zip(headers)
         .zip(context)
-        .map(|((((uid, vol), p), h), pixel_context_class)| {
+        .zip(abstain)
+        .map(|(((((uid, vol), p), h), pixel_context_class), pixel_abstained)| {
             let (pixel_class, pixel_prob) = pixel_decision(&p);
             // Where the exam context moved a dynamic series to another phase, the fusion sees
             // the pixel evidence for the two phases swapped.
@@ -175,6 +201,7 @@ pub fn classify_study(
                 header_confidence: h.confidence,
                 header_reason: h.reason,
                 pixel_context_class,
+                pixel_abstained,
             }
         })
         .collect()
