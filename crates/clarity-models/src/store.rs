@@ -56,6 +56,16 @@ pub fn load_weights<C: DeserializeOwned, M: Module>(
     Ok((model, cfg))
 }
 
+/// What a checkpoint remembers besides the weights and optimizer: the step reached, the settings
+/// (a resume with another network is refused), the validation history and the time spent.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrainState<S, V> {
+    pub step: usize,
+    pub settings: S,
+    pub validation: Vec<V>,
+    pub seconds: f64,
+}
+
 /// Save a resumable checkpoint into `dir` (created).
 pub fn save_checkpoint<M: Module>(
     dir: &Path,

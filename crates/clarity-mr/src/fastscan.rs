@@ -73,6 +73,14 @@ fn energy_profile(vol: &Volume, along_x: bool) -> Vec<f64> {
         .reduce(|| vec![0f64; n], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
 }
 
+/// Energy of a profile (DC at `len / 2`) at distance `d` from DC: both sides, the stronger one.
+fn energy_at(profile: &[f64], d: usize) -> f64 {
+    let c = profile.len() / 2;
+    let hi = profile.get(c + d).copied().unwrap_or(0.0);
+    let lo = if d <= c { profile[c - d] } else { 0.0 };
+    hi.max(lo)
+}
+
 /// Width of the centred k-space band that holds the signal along one axis: `n` unless the
 /// energy falls off a cliff (interpolated images: zero-padded outer k-space holds only
 /// rounding noise and the little that taking the magnitude leaks past the edge).
@@ -80,12 +88,7 @@ fn acquired_extent(profile: &[f64]) -> usize {
     let n = profile.len();
     let c = n / 2;
     let half = n - c;
-    // Both sides of DC at distance d; the stronger one counts.
-    let at = |d: usize| -> f64 {
-        let hi = profile.get(c + d).copied().unwrap_or(0.0);
-        let lo = if d <= c { profile[c - d] } else { 0.0 };
-        hi.max(lo)
-    };
+    let at = |d: usize| energy_at(profile, d);
     let mean = |r: std::ops::Range<usize>| -> f64 {
         let len = r.len().max(1) as f64;
         r.map(at).sum::<f64>() / len
@@ -161,11 +164,7 @@ fn sharpest_cut_db(profile: &[f64]) -> f64 {
     let n = profile.len();
     let c = n / 2;
     let half = n - c;
-    let at = |d: usize| -> f64 {
-        let hi = profile.get(c + d).copied().unwrap_or(0.0);
-        let lo = if d <= c { profile[c - d] } else { 0.0 };
-        hi.max(lo)
-    };
+    let at = |d: usize| energy_at(profile, d);
     let mut best = 0f64;
     for d in (half / 4).max(4)..half.saturating_sub(4) {
         let inside: f64 = (d - 4..d).map(at).sum();

@@ -118,6 +118,18 @@ pub enum TrainPe {
     Col,
 }
 
+/// A progress bar over optimiser steps with the running loss as its message.
+fn step_bar(steps: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps [{elapsed} < {eta}, {per_sec}] {msg}",
+        )
+        .unwrap(),
+    );
+    bar
+}
+
 pub fn run(c: TrainCommand) -> anyhow::Result<()> {
     match c {
         TrainCommand::Enhance(a) => enhance(a),
@@ -155,13 +167,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         pairs: PairSettings { patch: a.patch, context: a.context, pe_axis, ..Default::default() },
         net,
     };
-    let bar = indicatif::ProgressBar::new(a.steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps [{elapsed} < {eta}, {per_sec}] {msg}",
-        )
-        .unwrap(),
-    );
+    let bar = step_bar(a.steps);
     let t = Instant::now();
     let mut ema = f64::NAN;
     let report = train(&settings, &train_vols, &val_vols, &a.out, &device, &mut |step, loss| {
@@ -234,13 +240,7 @@ fn classify(a: ClassifyTrainArgs) -> anyhow::Result<()> {
         validate_every: a.every,
         net,
     };
-    let bar = indicatif::ProgressBar::new(a.steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps [{elapsed} < {eta}, {per_sec}] {msg}",
-        )
-        .unwrap(),
-    );
+    let bar = step_bar(a.steps);
     let mut ema = f64::NAN;
     let report = clarity_models::classify::train::train(
         &settings,

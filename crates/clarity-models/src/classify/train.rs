@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::store::TrainError;
 use crate::store::{
     checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
-    save_weights,
+    save_weights, TrainState,
 };
 
 use super::data::Sample;
@@ -63,13 +63,7 @@ pub struct ClassifyReport {
     pub validation: Vec<ClassifyValidation>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CheckpointState {
-    step: usize,
-    settings: ClassifyTrainSettings,
-    validation: Vec<ClassifyValidation>,
-    seconds: f64,
-}
+type CheckpointState = TrainState<ClassifyTrainSettings, ClassifyValidation>;
 
 /// One sample with a random flip and intensity curve applied.
 fn augmented(s: &Sample, grid: [usize; 3], rng: &mut StdRng) -> Vec<f32> {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::store::TrainError;
 use crate::store::{
     checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
-    save_weights,
+    save_weights, TrainState,
 };
 
 use super::data::{sample_batch, Batch, PairSettings};
@@ -71,13 +71,7 @@ pub struct TrainReport {
     pub validation: Vec<ValidationPoint>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CheckpointState {
-    step: usize,
-    settings: TrainSettings,
-    validation: Vec<ValidationPoint>,
-    seconds: f64,
-}
+type CheckpointState = TrainState<TrainSettings, ValidationPoint>;
 
 fn to_tensors(b: &Batch, device: &Device) -> (Tensor<4>, Tensor<4>) {
     let x = Tensor::<4>::from_data(
