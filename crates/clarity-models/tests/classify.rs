@@ -58,7 +58,12 @@ fn header_rules_send_non_liver_series_to_other() {
         b_value_s_per_mm2: Some(50.0),
         ..Default::default()
     };
-    for m in [&ct, &brain_t1, &low_b] {
+    let pd = Metadata {
+        modality: Some("MR".into()),
+        series_description: Some("FSE PD AXIAL OBL".into()),
+        ..Default::default()
+    };
+    for m in [&ct, &brain_t1, &low_b, &pd] {
         let d = &classify_exam(&[m])[0];
         assert_eq!(d.class, Class::Other, "{m:?} → {d:?}");
     }

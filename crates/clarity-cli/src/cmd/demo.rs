@@ -43,6 +43,23 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let w = clarity_io::png::write_montage(&vol, &png, 20, None)?;
     println!("\nwrote {} (RAS affine as dcm2niix's)", nii.display());
     println!("wrote {} (window centre {:.0}, width {:.0})", png.display(), w.center, w.width);
+    let classifier = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/classify");
+    if classifier.join("model.safetensors").is_file() {
+        println!("\n== clarity classify: is the sample one of the liver mpMRI series?");
+        let device = super::device("cpu")?;
+        for (r, _) in super::classify::classify_folder(&sample, &classifier, &device)? {
+            println!(
+                "{}: pixel {} ({:.3}), header {} ({:.2}: {}), fused {}",
+                r.description,
+                r.pixel_class.id(),
+                r.pixel_prob,
+                r.header_class.id(),
+                r.header_confidence,
+                r.header_reason,
+                r.class.id()
+            );
+        }
+    }
     let model = a.model.unwrap_or_else(default_model);
     if !model.join("model.safetensors").is_file() {
         println!("\nno enhancement model at {}; skipping the enhancement demo", model.display());

@@ -108,6 +108,9 @@ fn by_names(m: &Metadata) -> Option<Outcome> {
     if t1_gre && has(&t, &["in", "ip", "inphase"]) {
         return done(T1In, "name: in phase");
     }
+    if has(&t, &["pd", "pdw", "flair", "dir", "swi", "tof", "mprage", "localizer", "scout"]) {
+        return Some(Outcome::Done(decided(Class::Other, 0.8, "name: not a liver mpMRI contrast")));
+    }
     if has(&t, &["t2", "t2w", "tse", "frfse", "fse", "haste", "ssfse"]) {
         return if has(&t, &["fs", "spair", "spir", "fatsat", "fat", "stir"]) {
             done(T2Fs, "name: fat-saturated T2")
