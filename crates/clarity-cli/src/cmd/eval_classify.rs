@@ -158,3 +158,21 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_csv_with_or_without_header_and_bad_class_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("labels.csv");
+        std::fs::write(&p, "series_uid,class\n1.2.3,adc\n1.2.4, other \n").unwrap();
+        let l = read_labels(&p).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l["1.2.4"], Class::Other);
+        std::fs::write(&p, "1.2.3,dce_portal\n1.2.5,t3_weird\n").unwrap();
+        let e = read_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("labels.csv line 2") && e.contains("t3_weird"), "{e}");
+    }
+}
