@@ -8,8 +8,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use clarity_core::Volume;
-use clarity_io::dicom::{scan_with_progress, SeriesOptions};
+use clarity_io::dicom::{scan_with_progress, DicomSeries, SeriesOptions};
 use clarity_models::classify::infer::{classify_study, SeriesResult};
+use clarity_models::classify::model::{SeriesNet, SeriesNetConfig};
 use clarity_models::classify::Class;
 
 #[derive(Args)]
@@ -30,13 +31,16 @@ pub struct ClassifyArgs {
     pub device: String,
 }
 
-/// Every series under `path`, classified study by study, with its volume; unreadable series are
-/// reported on stderr and skipped.
+/// Every series under `path`, classified study by study; `each(result, volume)` sees every
+/// series while its volume is loaded. Studies are grouped from the headers before any pixels
+/// are read, and a study's volumes are dropped once it is classified, so memory holds one
+/// study, not the whole folder. Unreadable series are reported on stderr and skipped.
 pub fn classify_folder(
     path: &Path,
     model_dir: &Path,
     device: &burn::prelude::Device,
-) -> anyhow::Result<Vec<(SeriesResult, Volume)>> {
+    each: &mut dyn FnMut(&SeriesResult, &Volume) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<SeriesResult>> {
     let (model, cfg) = clarity_models::classify::train::load_model(model_dir, device)
         .with_context(|| format!("loading the classifier from {}", model_dir.display()))?;
     let bar = super::file_bar(&format!("scanning {}", path.display()));
@@ -49,29 +53,35 @@ pub fn classify_folder(
     for e in &report.errors {
         eprintln!("skipped: {e}");
     }
+    let mut studies: BTreeMap<String, Vec<&DicomSeries>> = BTreeMap::new();
+    for s in &report.series {
+        let study = s.headers[0].meta.study_instance_uid.clone().unwrap_or_default();
+        studies.entry(study).or_default().push(s);
+    }
     let bar = indicatif::ProgressBar::new(report.series.len() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("reading series {bar:30} {pos}/{len} [{elapsed}]")
-            .unwrap(),
+        indicatif::ProgressStyle::with_template(
+            "classifying series {bar:30} {pos}/{len} [{elapsed}]",
+        )
+        .unwrap(),
     );
-    let mut studies: BTreeMap<String, Vec<(String, Volume)>> = BTreeMap::new();
-    for s in &report.series {
-        match s.load() {
-            Ok(v) => {
-                let study = v.meta.study_instance_uid.clone().unwrap_or_default();
-                studies.entry(study).or_default().push((s.name(), v));
+    let mut out = Vec::new();
+    for series in studies.values() {
+        let mut loaded: Vec<(String, Volume)> = Vec::new();
+        for s in series {
+            match s.load() {
+                Ok(v) => loaded.push((s.name(), v)),
+                Err(e) => eprintln!("skipped series {}: {e}", s.name()),
             }
-            Err(e) => eprintln!("skipped series {}: {e}", s.name()),
+            bar.inc(1);
         }
-        bar.inc(1);
+        let refs: Vec<(String, &Volume)> = loaded.iter().map(|(u, v)| (u.clone(), v)).collect();
+        for (r, (_, v)) in classify_study(&model, &cfg, &refs, device).into_iter().zip(&loaded) {
+            each(&r, v)?;
+            out.push(r);
+        }
     }
     bar.finish_and_clear();
-    let mut out = Vec::new();
-    for (_, series) in studies {
-        let refs: Vec<(String, &Volume)> = series.iter().map(|(u, v)| (u.clone(), v)).collect();
-        let results = classify_study(&model, &cfg, &refs, device);
-        out.extend(results.into_iter().zip(series.into_iter().map(|(_, v)| v)));
-    }
     Ok(out)
 }
 
@@ -80,13 +90,11 @@ fn write_explanation(
     path: &Path,
     vol: &Volume,
     class: Class,
-    model_dir: &Path,
-    device: &burn::prelude::Device,
+    (model, cfg): &(SeriesNet, SeriesNetConfig),
+    ad: &burn::prelude::Device,
 ) -> anyhow::Result<()> {
-    let ad = device.clone().autodiff();
-    let (model, cfg) = clarity_models::classify::train::load_model(model_dir, &ad)?;
     let input = clarity_models::classify::data::preprocess(vol, cfg.grid);
-    let cam = clarity_models::classify::gradcam::grad_cam(&model, &cfg, &input, class, &ad);
+    let cam = clarity_models::classify::gradcam::grad_cam(model, cfg, &input, class, ad);
     let [d, h, w] = cfg.grid;
     let (scale, cols) = (3, 4);
     let rows = d.div_ceil(cols);
@@ -113,30 +121,37 @@ fn write_explanation(
 
 pub fn run(a: ClassifyArgs) -> anyhow::Result<()> {
     let device = super::device(&a.device)?;
-    let t = Instant::now();
-    let results = classify_folder(&a.study, &a.model, &device)?;
-    let secs = t.elapsed().as_secs_f64();
-    if let Some(dir) = &a.explain {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (r, vol) in &results {
-            let safe: String = r
-                .series_uid
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
-                .collect();
-            let path = dir.join(format!("{safe}_{}.png", r.pixel_class.id()));
-            write_explanation(&path, vol, r.pixel_class, &a.model, &device)?;
+    // Grad-CAM needs gradients: the model once more, on the autodiff device, loaded once.
+    let explainer = match &a.explain {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let ad = device.clone().autodiff();
+            Some((clarity_models::classify::train::load_model(&a.model, &ad)?, ad, dir))
         }
+        None => None,
+    };
+    let t = Instant::now();
+    let results = classify_folder(&a.study, &a.model, &device, &mut |r, vol| {
+        let Some((net, ad, dir)) = &explainer else { return Ok(()) };
+        let safe: String = r
+            .series_uid
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .collect();
+        let path = dir.join(format!("{safe}_{}.png", r.pixel_class.id()));
+        write_explanation(&path, vol, r.pixel_class, net, ad)
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    if let Some((_, _, dir)) = &explainer {
         eprintln!("wrote {} Grad-CAM montages to {}", results.len(), dir.display());
     }
     if a.json {
-        let rows: Vec<&SeriesResult> = results.iter().map(|(r, _)| r).collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&results)?);
         return Ok(());
     }
     println!("| series | description | pixel (p) | header (confidence) | fused | agree |");
     println!("|---|---|---|---|---|---|");
-    for (r, _) in &results {
+    for r in &results {
         println!(
             "| {} | {} | {} ({:.3}) | {} ({:.2}) | {} | {} |",
             r.series_uid,

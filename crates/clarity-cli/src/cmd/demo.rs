@@ -47,7 +47,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     if classifier.join("model.safetensors").is_file() {
         println!("\n== clarity classify: is the sample one of the liver mpMRI series?");
         let device = super::device("cpu")?;
-        for (r, _) in super::classify::classify_folder(&sample, &classifier, &device)? {
+        for r in
+            super::classify::classify_folder(&sample, &classifier, &device, &mut |_, _| Ok(()))?
+        {
             println!(
                 "{}: pixel {} ({:.3}), header {} ({:.2}: {}), fused {}",
                 r.description,

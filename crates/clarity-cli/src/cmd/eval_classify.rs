@@ -109,7 +109,7 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
     let labels = read_labels(&labels_path)?;
     let t = Instant::now();
-    let results = super::classify::classify_folder(&a.data, &a.model, &device)?;
+    let results = super::classify::classify_folder(&a.data, &a.model, &device, &mut |_, _| Ok(()))?;
     let secs = t.elapsed().as_secs_f64();
     let ids = Class::ids();
     let mut pixel = ConfusionMatrix::new(&ids);
@@ -117,7 +117,7 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     let mut fused = ConfusionMatrix::new(&ids);
     let mut context = ConfusionMatrix::new(&ids);
     let mut unlabelled = 0;
-    for (r, _) in &results {
+    for r in &results {
         // Series names carry a split part after the UID ("uid [part]").
         let uid = r.series_uid.split(' ').next().unwrap_or("");
         let Some(truth) = labels.get(uid) else {

@@ -23,9 +23,10 @@ struct Conv3x3 {
 
 impl Conv3x3 {
     fn from_burn(conv: &burn::nn::conv::Conv2d) -> Self {
-        let w = conv.weight.val().into_data();
+        let weight_tensor = conv.weight.val();
+        let [c_out, c_in, kh, kw] = weight_tensor.dims();
+        let w = weight_tensor.into_data();
         let w = w.as_slice::<f32>().expect("f32 weights");
-        let [c_out, c_in, kh, kw] = conv.weight.val().dims();
         assert_eq!((kh, kw), (3, 3), "EnhanceNet uses 3×3 convolutions");
         // PyTorch layout [out, in, ky, kx] → [(ky, kx, in), out].
         let mut weight = vec![0f32; 9 * c_in * c_out];

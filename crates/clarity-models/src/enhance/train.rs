@@ -73,15 +73,15 @@ pub struct TrainReport {
 
 type CheckpointState = TrainState<TrainSettings, ValidationPoint>;
 
-fn to_tensors(b: &Batch, device: &Device) -> (Tensor<4>, Tensor<4>) {
+/// Tensors of a batch; takes it by value so the training step moves its buffers instead of
+/// copying them.
+fn to_tensors(b: Batch, device: &Device) -> (Tensor<4>, Tensor<4>) {
     let x = Tensor::<4>::from_data(
-        TensorData::new(b.input.clone(), [b.batch, b.channels, b.patch, b.patch]),
+        TensorData::new(b.input, [b.batch, b.channels, b.patch, b.patch]),
         device,
     );
-    let y = Tensor::<4>::from_data(
-        TensorData::new(b.target.clone(), [b.batch, 1, b.patch, b.patch]),
-        device,
-    );
+    let y =
+        Tensor::<4>::from_data(TensorData::new(b.target, [b.batch, 1, b.patch, b.patch]), device);
     (x, y)
 }
 
@@ -141,7 +141,7 @@ pub fn train(
             settings.seed.wrapping_mul(0x9E37_79B9).wrapping_add(step as u64),
         );
         let batch = sample_batch(&pool, settings.batch, &settings.pairs, &mut rng);
-        let (x, y) = to_tensors(&batch, &device);
+        let (x, y) = to_tensors(batch, &device);
         let loss = (model.forward(x) - y).abs().mean();
         last_loss = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -153,7 +153,7 @@ pub fn train(
             if done % settings.validate_every.max(1) == 0 || done == settings.steps {
                 let m = model.valid();
                 let plain = device.clone();
-                let (x, y) = to_tensors(vb, &plain);
+                let (x, y) = to_tensors(vb.clone(), &plain);
                 let c = settings.net.context;
                 let centre = x.clone().slice([0..vb.batch, c..c + 1, 0..vb.patch, 0..vb.patch]);
                 validation.push(ValidationPoint {
