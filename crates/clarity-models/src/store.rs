@@ -78,6 +78,11 @@ pub fn save_checkpoint<M: Module>(
         .save_into(&mut BurnpackStore::from_file(dir.join("model.bpk")).overwrite(true))
         .map_err(|e| ck_err(dir, e))?;
     optim.save(dir.join("optim.bpk")).map_err(|e| ck_err(dir, e))?;
+    write_state(dir, state)
+}
+
+/// Write a checkpoint's `state.json` into `dir`.
+pub fn write_state(dir: &Path, state: &impl Serialize) -> Result<(), TrainError> {
     let json = serde_json::to_string_pretty(state).map_err(|e| ck_err(dir, e))?;
     std::fs::write(dir.join("state.json"), json).map_err(|e| ck_err(dir, e))
 }

@@ -1,6 +1,7 @@
 //! Enhanced resolution: the network and its training and inference.
 
 pub mod cpu;
+mod cpu_train;
 pub mod data;
 pub mod infer;
 pub mod model;

@@ -19,8 +19,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::store::TrainError;
 use crate::store::{
     checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
-    save_weights, TrainState,
+    save_weights, write_state, TrainState,
 };
+
+use super::cpu::CpuEnhanceNet;
+use super::cpu_train::{loss_and_grads, Adam};
 
 use super::data::{sample_batch, Batch, PairSettings};
 use super::model::{EnhanceNet, EnhanceNetConfig};
@@ -85,12 +88,12 @@ fn to_tensors(b: Batch, device: &Device) -> (Tensor<4>, Tensor<4>) {
     (x, y)
 }
 
-fn mean_l1(a: Tensor<4>, b: Tensor<4>) -> f64 {
-    (a - b).abs().mean().into_scalar::<f32>() as f64
-}
-
 /// Train on `train` volumes, validate on `val` volumes, write into `out`. Resumes from
 /// `out/checkpoint` when it exists. `progress(step, loss)` is called after every step.
+///
+/// On the CPU (`flex`) device the hand-written back-propagation of [`super::cpu_train`] runs
+/// (~4× burn's speed here); on any other device burn's autodiff does. Their checkpoints differ
+/// (safetensors + `adam.bin` against burnpack), so a run resumes on the engine that started it.
 pub fn train(
     settings: &TrainSettings,
     train: &[Volume],
@@ -108,78 +111,188 @@ pub fn train(
         return Err(TrainError::NoData(format!("no training volume is at least {p}×{p} in-plane")));
     }
     std::fs::create_dir_all(out.join("checkpoint")).map_err(|e| ck_err(out, e))?;
-    let device = device.clone().autodiff();
-    let mut model: EnhanceNet = settings.net.init(&device);
-    // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
-    // ~1 % of the signal, their gradients small enough that 1e-5 swamped the second-moment
-    // term and stalled training (measured: validation L1 stuck at the input's for 600 steps,
-    // 4× lower with 1e-8).
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let ck = out.join("checkpoint");
-    let mut start = 0;
-    let mut validation = Vec::new();
-    let mut seconds_before = 0.0;
-    if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
-        if state.settings.net != settings.net {
-            return Err(ck_err(&ck, "network configuration differs from the checkpoint's"));
-        }
-        (model, optim) = load_checkpoint(&ck, model, optim)?;
-        start = state.step;
-        validation = state.validation;
-        seconds_before = state.seconds;
-    }
     // Fixed validation batch: the same pairs every time, from the held-out volumes.
     let val_batch = (!val_pool.is_empty()).then(|| {
         let mut rng = StdRng::seed_from_u64(settings.seed ^ 0x5EED);
         sample_batch(&val_pool, 32, &settings.pairs, &mut rng)
     });
-    let t0 = Instant::now();
-    let mut last_loss = f64::NAN;
-    for step in start..settings.steps {
-        // Each step's data depends only on (seed, step), so a resumed run sees the same pairs.
-        let mut rng = StdRng::seed_from_u64(
-            settings.seed.wrapping_mul(0x9E37_79B9).wrapping_add(step as u64),
-        );
-        let batch = sample_batch(&pool, settings.batch, &settings.pairs, &mut rng);
-        let (x, y) = to_tensors(batch, &device);
-        let loss = (model.forward(x) - y).abs().mean();
-        last_loss = loss.clone().into_scalar::<f32>() as f64;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = cosine_lr(settings.learning_rate, step, settings.steps, 0.02);
-        model = optim.step(lr, model, grads);
-        progress(step + 1, last_loss);
-        let done = step + 1;
-        if let Some(vb) = &val_batch {
-            if done % settings.validate_every.max(1) == 0 || done == settings.steps {
-                let m = model.valid();
-                let plain = device.clone();
-                let (x, y) = to_tensors(vb.clone(), &plain);
-                let c = settings.net.context;
-                let centre = x.clone().slice([0..vb.batch, c..c + 1, 0..vb.patch, 0..vb.patch]);
-                validation.push(ValidationPoint {
-                    step: done,
-                    l1_input: mean_l1(centre, y.clone()),
-                    l1_output: mean_l1(m.forward(x), y),
-                });
+    let run = Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out };
+    if *device == Device::flex() {
+        run.on_cpu(progress)
+    } else {
+        run.with_burn(device, progress)
+    }
+}
+
+/// What both engines share.
+struct Run<'a> {
+    settings: &'a TrainSettings,
+    pool: &'a [Volume],
+    val_batch: Option<&'a Batch>,
+    out: &'a Path,
+}
+
+impl Run<'_> {
+    /// The batch of a step: depends only on (seed, step), so a resumed run sees the same pairs.
+    fn batch(&self, step: usize) -> Batch {
+        let s = self.settings;
+        let mut rng =
+            StdRng::seed_from_u64(s.seed.wrapping_mul(0x9E37_79B9).wrapping_add(step as u64));
+        sample_batch(self.pool, s.batch, &s.pairs, &mut rng)
+    }
+
+    fn due(&self, done: usize, every: usize) -> bool {
+        done % every.max(1) == 0 || done == self.settings.steps
+    }
+
+    /// Validation point from `enhance(batch) -> output [batch, 1, p, p]`.
+    fn validate(
+        &self,
+        done: usize,
+        enhance: impl FnOnce(&Batch) -> Vec<f32>,
+    ) -> Option<ValidationPoint> {
+        let vb = self.val_batch?;
+        let plane = vb.patch * vb.patch;
+        let c = self.settings.net.context;
+        let output = enhance(vb);
+        let (mut l1_in, mut l1_out) = (0f64, 0f64);
+        for b in 0..vb.batch {
+            let centre =
+                &vb.input[(b * vb.channels + c) * plane..(b * vb.channels + c + 1) * plane];
+            let target = &vb.target[b * plane..(b + 1) * plane];
+            let out = &output[b * plane..(b + 1) * plane];
+            for ((x, y), t) in centre.iter().zip(out).zip(target) {
+                l1_in += (x - t).abs() as f64;
+                l1_out += (y - t).abs() as f64;
             }
         }
-        if done % settings.checkpoint_every.max(1) == 0 || done == settings.steps {
-            let state = CheckpointState {
-                step: done,
-                settings: settings.clone(),
-                validation: validation.clone(),
-                seconds: seconds_before + t0.elapsed().as_secs_f64(),
-            };
-            save_checkpoint(&ck, &model, &optim, &state)?;
+        let n = (vb.batch * plane) as f64;
+        Some(ValidationPoint { step: done, l1_input: l1_in / n, l1_output: l1_out / n })
+    }
+
+    fn state(&self, done: usize, validation: &[ValidationPoint], seconds: f64) -> CheckpointState {
+        CheckpointState {
+            step: done,
+            settings: self.settings.clone(),
+            validation: validation.to_vec(),
+            seconds,
         }
     }
-    save_model(&model.valid(), &settings.net, out)?;
-    Ok(TrainReport {
-        steps_done: settings.steps,
-        seconds: seconds_before + t0.elapsed().as_secs_f64(),
-        final_train_l1: last_loss,
-        validation,
-    })
+
+    fn on_cpu(&self, progress: &mut dyn FnMut(usize, f64)) -> Result<TrainReport, TrainError> {
+        let s = self.settings;
+        let device = Device::flex();
+        let ck = self.out.join("checkpoint");
+        let mut net = CpuEnhanceNet::from_model(&s.net.init(&device), s.net.context);
+        let mut adam = Adam::new(&net);
+        let (mut start, mut validation, mut seconds_before) = (0, Vec::new(), 0.0);
+        if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
+            if state.settings.net != s.net {
+                return Err(ck_err(&ck, "network configuration differs from the checkpoint's"));
+            }
+            let adam_path = ck.join("adam.bin");
+            if !adam_path.is_file() {
+                return Err(ck_err(
+                    &ck,
+                    "this checkpoint was written by burn's trainer (a GPU run); resume it with the \
+                     same --device, or train into a new folder",
+                ));
+            }
+            let (model, _) = load_model(&ck, &device)?;
+            net = CpuEnhanceNet::from_model(&model, s.net.context);
+            let bytes = std::fs::read(&adam_path).map_err(|e| ck_err(&adam_path, e))?;
+            adam = Adam::from_bytes(&bytes, adam.m.len())
+                .ok_or_else(|| ck_err(&adam_path, "not an optimizer state for this network"))?;
+            (start, validation, seconds_before) = (state.step, state.validation, state.seconds);
+        }
+        let t0 = Instant::now();
+        let mut last_loss = f64::NAN;
+        for step in start..s.steps {
+            let batch = self.batch(step);
+            let (loss, grads) = loss_and_grads(&net, &batch);
+            last_loss = loss;
+            adam.step(&mut net, &grads, cosine_lr(s.learning_rate, step, s.steps, 0.02));
+            let done = step + 1;
+            progress(done, loss);
+            if self.due(done, s.validate_every) {
+                validation.extend(self.validate(done, |vb| {
+                    let n = vb.channels * vb.patch * vb.patch;
+                    vb.input
+                        .chunks(n)
+                        .flat_map(|x| net.forward_slab(x, vb.patch, vb.patch))
+                        .collect()
+                }));
+            }
+            if self.due(done, s.checkpoint_every) {
+                let seconds = seconds_before + t0.elapsed().as_secs_f64();
+                save_model(&net.to_model(&s.net, &device), &s.net, &ck)?;
+                let adam_path = ck.join("adam.bin");
+                std::fs::write(&adam_path, adam.to_bytes()).map_err(|e| ck_err(&adam_path, e))?;
+                write_state(&ck, &self.state(done, &validation, seconds))?;
+            }
+        }
+        save_model(&net.to_model(&s.net, &device), &s.net, self.out)?;
+        Ok(TrainReport {
+            steps_done: s.steps,
+            seconds: seconds_before + t0.elapsed().as_secs_f64(),
+            final_train_l1: last_loss,
+            validation,
+        })
+    }
+
+    fn with_burn(
+        &self,
+        device: &Device,
+        progress: &mut dyn FnMut(usize, f64),
+    ) -> Result<TrainReport, TrainError> {
+        let s = self.settings;
+        let device = device.clone().autodiff();
+        let mut model: EnhanceNet = s.net.init(&device);
+        // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
+        // ~1 % of the signal, their gradients small enough that 1e-5 swamped the second-moment
+        // term and stalled training (measured: validation L1 stuck at the input's for 600 steps,
+        // 4× lower with 1e-8).
+        let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+        let ck = self.out.join("checkpoint");
+        let (mut start, mut validation, mut seconds_before) = (0, Vec::new(), 0.0);
+        if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
+            if state.settings.net != s.net {
+                return Err(ck_err(&ck, "network configuration differs from the checkpoint's"));
+            }
+            (model, optim) = load_checkpoint(&ck, model, optim)?;
+            (start, validation, seconds_before) = (state.step, state.validation, state.seconds);
+        }
+        let t0 = Instant::now();
+        let mut last_loss = f64::NAN;
+        for step in start..s.steps {
+            let (x, y) = to_tensors(self.batch(step), &device);
+            let loss = (model.forward(x) - y).abs().mean();
+            last_loss = loss.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cosine_lr(s.learning_rate, step, s.steps, 0.02), model, grads);
+            let done = step + 1;
+            progress(done, last_loss);
+            if self.due(done, s.validate_every) {
+                let m = model.valid();
+                let plain = device.clone().inner();
+                validation.extend(self.validate(done, |vb| {
+                    let (x, _) = to_tensors(vb.clone(), &plain);
+                    m.forward(x).into_data().try_to_vec::<f32>().expect("f32 output")
+                }));
+            }
+            if self.due(done, s.checkpoint_every) {
+                let seconds = seconds_before + t0.elapsed().as_secs_f64();
+                save_checkpoint(&ck, &model, &optim, &self.state(done, &validation, seconds))?;
+            }
+        }
+        save_model(&model.valid(), &s.net, self.out)?;
+        Ok(TrainReport {
+            steps_done: s.steps,
+            seconds: seconds_before + t0.elapsed().as_secs_f64(),
+            final_train_l1: last_loss,
+            validation,
+        })
+    }
 }
 
 /// Write `model.safetensors` and `config.json` into `dir`.
