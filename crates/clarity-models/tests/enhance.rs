@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 use clarity_core::Volume;
+use clarity_models::enhance::infer::InferOptions;
 use clarity_models::enhance::train::{load_model, train, TrainSettings};
 use clarity_models::enhance::{data::PairSettings, EnhanceNetConfig};
 
@@ -43,6 +44,7 @@ fn tiny(steps: usize) -> TrainSettings {
         checkpoint_every: 50,
         pairs: PairSettings { patch: 32, snr: (20.0, 40.0), ..Default::default() },
         net: EnhanceNetConfig { context: 1, channels: 16, depth: 5, pe_axis: None },
+        stop_after: None,
     }
 }
 
@@ -82,6 +84,8 @@ fn tiny_model_learns_resumes_and_round_trips_its_weights() {
     assert_eq!(header["tail.bias"]["shape"], serde_json::json!([1]));
 }
 
+const ONE_PASS: InferOptions = InferOptions { batch: 2, flips: false };
+
 /// A volume with its in-plane axes swapped.
 fn transposed(v: &Volume) -> Volume {
     let [nx, ny, nz] = v.dims;
@@ -117,14 +121,14 @@ fn pe_specific_network_sees_inputs_with_pe_along_its_own_axis() {
         d
     })
     .unwrap();
-    let along_row = enhance_volume(&model, &cfg, &vol, Row, &device, 2, &mut |_, _| {});
+    let along_row = enhance_volume(&model, &cfg, &vol, Row, &device, ONE_PASS, &mut |_, _| {});
     let expected = transposed(&enhance_volume(
         &model,
         &cfg,
         &transposed(&vol),
         Col,
         &device,
-        2,
+        ONE_PASS,
         &mut |_, _| {},
     ));
     assert_eq!(along_row.dims, vol.dims);
@@ -132,8 +136,85 @@ fn pe_specific_network_sees_inputs_with_pe_along_its_own_axis() {
         along_row.data.iter().zip(&expected.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(diff < 1e-3, "max difference {diff}");
     // And it differs from running the slices untransposed (the check has teeth).
-    let plain = enhance_volume(&model, &cfg, &vol, Col, &device, 2, &mut |_, _| {});
+    let plain = enhance_volume(&model, &cfg, &vol, Col, &device, ONE_PASS, &mut |_, _| {});
     let d2 =
         plain.data.iter().zip(&along_row.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(d2 > 1e-2, "transposing made no difference ({d2})");
+}
+
+/// `vol` mirrored left-right in every slice.
+fn mirrored(v: &Volume) -> Volume {
+    let mut out = v.clone();
+    let nx = v.dims[0];
+    out.data.chunks_mut(nx).for_each(|row| row.reverse());
+    out
+}
+
+fn max_diff(a: &Volume, b: &Volume) -> f32 {
+    a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
+}
+
+#[test]
+fn flip_ensemble_makes_the_output_mirror_with_the_input() {
+    use clarity_core::PhaseEncodingDirection::Col;
+    use clarity_models::enhance::infer::enhance_volume;
+    let device = Device::flex();
+    let cfg = EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: None };
+    let mut model = cfg.init(&device);
+    model.tail = burn::nn::conv::Conv2dConfig::new([4, 1], [3, 3])
+        .with_padding(burn::nn::PaddingConfig2d::Same)
+        .init(&device);
+    let vol = discs(3);
+    let run = |v: &Volume, flips: bool| {
+        enhance_volume(
+            &model,
+            &cfg,
+            v,
+            Col,
+            &device,
+            InferOptions { batch: 2, flips },
+            &mut |_, _| {},
+        )
+    };
+    // Averaged over the four flips the network is exactly flip-equivariant...
+    let d = max_diff(&run(&mirrored(&vol), true), &mirrored(&run(&vol, true)));
+    assert!(d < 1e-3, "ensemble not mirror-equivariant: {d}");
+    // ...which a single pass of a random network is not (the check has teeth).
+    let d1 = max_diff(&run(&mirrored(&vol), false), &mirrored(&run(&vol, false)));
+    assert!(d1 > 1e-2, "single pass already equivariant ({d1})");
+}
+
+/// The CPU engine's checkpoint holds everything: stopping and resuming gives the same weights
+/// as one uninterrupted run.
+#[test]
+fn resumed_cpu_training_equals_an_uninterrupted_run() {
+    let vols: Vec<Volume> = (0..2).map(discs).collect();
+    let device = Device::flex();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    train(&tiny(60), &vols, &vols, a.path(), &device, &mut |_, _| {}).unwrap();
+    let (m1, _) = load_model(a.path(), &device).unwrap();
+    // The same 60-step schedule, stopped after step 37 (between checkpoints) and resumed.
+    let stopped = TrainSettings { stop_after: Some(37), ..tiny(60) };
+    let r = train(&stopped, &vols, &vols, b.path(), &device, &mut |_, _| {}).unwrap();
+    assert_eq!(r.steps_done, 37);
+    train(&tiny(60), &vols, &vols, b.path(), &device, &mut |_, _| {}).unwrap();
+    let (m2, _) = load_model(b.path(), &device).unwrap();
+    let x = Tensor::<4>::random([1, 3, 20, 20], burn::tensor::Distribution::Default, &device);
+    let d: f32 = (m1.forward(x.clone()) - m2.forward(x)).abs().max().into_scalar();
+    assert_eq!(d, 0.0, "resumed runs differ by {d}");
+}
+
+/// burn's autodiff engine (what a GPU trains with) still learns, run here on the CPU.
+#[test]
+fn burn_autodiff_engine_learns() {
+    use clarity_models::enhance::train::train_with_autodiff;
+    let vols: Vec<Volume> = (0..2).map(discs).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = tiny(120);
+    s.validate_every = 120;
+    let report =
+        train_with_autodiff(&s, &vols, &vols, dir.path(), &Device::flex(), &mut |_, _| {}).unwrap();
+    let last = report.validation.last().unwrap();
+    assert!(last.l1_output < 0.9 * last.l1_input, "{:?}", report.validation);
+    assert!(dir.path().join("checkpoint/model.bpk").is_file(), "burn checkpoint written");
 }

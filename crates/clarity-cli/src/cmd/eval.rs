@@ -109,7 +109,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             &t.lr,
             pe,
             &device,
-            4,
+            Default::default(),
             &mut |_, _| {},
         );
         rows.push(EvalRow {

@@ -96,6 +96,10 @@ pub struct EnhanceTrainArgs {
     /// Validate and checkpoint every N steps.
     #[arg(long, default_value_t = 200)]
     pub every: usize,
+    /// Stop after this step with a checkpoint, keeping the schedule of --steps: run again with
+    /// the same --steps (and no --stop-after, or a later one) to continue exactly where it stopped.
+    #[arg(long)]
+    pub stop_after: Option<usize>,
     /// Phase-encoding axis of the training pairs: either (random per pair, a network for any
     /// orientation) or one axis (a PE-specific network; `clarity enhance` then transposes
     /// inputs whose PE runs the other way).
@@ -166,6 +170,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         checkpoint_every: a.every,
         pairs: PairSettings { patch: a.patch, context: a.context, pe_axis, ..Default::default() },
         net,
+        stop_after: a.stop_after,
     };
     let bar = step_bar(a.steps);
     let t = Instant::now();

@@ -15,6 +15,38 @@ use rayon::prelude::*;
 use super::cpu::{Conv3x3, CpuEnhanceNet};
 use super::data::Batch;
 
+/// A network with `cfg`'s architecture, initialised from `seed` alone: He-normal weights
+/// (σ = √(2 / 9·c_in)), zero biases, and a zero tail so it starts as the identity, as
+/// [`super::EnhanceNetConfig::init`] does. burn's initialisers draw from a process-wide
+/// generator that other threads also draw from, so two runs with one seed could start apart.
+pub(crate) fn seeded_init(cfg: &super::EnhanceNetConfig, seed: u64) -> CpuEnhanceNet {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0xC0DE_1417);
+    let mut normal = move || -> f32 {
+        // Box-Muller.
+        let (u1, u2): (f64, f64) = (rng.gen_range(f64::EPSILON..1.0), rng.gen());
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    };
+    let (i, c) = (cfg.in_channels(), cfg.channels);
+    let shapes: Vec<(usize, usize)> = std::iter::once((i, c))
+        .chain((0..cfg.depth.saturating_sub(2)).map(|_| (c, c)))
+        .chain(std::iter::once((c, 1)))
+        .collect();
+    let last = shapes.len() - 1;
+    let layers = shapes
+        .iter()
+        .enumerate()
+        .map(|(l, &(c_in, c_out))| {
+            let std = (2.0 / (9 * c_in) as f32).sqrt();
+            let weight = (0..9 * c_in * c_out)
+                .map(|_| if l == last { 0.0 } else { std * normal() })
+                .collect();
+            Conv3x3 { c_in, c_out, weight, bias: vec![0.0; c_out] }
+        })
+        .collect();
+    CpuEnhanceNet { layers, context: cfg.context }
+}
+
 /// Gradients in the layout of [`Conv3x3`]: per layer `(weight, bias)`.
 pub(crate) type Grads = Vec<(Vec<f32>, Vec<f32>)>;
 
@@ -106,24 +138,24 @@ fn image_step(
 pub(crate) fn loss_and_grads(net: &CpuEnhanceNet, batch: &Batch) -> (f64, Grads) {
     let (p, ch) = (batch.patch, batch.channels);
     let n_px = (batch.batch * p * p) as f32;
-    let (loss, grads) = (0..batch.batch)
+    // Per-image gradients in parallel, summed in image order: the result does not depend on
+    // how the threads split the work, so a resumed run repeats an uninterrupted one exactly.
+    let per_image: Vec<(f64, Grads)> = (0..batch.batch)
         .into_par_iter()
-        .fold(
-            || (0f64, zero_grads(net)),
-            |(loss, mut grads), b| {
-                let input = &batch.input[b * ch * p * p..(b + 1) * ch * p * p];
-                let target = &batch.target[b * p * p..(b + 1) * p * p];
-                let l = image_step(net, input, target, p, p, 1.0 / n_px, &mut grads);
-                (loss + l, grads)
-            },
-        )
-        .reduce(
-            || (0f64, zero_grads(net)),
-            |(la, mut ga), (lb, gb)| {
-                add_into(&mut ga, &gb);
-                (la + lb, ga)
-            },
-        );
+        .map(|b| {
+            let mut grads = zero_grads(net);
+            let input = &batch.input[b * ch * p * p..(b + 1) * ch * p * p];
+            let target = &batch.target[b * p * p..(b + 1) * p * p];
+            let l = image_step(net, input, target, p, p, 1.0 / n_px, &mut grads);
+            (l, grads)
+        })
+        .collect();
+    let mut grads = zero_grads(net);
+    let mut loss = 0f64;
+    for (l, g) in &per_image {
+        loss += l;
+        add_into(&mut grads, g);
+    }
     (loss / n_px as f64, grads)
 }
 
@@ -263,6 +295,29 @@ mod tests {
                     "layer {l} bias {o}"
                 );
             }
+        }
+    }
+
+    /// CPU weights → burn module → safetensors → burn module → CPU weights is exact.
+    #[test]
+    fn weights_round_trip_through_burn_and_safetensors() {
+        let device = Device::flex();
+        let cfg = EnhanceNetConfig { context: 1, channels: 5, depth: 4, pe_axis: None };
+        let mut net = CpuEnhanceNet::from_model(&cfg.init(&device), cfg.context);
+        for (i, l) in net.layers.iter_mut().enumerate() {
+            l.weight
+                .iter_mut()
+                .enumerate()
+                .for_each(|(j, w)| *w = ((i * 31 + j) % 17) as f32 - 8.0);
+            l.bias.iter_mut().enumerate().for_each(|(j, b)| *b = j as f32 + 0.5 * i as f32);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        crate::store::save_weights(&net.to_model(&cfg, &device), &cfg, dir.path()).unwrap();
+        let (model, _) = crate::enhance::train::load_model(dir.path(), &device).unwrap();
+        let back = CpuEnhanceNet::from_model(&model, cfg.context);
+        for (a, b) in net.layers.iter().zip(&back.layers) {
+            assert_eq!(a.weight, b.weight);
+            assert_eq!(a.bias, b.bias);
         }
     }
 

@@ -3,6 +3,11 @@
 //! on output. Fully convolutional, so any matrix size runs whole; geometry and metadata are
 //! kept. A network trained for one phase-encoding axis sees every slice transposed when the
 //! input's PE runs along the other axis.
+//!
+//! Optionally (`flips`) each slab also goes through the network flipped left-right, up-down
+//! and both, and the four outputs, flipped back, are averaged ("self-ensemble"): flips keep the
+//! phase-encoding axis, so every pass sees an input like those it was trained on, and their
+//! errors partly cancel. Four times the work.
 
 use burn::prelude::*;
 use clarity_core::{PhaseEncodingDirection, Volume};
@@ -25,17 +30,48 @@ fn maybe_transposed(slice: &[f32], nx: usize, ny: usize, transpose: bool) -> Vec
     out
 }
 
-/// Enhance frame 0 of `vol`, whose phase encoding runs along `pe`, `batch` slices at a time;
-/// `progress(done, total)` after each batch.
+/// `n` planes of `h × w` (x fastest) flipped along x and/or y, in place.
+fn flip_planes(data: &mut [f32], h: usize, w: usize, flip_x: bool, flip_y: bool) {
+    for plane in data.chunks_mut(h * w) {
+        if flip_x {
+            plane.chunks_mut(w).for_each(|row| row.reverse());
+        }
+        if flip_y {
+            for y in 0..h / 2 {
+                let (top, bottom) = plane.split_at_mut((h - 1 - y) * w);
+                top[y * w..(y + 1) * w].swap_with_slice(&mut bottom[..w]);
+            }
+        }
+    }
+}
+
+/// How a volume goes through the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InferOptions {
+    /// Slices per forward pass.
+    pub batch: usize,
+    /// Average over the four flips of each slab (see the module docs).
+    pub flips: bool,
+}
+
+impl Default for InferOptions {
+    fn default() -> Self {
+        Self { batch: 4, flips: true }
+    }
+}
+
+/// Enhance frame 0 of `vol`, whose phase encoding runs along `pe`; `progress(done, total)`
+/// after each batch of slices.
 pub fn enhance_volume(
     model: &EnhanceNet,
     cfg: &EnhanceNetConfig,
     vol: &Volume,
     pe: PhaseEncodingDirection,
     device: &Device,
-    batch: usize,
+    opts: InferOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Volume {
+    let batch = opts.batch;
     let [nx, ny, nz] = vol.dims;
     let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
     // The network's view of a slice: `w` wide, `h` high.
@@ -67,13 +103,30 @@ pub fn enhance_volume(
                 }
             }
         }
-        let y: Vec<f32> = match &cpu {
-            Some(net) => input.chunks(ch * plane).flat_map(|x| net.forward_slab(x, h, w)).collect(),
-            None => {
-                let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
-                model.forward(x).into_data().as_slice::<f32>().expect("float output").to_vec()
+        let run = |input: Vec<f32>| -> Vec<f32> {
+            match &cpu {
+                Some(net) => {
+                    input.chunks(ch * plane).flat_map(|x| net.forward_slab(x, h, w)).collect()
+                }
+                None => {
+                    let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
+                    model.forward(x).into_data().as_slice::<f32>().expect("float output").to_vec()
+                }
             }
         }; // [n, 1, h, w]
+        let y: Vec<f32> = if opts.flips {
+            let mut sum = vec![0f32; n * plane];
+            for (fx, fy) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut x = input.clone();
+                flip_planes(&mut x, h, w, fx, fy);
+                let mut y = run(x);
+                flip_planes(&mut y, h, w, fx, fy);
+                sum.iter_mut().zip(&y).for_each(|(s, v)| *s += v / 4.0);
+            }
+            sum
+        } else {
+            run(input)
+        };
         for (b, k) in (k0..k1).enumerate() {
             // Transposing back swaps the roles of w and h.
             let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);
@@ -90,4 +143,23 @@ pub fn enhance_volume(
     out.data.truncate(plane * nz);
     out.frame_axis = None;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flips_are_their_own_inverse_and_move_pixels_where_expected() {
+        let (h, w) = (3, 4);
+        let orig: Vec<f32> = (0..2 * h * w).map(|v| v as f32).collect();
+        let mut x = orig.clone();
+        flip_planes(&mut x, h, w, true, false);
+        assert_eq!(&x[..4], &[3.0, 2.0, 1.0, 0.0]);
+        flip_planes(&mut x, h, w, true, true);
+        assert_eq!(&x[..4], &[8.0, 9.0, 10.0, 11.0], "first row is the last row, unflipped in x");
+        assert_eq!(&x[12..16], &[20.0, 21.0, 22.0, 23.0], "each plane flips on its own");
+        flip_planes(&mut x, h, w, false, true);
+        assert_eq!(x, orig);
+    }
 }

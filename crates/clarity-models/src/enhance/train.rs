@@ -23,7 +23,7 @@ use crate::store::{
 };
 
 use super::cpu::CpuEnhanceNet;
-use super::cpu_train::{loss_and_grads, Adam};
+use super::cpu_train::{loss_and_grads, seeded_init, Adam};
 
 use super::data::{sample_batch, Batch, PairSettings};
 use super::model::{EnhanceNet, EnhanceNetConfig};
@@ -39,6 +39,10 @@ pub struct TrainSettings {
     pub checkpoint_every: usize,
     pub pairs: PairSettings,
     pub net: EnhanceNetConfig,
+    /// Stop after this step (with a checkpoint) although the schedule runs to `steps`: splits
+    /// one run over several sittings; resuming with the same `steps` continues it exactly.
+    #[serde(default)]
+    pub stop_after: Option<usize>,
 }
 
 impl Default for TrainSettings {
@@ -52,6 +56,7 @@ impl Default for TrainSettings {
             checkpoint_every: 100,
             pairs: PairSettings::default(),
             net: EnhanceNetConfig::default(),
+            stop_after: None,
         }
     }
 }
@@ -102,6 +107,35 @@ pub fn train(
     device: &Device,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainReport, TrainError> {
+    let (pool, val_batch) = prepare(settings, train, val, out)?;
+    let run = Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out };
+    if *device == Device::flex() {
+        run.on_cpu(progress)
+    } else {
+        run.with_burn(device, progress)
+    }
+}
+
+/// [`train`] with burn's autodiff on any device (the CPU included): what a GPU run uses.
+pub fn train_with_autodiff(
+    settings: &TrainSettings,
+    train: &[Volume],
+    val: &[Volume],
+    out: &Path,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<TrainReport, TrainError> {
+    let (pool, val_batch) = prepare(settings, train, val, out)?;
+    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }.with_burn(device, progress)
+}
+
+/// The usable training volumes and the fixed validation batch; creates `out/checkpoint`.
+fn prepare(
+    settings: &TrainSettings,
+    train: &[Volume],
+    val: &[Volume],
+    out: &Path,
+) -> Result<(Vec<Volume>, Option<Batch>), TrainError> {
     let p = settings.pairs.patch;
     let pool: Vec<Volume> =
         train.iter().filter(|v| v.dims[0] >= p && v.dims[1] >= p).cloned().collect();
@@ -116,12 +150,7 @@ pub fn train(
         let mut rng = StdRng::seed_from_u64(settings.seed ^ 0x5EED);
         sample_batch(&val_pool, 32, &settings.pairs, &mut rng)
     });
-    let run = Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out };
-    if *device == Device::flex() {
-        run.on_cpu(progress)
-    } else {
-        run.with_burn(device, progress)
-    }
+    Ok((pool, val_batch))
 }
 
 /// What both engines share.
@@ -141,8 +170,14 @@ impl Run<'_> {
         sample_batch(self.pool, s.batch, &s.pairs, &mut rng)
     }
 
+    /// The step this sitting ends at.
+    fn end(&self) -> usize {
+        let s = self.settings;
+        s.stop_after.map_or(s.steps, |e| e.min(s.steps))
+    }
+
     fn due(&self, done: usize, every: usize) -> bool {
-        done % every.max(1) == 0 || done == self.settings.steps
+        done.is_multiple_of(every.max(1)) || done == self.end()
     }
 
     /// Validation point from `enhance(batch) -> output [batch, 1, p, p]`.
@@ -183,7 +218,7 @@ impl Run<'_> {
         let s = self.settings;
         let device = Device::flex();
         let ck = self.out.join("checkpoint");
-        let mut net = CpuEnhanceNet::from_model(&s.net.init(&device), s.net.context);
+        let mut net = seeded_init(&s.net, s.seed);
         let mut adam = Adam::new(&net);
         let (mut start, mut validation, mut seconds_before) = (0, Vec::new(), 0.0);
         if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
@@ -207,7 +242,7 @@ impl Run<'_> {
         }
         let t0 = Instant::now();
         let mut last_loss = f64::NAN;
-        for step in start..s.steps {
+        for step in start..self.end() {
             let batch = self.batch(step);
             let (loss, grads) = loss_and_grads(&net, &batch);
             last_loss = loss;
@@ -233,7 +268,7 @@ impl Run<'_> {
         }
         save_model(&net.to_model(&s.net, &device), &s.net, self.out)?;
         Ok(TrainReport {
-            steps_done: s.steps,
+            steps_done: self.end().max(start),
             seconds: seconds_before + t0.elapsed().as_secs_f64(),
             final_train_l1: last_loss,
             validation,
@@ -247,6 +282,8 @@ impl Run<'_> {
     ) -> Result<TrainReport, TrainError> {
         let s = self.settings;
         let device = device.clone().autodiff();
+        // Best effort: burn's generator is shared with anything else drawing from it.
+        device.seed(s.seed);
         let mut model: EnhanceNet = s.net.init(&device);
         // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
         // ~1 % of the signal, their gradients small enough that 1e-5 swamped the second-moment
@@ -264,7 +301,7 @@ impl Run<'_> {
         }
         let t0 = Instant::now();
         let mut last_loss = f64::NAN;
-        for step in start..s.steps {
+        for step in start..self.end() {
             let (x, y) = to_tensors(self.batch(step), &device);
             let loss = (model.forward(x) - y).abs().mean();
             last_loss = loss.clone().into_scalar::<f32>() as f64;
@@ -287,7 +324,7 @@ impl Run<'_> {
         }
         save_model(&model.valid(), &s.net, self.out)?;
         Ok(TrainReport {
-            steps_done: s.steps,
+            steps_done: self.end().max(start),
             seconds: seconds_before + t0.elapsed().as_secs_f64(),
             final_train_l1: last_loss,
             validation,
