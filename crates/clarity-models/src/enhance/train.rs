@@ -348,3 +348,41 @@ pub fn load_model(
 ) -> Result<(EnhanceNet, EnhanceNetConfig), TrainError> {
     load_weights(dir, |cfg: &EnhanceNetConfig| cfg.init(device))
 }
+
+/// Median seconds of one training step (forward, backward, Adam update) on `batch` for burn's
+/// autodiff on the `flex` CPU backend and for the hand-written CPU engine, `repeats` steps each
+/// after one warm-up: the comparison `clarity bench enhance` prints. Data generation excluded.
+pub fn time_training_steps(net: &EnhanceNetConfig, batch: &Batch, repeats: usize) -> (f64, f64) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let device = Device::flex().autodiff();
+    let mut model: EnhanceNet = net.init(&device);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut burn_times = Vec::new();
+    for i in 0..=repeats.max(1) {
+        let t = Instant::now();
+        let (x, y) = to_tensors(batch.clone(), &device);
+        let loss = (model.forward(x) - y).abs().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-4, model, grads);
+        // Reading a weight back forces burn's lazy work to finish inside the timing.
+        let _ = model.tail.weight.val().into_data();
+        if i > 0 {
+            burn_times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let mut cpu_net = seeded_init(net, 0);
+    let mut adam = Adam::new(&cpu_net);
+    let mut cpu_times = Vec::new();
+    for i in 0..=repeats.max(1) {
+        let t = Instant::now();
+        let (_, grads) = loss_and_grads(&cpu_net, batch);
+        adam.step(&mut cpu_net, &grads, 1e-4);
+        if i > 0 {
+            cpu_times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    (median(burn_times), median(cpu_times))
+}

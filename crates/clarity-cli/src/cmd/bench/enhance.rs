@@ -38,6 +38,9 @@ pub struct EnhanceBenchArgs {
     /// Only time clarity.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Also time this many training steps with burn's autodiff and with the CPU engine (0: skip).
+    #[arg(long, default_value_t = 5)]
+    pub train_steps: usize,
     /// cpu or cuda (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -198,6 +201,28 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
     }
     if let Some((_, _, _, _, Some(b))) = rows.first() {
         println!("(ONNX Runtime {}, {} intra-op threads; batch {})", b.version, threads, a.batch);
+    }
+    if a.train_steps > 0 {
+        // A training batch like `clarity train enhance`'s: 16 patches of 64², simulated pairs
+        // of a synthetic image (the data only has to be realistic in size here).
+        let pairs = clarity_models::enhance::data::PairSettings {
+            context: cfg.context,
+            ..Default::default()
+        };
+        let vol = clarity_core::Volume::new([128, 128, 3], test_input(1, 3, 128))?;
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+        let batch = clarity_models::enhance::data::sample_batch(&[vol], 16, &pairs, &mut rng);
+        let (burn_s, cpu_s) =
+            clarity_models::enhance::train::time_training_steps(&cfg, &batch, a.train_steps);
+        let step_flop = cfg.flops_per_slice(64, 64) * 16.0 * 3.0;
+        println!(
+            "\ntraining step (16 × 64² patches, forward + backward + Adam; median of {}):",
+            a.train_steps
+        );
+        println!("| engine | s/step | GFLOP/s (3× forward FLOPs) |\n|---|---|---|");
+        println!("| burn flex autodiff | {burn_s:.3} | {:.1} |", step_flop / burn_s / 1e9);
+        println!("| clarity CPU engine | {cpu_s:.3} | {:.1} |", step_flop / cpu_s / 1e9);
+        println!("(the CPU engine takes {:.2}× burn's time)", cpu_s / burn_s);
     }
     if let Some(why) = skipped {
         println!(
