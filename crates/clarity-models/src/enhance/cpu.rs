@@ -103,27 +103,11 @@ impl Conv3x3 {
         let k = 9 * ci;
         cols.clear();
         cols.resize(n_rows * w * k, 0.0);
-        for r in 0..n_rows {
-            let y = y0 + r;
-            for x in 0..w {
-                let row = &mut cols[(r * w + x) * k..(r * w + x + 1) * k];
-                for ky in 0..3 {
-                    let sy = y as isize + ky as isize - 1;
-                    if sy < 0 || sy >= h as isize {
-                        continue; // zero padding: the row stays 0
-                    }
-                    for kx in 0..3 {
-                        let sx = x as isize + kx as isize - 1;
-                        if sx < 0 || sx >= w as isize {
-                            continue;
-                        }
-                        let src = (sy as usize * w + sx as usize) * ci;
-                        let t = ky * 3 + kx;
-                        row[t * ci..(t + 1) * ci].copy_from_slice(&input[src..src + ci]);
-                    }
-                }
-            }
-        }
+        // Taps outside the image stay 0: zero padding.
+        for_each_tap(h, w, y0, n_rows, |px, t, src| {
+            cols[px * k + t * ci..px * k + (t + 1) * ci]
+                .copy_from_slice(&input[src * ci..(src + 1) * ci]);
+        });
     }
 
     /// Output rows `y0..` of the layer into `dst` (`[rows, w, c_out]`); `cols` is scratch.
@@ -229,33 +213,39 @@ impl Conv3x3 {
                     );
                 }
                 // col2im: each im2col entry came from one input pixel; its gradient goes back there.
-                for r in 0..n_rows {
-                    let y = y0 + r;
-                    for x in 0..w {
-                        let row = &dcols[(r * w + x) * k..(r * w + x + 1) * k];
-                        for ky in 0..3 {
-                            let sy = y as isize + ky as isize - 1;
-                            if sy < 0 || sy >= h as isize {
-                                continue;
-                            }
-                            for kx in 0..3 {
-                                let sx = x as isize + kx as isize - 1;
-                                if sx < 0 || sx >= w as isize {
-                                    continue;
-                                }
-                                let dst = (sy as usize * w + sx as usize) * ci;
-                                let t = ky * 3 + kx;
-                                for (o, v) in
-                                    d[dst..dst + ci].iter_mut().zip(&row[t * ci..(t + 1) * ci])
-                                {
-                                    *o += v;
-                                }
-                            }
-                        }
+                for_each_tap(h, w, y0, n_rows, |px, t, dst| {
+                    let from = &dcols[px * k + t * ci..px * k + (t + 1) * ci];
+                    for (o, v) in d[dst * ci..(dst + 1) * ci].iter_mut().zip(from) {
+                        *o += v;
                     }
-                }
+                });
             }
             y0 += n_rows;
+        }
+    }
+}
+
+/// Calls `f(px, t, src)` for every output pixel `px` (counted from row `y0`) of rows
+/// `y0..y0 + n_rows` of an `h × w` image and every tap `t = 3·ky + kx` of its 3×3 neighbourhood
+/// that lies inside the image, `src` being that neighbour's pixel index: the index map that
+/// im2col reads through and col2im writes back through.
+fn for_each_tap(
+    h: usize,
+    w: usize,
+    y0: usize,
+    n_rows: usize,
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    for r in 0..n_rows {
+        let y = y0 + r;
+        for x in 0..w {
+            for ky in 0..3 {
+                let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else { continue };
+                for kx in 0..3 {
+                    let Some(sx) = (x + kx).checked_sub(1).filter(|&sx| sx < w) else { continue };
+                    f(r * w + x, ky * 3 + kx, sy * w + sx);
+                }
+            }
         }
     }
 }

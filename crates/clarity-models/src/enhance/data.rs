@@ -137,9 +137,13 @@ pub fn sample_pair(
         }
     };
     let truth: Vec<Vec<f32>> = slab.iter().map(|&kk| strip(vol.slice(kk))).collect();
+    // The slab after the intensity curve, subsampled: the centre slice's part sets the noise,
+    // the whole the normalisation.
+    let slab_values: Vec<f32> =
+        slab.iter().flat_map(|&kk| subsampled(vol.slice(kk), nx).map(curve)).collect();
+    let centre_values = &slab_values[c * sub.len()..(c + 1) * sub.len()];
     // SNR is relative to the slice's foreground mean, as the physics engine defines it.
-    let curved: Vec<f32> = sub.iter().map(|&v| curve(v)).collect();
-    let mean_fg = match clarity_mr::fastscan::foreground_mean_of(&curved) {
+    let mean_fg = match clarity_mr::fastscan::foreground_mean_of(centre_values) {
         m if m > 0.0 => m,
         _ => 1.0,
     };
@@ -153,10 +157,6 @@ pub fn sample_pair(
         truth.iter().map(|t| sampling.acquire_magnitude(t, sw, sh, rng)).collect();
     // Inference divides by the 99th percentile of the shortened slab; the truth's (the
     // shortened scan's differs by the noise and blur, a few per cent) stands in for it here.
-    let slab_values: Vec<f32> = slab
-        .iter()
-        .flat_map(|&kk| subsampled(vol.slice(kk), nx).map(curve).collect::<Vec<_>>())
-        .collect();
     let scale = norm_scale(&slab_values);
     let (ox, oy) = match pe {
         PhaseEncodingDirection::Col => (0, y0),

@@ -107,13 +107,12 @@ pub fn train(
     device: &Device,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainReport, TrainError> {
-    let (pool, val_batch) = prepare(settings, train, val, out)?;
-    let run = Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out };
-    if *device == Device::flex() {
-        run.on_cpu(progress)
-    } else {
-        run.with_burn(device, progress)
+    if *device != Device::flex() {
+        return train_with_autodiff(settings, train, val, out, device, progress);
     }
+    let (pool, val_batch) = prepare(settings, train, val, out)?;
+    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }
+        .go::<CpuEngine>(device, progress)
 }
 
 /// [`train`] with burn's autodiff on any device (the CPU included): what a GPU run uses.
@@ -126,7 +125,8 @@ pub fn train_with_autodiff(
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainReport, TrainError> {
     let (pool, val_batch) = prepare(settings, train, val, out)?;
-    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }.with_burn(device, progress)
+    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }
+        .go::<BurnEngine>(device, progress)
 }
 
 /// The usable training volumes and the fixed validation batch; creates `out/checkpoint`.
@@ -153,7 +153,153 @@ fn prepare(
     Ok((pool, val_batch))
 }
 
-/// What both engines share.
+/// One way of training the network: burn's autodiff, or the hand-written CPU engine.
+trait Engine: Sized {
+    /// A fresh network from `settings`, or the one in checkpoint folder `ck` with its state.
+    fn start(
+        settings: &TrainSettings,
+        ck: &Path,
+        device: &Device,
+    ) -> Result<(Self, Option<CheckpointState>), TrainError>;
+    /// One optimiser step on `batch` at learning rate `lr`; returns the batch's mean L1 loss.
+    fn step(&mut self, batch: Batch, lr: f64) -> f64;
+    /// The network's output on `batch`, `[batch, 1, p, p]`.
+    fn enhance(&self, batch: &Batch) -> Vec<f32>;
+    /// Write a resumable checkpoint into `ck`.
+    fn checkpoint(&self, ck: &Path, state: &CheckpointState) -> Result<(), TrainError>;
+    /// The trained network as a burn module (on the CPU), for saving.
+    fn model(&self) -> EnhanceNet;
+}
+
+/// Refuses a checkpoint of another network.
+fn check_net(
+    ck: &Path,
+    state: &CheckpointState,
+    settings: &TrainSettings,
+) -> Result<(), TrainError> {
+    if state.settings.net != settings.net {
+        return Err(ck_err(ck, "network configuration differs from the checkpoint's"));
+    }
+    Ok(())
+}
+
+/// The hand-written CPU engine ([`super::cpu_train`]).
+struct CpuEngine {
+    net: CpuEnhanceNet,
+    adam: Adam,
+    cfg: EnhanceNetConfig,
+}
+
+impl Engine for CpuEngine {
+    fn start(
+        s: &TrainSettings,
+        ck: &Path,
+        _device: &Device,
+    ) -> Result<(Self, Option<CheckpointState>), TrainError> {
+        let net = seeded_init(&s.net, s.seed);
+        let adam = Adam::new(&net);
+        let mut engine = Self { net, adam, cfg: s.net.clone() };
+        let Some(state) = checkpoint_state::<CheckpointState>(ck)? else {
+            return Ok((engine, None));
+        };
+        check_net(ck, &state, s)?;
+        let adam_path = ck.join("adam.bin");
+        if !adam_path.is_file() {
+            return Err(ck_err(
+                ck,
+                "this checkpoint was written by burn's trainer (a GPU run); resume it with the \
+                 same --device, or train into a new folder",
+            ));
+        }
+        let (model, _) = load_model(ck, &Device::flex())?;
+        engine.net = CpuEnhanceNet::from_model(&model, s.net.context);
+        let bytes = std::fs::read(&adam_path).map_err(|e| ck_err(&adam_path, e))?;
+        engine.adam = Adam::from_bytes(&bytes, engine.adam.m.len())
+            .ok_or_else(|| ck_err(&adam_path, "not an optimizer state for this network"))?;
+        Ok((engine, Some(state)))
+    }
+
+    fn step(&mut self, batch: Batch, lr: f64) -> f64 {
+        let (loss, grads) = loss_and_grads(&self.net, &batch);
+        self.adam.step(&mut self.net, &grads, lr);
+        loss
+    }
+
+    fn enhance(&self, b: &Batch) -> Vec<f32> {
+        let n = b.channels * b.patch * b.patch;
+        b.input.chunks(n).flat_map(|x| self.net.forward_slab(x, b.patch, b.patch)).collect()
+    }
+
+    fn checkpoint(&self, ck: &Path, state: &CheckpointState) -> Result<(), TrainError> {
+        save_model(&self.model(), &self.cfg, ck)?;
+        let adam_path = ck.join("adam.bin");
+        std::fs::write(&adam_path, self.adam.to_bytes()).map_err(|e| ck_err(&adam_path, e))?;
+        write_state(ck, state)
+    }
+
+    fn model(&self) -> EnhanceNet {
+        self.net.to_model(&self.cfg, &Device::flex())
+    }
+}
+
+/// burn's autodiff on any device.
+struct BurnEngine {
+    model: EnhanceNet,
+    optim: burn::optim::ModuleOptimizer,
+    device: Device,
+}
+
+impl Engine for BurnEngine {
+    fn start(
+        s: &TrainSettings,
+        ck: &Path,
+        device: &Device,
+    ) -> Result<(Self, Option<CheckpointState>), TrainError> {
+        let device = device.clone().autodiff();
+        // Best effort: burn's generator is shared with anything else drawing from it.
+        device.seed(s.seed);
+        let model: EnhanceNet = s.net.init(&device);
+        // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
+        // ~1 % of the signal, their gradients small enough that 1e-5 swamped the second-moment
+        // term and stalled training (measured: validation L1 stuck at the input's for 600 steps,
+        // 4× lower with 1e-8).
+        let optim = AdamConfig::new().with_epsilon(1e-8).init();
+        let mut engine = Self { model, optim, device };
+        let Some(state) = checkpoint_state::<CheckpointState>(ck)? else {
+            return Ok((engine, None));
+        };
+        check_net(ck, &state, s)?;
+        (engine.model, engine.optim) = load_checkpoint(ck, engine.model, engine.optim)?;
+        Ok((engine, Some(state)))
+    }
+
+    fn step(&mut self, batch: Batch, lr: f64) -> f64 {
+        let (x, y) = to_tensors(batch, &self.device);
+        let loss = (self.model.forward(x) - y).abs().mean();
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        // `step` takes the module by value; a clone shares the parameter tensors (reference
+        // counted), so this costs one copy of 57k weights at most.
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        value
+    }
+
+    fn enhance(&self, b: &Batch) -> Vec<f32> {
+        let plain = self.device.clone().inner();
+        let (x, _) = to_tensors(b.clone(), &plain);
+        self.model.valid().forward(x).into_data().try_to_vec::<f32>().expect("f32 output")
+    }
+
+    fn checkpoint(&self, ck: &Path, state: &CheckpointState) -> Result<(), TrainError> {
+        save_checkpoint(ck, &self.model, &self.optim, state)
+    }
+
+    fn model(&self) -> EnhanceNet {
+        self.model.valid()
+    }
+}
+
+/// What both engines share: data, schedule, validation, checkpoints, report.
 struct Run<'a> {
     settings: &'a TrainSettings,
     pool: &'a [Volume],
@@ -180,16 +326,12 @@ impl Run<'_> {
         done.is_multiple_of(every.max(1)) || done == self.end()
     }
 
-    /// Validation point from `enhance(batch) -> output [batch, 1, p, p]`.
-    fn validate(
-        &self,
-        done: usize,
-        enhance: impl FnOnce(&Batch) -> Vec<f32>,
-    ) -> Option<ValidationPoint> {
+    /// Validation point of `engine` on the fixed validation batch.
+    fn validate(&self, done: usize, engine: &impl Engine) -> Option<ValidationPoint> {
         let vb = self.val_batch?;
         let plane = vb.patch * vb.patch;
         let c = self.settings.net.context;
-        let output = enhance(vb);
+        let output = engine.enhance(vb);
         let (mut l1_in, mut l1_out) = (0f64, 0f64);
         for b in 0..vb.batch {
             let centre =
@@ -205,124 +347,37 @@ impl Run<'_> {
         Some(ValidationPoint { step: done, l1_input: l1_in / n, l1_output: l1_out / n })
     }
 
-    fn state(&self, done: usize, validation: &[ValidationPoint], seconds: f64) -> CheckpointState {
-        CheckpointState {
-            step: done,
-            settings: self.settings.clone(),
-            validation: validation.to_vec(),
-            seconds,
-        }
-    }
-
-    fn on_cpu(&self, progress: &mut dyn FnMut(usize, f64)) -> Result<TrainReport, TrainError> {
-        let s = self.settings;
-        let device = Device::flex();
-        let ck = self.out.join("checkpoint");
-        let mut net = seeded_init(&s.net, s.seed);
-        let mut adam = Adam::new(&net);
-        let (mut start, mut validation, mut seconds_before) = (0, Vec::new(), 0.0);
-        if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
-            if state.settings.net != s.net {
-                return Err(ck_err(&ck, "network configuration differs from the checkpoint's"));
-            }
-            let adam_path = ck.join("adam.bin");
-            if !adam_path.is_file() {
-                return Err(ck_err(
-                    &ck,
-                    "this checkpoint was written by burn's trainer (a GPU run); resume it with the \
-                     same --device, or train into a new folder",
-                ));
-            }
-            let (model, _) = load_model(&ck, &device)?;
-            net = CpuEnhanceNet::from_model(&model, s.net.context);
-            let bytes = std::fs::read(&adam_path).map_err(|e| ck_err(&adam_path, e))?;
-            adam = Adam::from_bytes(&bytes, adam.m.len())
-                .ok_or_else(|| ck_err(&adam_path, "not an optimizer state for this network"))?;
-            (start, validation, seconds_before) = (state.step, state.validation, state.seconds);
-        }
-        let t0 = Instant::now();
-        let mut last_loss = f64::NAN;
-        for step in start..self.end() {
-            let batch = self.batch(step);
-            let (loss, grads) = loss_and_grads(&net, &batch);
-            last_loss = loss;
-            adam.step(&mut net, &grads, cosine_lr(s.learning_rate, step, s.steps, 0.02));
-            let done = step + 1;
-            progress(done, loss);
-            if self.due(done, s.validate_every) {
-                validation.extend(self.validate(done, |vb| {
-                    let n = vb.channels * vb.patch * vb.patch;
-                    vb.input
-                        .chunks(n)
-                        .flat_map(|x| net.forward_slab(x, vb.patch, vb.patch))
-                        .collect()
-                }));
-            }
-            if self.due(done, s.checkpoint_every) {
-                let seconds = seconds_before + t0.elapsed().as_secs_f64();
-                save_model(&net.to_model(&s.net, &device), &s.net, &ck)?;
-                let adam_path = ck.join("adam.bin");
-                std::fs::write(&adam_path, adam.to_bytes()).map_err(|e| ck_err(&adam_path, e))?;
-                write_state(&ck, &self.state(done, &validation, seconds))?;
-            }
-        }
-        save_model(&net.to_model(&s.net, &device), &s.net, self.out)?;
-        Ok(TrainReport {
-            steps_done: self.end().max(start),
-            seconds: seconds_before + t0.elapsed().as_secs_f64(),
-            final_train_l1: last_loss,
-            validation,
-        })
-    }
-
-    fn with_burn(
+    fn go<E: Engine>(
         &self,
         device: &Device,
         progress: &mut dyn FnMut(usize, f64),
     ) -> Result<TrainReport, TrainError> {
         let s = self.settings;
-        let device = device.clone().autodiff();
-        // Best effort: burn's generator is shared with anything else drawing from it.
-        device.seed(s.seed);
-        let mut model: EnhanceNet = s.net.init(&device);
-        // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
-        // ~1 % of the signal, their gradients small enough that 1e-5 swamped the second-moment
-        // term and stalled training (measured: validation L1 stuck at the input's for 600 steps,
-        // 4× lower with 1e-8).
-        let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
         let ck = self.out.join("checkpoint");
-        let (mut start, mut validation, mut seconds_before) = (0, Vec::new(), 0.0);
-        if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
-            if state.settings.net != s.net {
-                return Err(ck_err(&ck, "network configuration differs from the checkpoint's"));
-            }
-            (model, optim) = load_checkpoint(&ck, model, optim)?;
-            (start, validation, seconds_before) = (state.step, state.validation, state.seconds);
-        }
+        let (mut engine, state) = E::start(s, &ck, device)?;
+        let (start, mut validation, seconds_before) =
+            state.map_or((0, Vec::new(), 0.0), |st| (st.step, st.validation, st.seconds));
         let t0 = Instant::now();
         let mut last_loss = f64::NAN;
         for step in start..self.end() {
-            let (x, y) = to_tensors(self.batch(step), &device);
-            let loss = (model.forward(x) - y).abs().mean();
-            last_loss = loss.clone().into_scalar::<f32>() as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cosine_lr(s.learning_rate, step, s.steps, 0.02), model, grads);
+            last_loss =
+                engine.step(self.batch(step), cosine_lr(s.learning_rate, step, s.steps, 0.02));
             let done = step + 1;
             progress(done, last_loss);
             if self.due(done, s.validate_every) {
-                let m = model.valid();
-                let plain = device.clone().inner();
-                validation.extend(self.validate(done, |vb| {
-                    let (x, _) = to_tensors(vb.clone(), &plain);
-                    m.forward(x).into_data().try_to_vec::<f32>().expect("f32 output")
-                }));
+                validation.extend(self.validate(done, &engine));
             }
             if self.due(done, s.checkpoint_every) {
-                let seconds = seconds_before + t0.elapsed().as_secs_f64();
-                save_checkpoint(&ck, &model, &optim, &self.state(done, &validation, seconds))?;
+                let state = CheckpointState {
+                    step: done,
+                    settings: s.clone(),
+                    validation: validation.clone(),
+                    seconds: seconds_before + t0.elapsed().as_secs_f64(),
+                };
+                engine.checkpoint(&ck, &state)?;
             }
         }
-        save_model(&model.valid(), &s.net, self.out)?;
+        save_model(&engine.model(), &s.net, self.out)?;
         Ok(TrainReport {
             steps_done: self.end().max(start),
             seconds: seconds_before + t0.elapsed().as_secs_f64(),
@@ -353,36 +408,23 @@ pub fn load_model(
 /// autodiff on the `flex` CPU backend and for the hand-written CPU engine, `repeats` steps each
 /// after one warm-up: the comparison `clarity bench enhance` prints. Data generation excluded.
 pub fn time_training_steps(net: &EnhanceNetConfig, batch: &Batch, repeats: usize) -> (f64, f64) {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let device = Device::flex().autodiff();
-    let mut model: EnhanceNet = net.init(&device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let mut burn_times = Vec::new();
-    for i in 0..=repeats.max(1) {
-        let t = Instant::now();
-        let (x, y) = to_tensors(batch.clone(), &device);
-        let loss = (model.forward(x) - y).abs().mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-4, model, grads);
-        // Reading a weight back forces burn's lazy work to finish inside the timing.
-        let _ = model.tail.weight.val().into_data();
-        if i > 0 {
-            burn_times.push(t.elapsed().as_secs_f64());
-        }
+    fn median_step(engine: &mut impl Engine, batch: &Batch, repeats: usize) -> f64 {
+        let mut times: Vec<f64> = (0..=repeats.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                engine.step(batch.clone(), 1e-4);
+                t.elapsed().as_secs_f64()
+            })
+            .skip(1) // warm-up
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
     }
-    let mut cpu_net = seeded_init(net, 0);
-    let mut adam = Adam::new(&cpu_net);
-    let mut cpu_times = Vec::new();
-    for i in 0..=repeats.max(1) {
-        let t = Instant::now();
-        let (_, grads) = loss_and_grads(&cpu_net, batch);
-        adam.step(&mut cpu_net, &grads, 1e-4);
-        if i > 0 {
-            cpu_times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    (median(burn_times), median(cpu_times))
+    let s = TrainSettings { net: net.clone(), ..Default::default() };
+    // A folder without a checkpoint: both engines start fresh.
+    let fresh = Path::new("/nonexistent/clarity-bench");
+    let device = Device::flex();
+    let mut burn = BurnEngine::start(&s, fresh, &device).expect("fresh start").0;
+    let mut cpu = CpuEngine::start(&s, fresh, &device).expect("fresh start").0;
+    (median_step(&mut burn, batch, repeats), median_step(&mut cpu, batch, repeats))
 }
