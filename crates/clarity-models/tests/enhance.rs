@@ -45,6 +45,7 @@ fn tiny(steps: usize) -> TrainSettings {
         pairs: PairSettings { patch: 32, snr: (20.0, 40.0), ..Default::default() },
         net: EnhanceNetConfig { context: 1, channels: 16, depth: 5, pe_axis: None },
         stop_after: None,
+        init_from: None,
     }
 }
 
@@ -217,4 +218,57 @@ fn burn_autodiff_engine_learns() {
     let last = report.validation.last().unwrap();
     assert!(last.l1_output < 0.9 * last.l1_input, "{:?}", report.validation);
     assert!(dir.path().join("checkpoint/model.bpk").is_file(), "burn checkpoint written");
+}
+
+/// `init_from` grows a trained model without changing its output: a wider, deeper network
+/// started from it with a zero learning rate computes what the small one does, on both engines,
+/// and it trains on from there. A model of another context is refused.
+#[test]
+fn training_from_a_smaller_model_starts_where_it_ended() {
+    use clarity_models::enhance::train::train_with_autodiff;
+    let vols: Vec<Volume> = (0..2).map(discs).collect();
+    let device = Device::flex();
+    let small = tempfile::tempdir().unwrap();
+    train(&tiny(40), &vols, &vols, small.path(), &device, &mut |_, _| {}).unwrap();
+    let (m_small, _) = load_model(small.path(), &device).unwrap();
+    let x = Tensor::<4>::random([1, 3, 24, 20], burn::tensor::Distribution::Default, &device);
+    let want = m_small.forward(x.clone());
+    let bigger = |lr: f64| TrainSettings {
+        learning_rate: lr,
+        init_from: Some(small.path().to_path_buf()),
+        net: EnhanceNetConfig { context: 1, channels: 24, depth: 8, pe_axis: None },
+        ..tiny(5)
+    };
+    for autodiff in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        if autodiff {
+            train_with_autodiff(&bigger(0.0), &vols, &vols, dir.path(), &device, &mut |_, _| {})
+        } else {
+            train(&bigger(0.0), &vols, &vols, dir.path(), &device, &mut |_, _| {})
+        }
+        .unwrap();
+        let (m, cfg) = load_model(dir.path(), &device).unwrap();
+        assert_eq!((cfg.channels, cfg.depth), (24, 8));
+        let d: f32 = (m.forward(x.clone()) - want.clone()).abs().max().into_scalar();
+        assert!(d < 1e-4, "autodiff {autodiff}: grown network differs by {d}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    train(&bigger(1e-3), &vols, &vols, dir.path(), &device, &mut |_, _| {}).unwrap();
+    let (m, _) = load_model(dir.path(), &device).unwrap();
+    let d: f32 = (m.forward(x.clone()) - want).abs().max().into_scalar();
+    assert!(d > 1e-6, "training from the grown network changed nothing");
+    let other_context = TrainSettings {
+        net: EnhanceNetConfig { context: 2, channels: 24, depth: 8, pe_axis: None },
+        pairs: PairSettings { context: 2, ..tiny(5).pairs },
+        ..bigger(1e-3)
+    };
+    let err = train(
+        &other_context,
+        &vols,
+        &vols,
+        dir.path().join("x").as_path(),
+        &device,
+        &mut |_, _| {},
+    );
+    assert!(err.unwrap_err().to_string().contains("must match"));
 }

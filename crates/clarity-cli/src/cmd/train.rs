@@ -100,6 +100,13 @@ pub struct EnhanceTrainArgs {
     /// the same --steps (and no --stop-after, or a later one) to continue exactly where it stopped.
     #[arg(long)]
     pub stop_after: Option<usize>,
+    /// Start from the trained model in this folder (model.safetensors + config.json) instead of
+    /// random weights. With more --channels or --depth than it has, the network is first grown
+    /// without changing its output (new channels copy existing ones, new layers start as
+    /// identities), then trained; --context and --pe-axis must match it. Ignored when --out holds
+    /// a checkpoint (that run resumes).
+    #[arg(long, value_name = "MODEL_DIR")]
+    pub init_from: Option<PathBuf>,
     /// Phase-encoding axis of the training pairs: either (random per pair, a network for any
     /// orientation) or one axis (a PE-specific network; `clarity enhance` then transposes
     /// inputs whose PE runs the other way).
@@ -171,6 +178,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         pairs: PairSettings { patch: a.patch, context: a.context, pe_axis, ..Default::default() },
         net,
         stop_after: a.stop_after,
+        init_from: a.init_from,
     };
     let bar = step_bar(a.steps);
     let t = Instant::now();

@@ -3,6 +3,7 @@
 pub mod cpu;
 mod cpu_train;
 pub mod data;
+pub mod grow;
 pub mod infer;
 pub mod model;
 pub mod sources;

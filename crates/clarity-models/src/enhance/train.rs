@@ -43,6 +43,11 @@ pub struct TrainSettings {
     /// one run over several sittings; resuming with the same `steps` continues it exactly.
     #[serde(default)]
     pub stop_after: Option<usize>,
+    /// Start from the trained model in this folder (`model.safetensors` + `config.json`)
+    /// instead of random weights, grown to `net`'s width and depth without changing what it
+    /// computes ([`super::grow`]). Only a fresh run uses it; a checkpoint resumes as it is.
+    #[serde(default)]
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainSettings {
@@ -57,6 +62,7 @@ impl Default for TrainSettings {
             pairs: PairSettings::default(),
             net: EnhanceNetConfig::default(),
             stop_after: None,
+            init_from: None,
         }
     }
 }
@@ -183,6 +189,27 @@ fn check_net(
     Ok(())
 }
 
+/// The network a fresh run starts from: `settings.init_from` grown to `settings.net`, or a
+/// seeded random one.
+fn initial_net(s: &TrainSettings) -> Result<CpuEnhanceNet, TrainError> {
+    let Some(dir) = &s.init_from else {
+        return Ok(seeded_init(&s.net, s.seed));
+    };
+    let (model, cfg) = load_model(dir, &Device::flex())?;
+    if cfg.context != s.net.context || cfg.pe_axis != s.net.pe_axis {
+        return Err(ck_err(
+            dir,
+            format!(
+                "the model to start from has context {} and PE axis {:?}; this run asks for \
+                 context {} and PE axis {:?} (they must match)",
+                cfg.context, cfg.pe_axis, s.net.context, s.net.pe_axis
+            ),
+        ));
+    }
+    let small = CpuEnhanceNet::from_model(&model, cfg.context);
+    super::grow::grow(&small, s.net.channels, s.net.depth, s.seed).map_err(|e| ck_err(dir, e))
+}
+
 /// The hand-written CPU engine ([`super::cpu_train`]).
 struct CpuEngine {
     net: CpuEnhanceNet,
@@ -196,12 +223,14 @@ impl Engine for CpuEngine {
         ck: &Path,
         _device: &Device,
     ) -> Result<(Self, Option<CheckpointState>), TrainError> {
+        let Some(state) = checkpoint_state::<CheckpointState>(ck)? else {
+            let net = initial_net(s)?;
+            let adam = Adam::new(&net);
+            return Ok((Self { net, adam, cfg: s.net.clone() }, None));
+        };
         let net = seeded_init(&s.net, s.seed);
         let adam = Adam::new(&net);
         let mut engine = Self { net, adam, cfg: s.net.clone() };
-        let Some(state) = checkpoint_state::<CheckpointState>(ck)? else {
-            return Ok((engine, None));
-        };
         check_net(ck, &state, s)?;
         let adam_path = ck.join("adam.bin");
         if !adam_path.is_file() {
@@ -258,7 +287,11 @@ impl Engine for BurnEngine {
         let device = device.clone().autodiff();
         // Best effort: burn's generator is shared with anything else drawing from it.
         device.seed(s.seed);
-        let model: EnhanceNet = s.net.init(&device);
+        let fresh = checkpoint_state::<CheckpointState>(ck)?.is_none();
+        let model: EnhanceNet = match s.init_from {
+            Some(_) if fresh => initial_net(s)?.to_model(&s.net, &device),
+            _ => s.net.init(&device),
+        };
         // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
         // ~1 % of the signal, their gradients small enough that 1e-5 swamped the second-moment
         // term and stalled training (measured: validation L1 stuck at the input's for 600 steps,
