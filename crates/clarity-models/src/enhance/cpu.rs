@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::model::EnhanceNet;
 
 /// One 3×3 convolution, weights as a `[9·c_in, c_out]` matrix with rows ordered (ky, kx, c_in).
+#[derive(Clone)]
 pub(crate) struct Conv3x3 {
     pub(crate) c_in: usize,
     pub(crate) c_out: usize,

@@ -101,12 +101,7 @@ fn deepen(net: &CpuEnhanceNet, depth: usize) -> CpuEnhanceNet {
     let slots = n - 1;
     let mut layers = Vec::with_capacity(depth);
     for (l, layer) in net.layers.iter().enumerate() {
-        layers.push(Conv3x3 {
-            c_in: layer.c_in,
-            c_out: layer.c_out,
-            weight: layer.weight.clone(),
-            bias: layer.bias.clone(),
-        });
+        layers.push(layer.clone());
         if l < slots {
             for _ in 0..(extra * (l + 1) / slots - extra * l / slots) {
                 layers.push(identity_layer(c));

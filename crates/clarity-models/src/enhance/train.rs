@@ -113,12 +113,11 @@ pub fn train(
     device: &Device,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainReport, TrainError> {
-    if *device != Device::flex() {
-        return train_with_autodiff(settings, train, val, out, device, progress);
+    if *device == Device::flex() {
+        run_engine::<CpuEngine>(settings, train, val, out, device, progress)
+    } else {
+        run_engine::<BurnEngine>(settings, train, val, out, device, progress)
     }
-    let (pool, val_batch) = prepare(settings, train, val, out)?;
-    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }
-        .go::<CpuEngine>(device, progress)
 }
 
 /// [`train`] with burn's autodiff on any device (the CPU included): what a GPU run uses.
@@ -130,9 +129,19 @@ pub fn train_with_autodiff(
     device: &Device,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainReport, TrainError> {
+    run_engine::<BurnEngine>(settings, train, val, out, device, progress)
+}
+
+fn run_engine<E: Engine>(
+    settings: &TrainSettings,
+    train: &[Volume],
+    val: &[Volume],
+    out: &Path,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<TrainReport, TrainError> {
     let (pool, val_batch) = prepare(settings, train, val, out)?;
-    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }
-        .go::<BurnEngine>(device, progress)
+    Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }.go::<E>(device, progress)
 }
 
 /// The usable training volumes and the fixed validation batch; creates `out/checkpoint`.
@@ -287,9 +296,9 @@ impl Engine for BurnEngine {
         let device = device.clone().autodiff();
         // Best effort: burn's generator is shared with anything else drawing from it.
         device.seed(s.seed);
-        let fresh = checkpoint_state::<CheckpointState>(ck)?.is_none();
+        let state = checkpoint_state::<CheckpointState>(ck)?;
         let model: EnhanceNet = match s.init_from {
-            Some(_) if fresh => initial_net(s)?.to_model(&s.net, &device),
+            Some(_) if state.is_none() => initial_net(s)?.to_model(&s.net, &device),
             _ => s.net.init(&device),
         };
         // Adam's epsilon at 1e-8 (burn's default is 1e-5): the residuals this network learns are
@@ -298,7 +307,7 @@ impl Engine for BurnEngine {
         // 4× lower with 1e-8).
         let optim = AdamConfig::new().with_epsilon(1e-8).init();
         let mut engine = Self { model, optim, device };
-        let Some(state) = checkpoint_state::<CheckpointState>(ck)? else {
+        let Some(state) = state else {
             return Ok((engine, None));
         };
         check_net(ck, &state, s)?;
