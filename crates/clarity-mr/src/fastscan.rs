@@ -143,8 +143,8 @@ pub enum PeSource {
 /// axis's. `None` when neither axis (a full scan) or both axes equally (an interpolated image)
 /// show such a cut.
 pub fn detect_phase_encoding(vol: &Volume) -> Option<PhaseEncodingDirection> {
-    let sx = sharpest_cut_db(&energy_profile(vol, true));
-    let sy = sharpest_cut_db(&energy_profile(vol, false));
+    let sx = sharpest_cut(&energy_profile(vol, true)).0;
+    let sy = sharpest_cut(&energy_profile(vol, false)).0;
     // Taking the magnitude of a noisy image spreads energy over all of k-space, so the cut is
     // a step of ~10 dB rather than the cliff of an interpolated image; a natural spectrum
     // falls smoothly (measured on real brain slices: at most ~3 dB between 4-sample windows
@@ -159,21 +159,47 @@ pub fn detect_phase_encoding(vol: &Volume) -> Option<PhaseEncodingDirection> {
 }
 
 /// The largest energy drop (dB) between 4 samples inside and 4 outside a distance from DC,
-/// over distances past the central quarter (where a natural spectrum falls steeply on its own).
-fn sharpest_cut_db(profile: &[f64]) -> f64 {
+/// over distances past the central quarter (where a natural spectrum falls steeply on its own),
+/// and that distance (the first one outside).
+fn sharpest_cut(profile: &[f64]) -> (f64, usize) {
     let n = profile.len();
     let c = n / 2;
     let half = n - c;
     let at = |d: usize| energy_at(profile, d);
-    let mut best = 0f64;
+    let mut best = (0f64, 0);
     for d in (half / 4).max(4)..half.saturating_sub(4) {
         let inside: f64 = (d - 4..d).map(at).sum();
         let outside: f64 = (d..d + 4).map(at).sum();
         if inside > 0.0 {
-            best = best.max(10.0 * (inside / outside.max(f64::MIN_POSITIVE)).log10());
+            let db = 10.0 * (inside / outside.max(f64::MIN_POSITIVE)).log10();
+            if db > best.0 {
+                best = (db, d);
+            }
         }
     }
     best
+}
+
+/// The PE lines (`0..n`, DC at `n / 2`, as [`crate::acquisition::acquired_lines`]) that a
+/// zero-filled shortened scan acquired: the centred band inside its k-space cut along `pe`, by
+/// the same rule as [`detect_phase_encoding`] (a drop of at least 6 dB, 4 dB sharper than
+/// along the readout). `None` when `vol` shows no such cut along `pe` (a full scan).
+pub fn detect_acquired_lines(
+    vol: &Volume,
+    pe: PhaseEncodingDirection,
+) -> Option<std::ops::Range<usize>> {
+    let along_x = pe == PhaseEncodingDirection::Row;
+    let (db, d) = sharpest_cut(&energy_profile(vol, along_x));
+    let (readout_db, _) = sharpest_cut(&energy_profile(vol, !along_x));
+    if db < 6.0 || db <= readout_db + 4.0 {
+        return None;
+    }
+    // `d` is the first distance from DC empty on both sides; a centred band of `kept` lines
+    // spans DC − kept/2 ..= DC + kept/2 − 1.
+    let n = vol.dims[pe.voxel_axis()];
+    let kept = (2 * (d - 1)).min(n);
+    let start = n / 2 - kept / 2;
+    Some(start..start + kept)
 }
 
 /// The phase-encoding direction of `vol` and where it came from: `override_pe` when given, else

@@ -7,6 +7,8 @@
 //! - [`fft`]: centred unitary 2D FFTs (the k-space convention of the whole crate).
 //! - [`acquisition`]: Cartesian sampling, reduced phase resolution, partial Fourier, k-space
 //!   noise and its image-domain consequence, motion, ghosting, bias fields.
+//! - [`band`]: the acquired PE band of a shortened scan: projection onto it, noise drawn in
+//!   it, and detecting it.
 //! - [`scan_time`]: protocol timing and the time a shortened scan saves.
 //! - [`fastscan`]: (truth, full-length scan, shortened scan) triplets from real images, with
 //!   the truth brought to the acquired matrix first.
@@ -23,6 +25,7 @@
 //! ```
 
 pub mod acquisition;
+pub mod band;
 pub mod dce;
 pub mod exam;
 pub mod exam_output;

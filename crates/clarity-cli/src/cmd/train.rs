@@ -10,7 +10,7 @@ use clarity_models::classify::data::{brain_pool, generate, DatasetSettings, Samp
 use clarity_models::classify::model::SeriesNetConfig;
 use clarity_models::classify::train::ClassifyTrainSettings;
 use clarity_models::enhance::data::PairSettings;
-use clarity_models::enhance::train::{train, TrainSettings};
+use clarity_models::enhance::train::{train, Loss, TrainSettings};
 use clarity_models::enhance::EnhanceNetConfig;
 
 #[derive(Subcommand)]
@@ -107,6 +107,10 @@ pub struct EnhanceTrainArgs {
     /// a checkpoint (that run resumes).
     #[arg(long, value_name = "MODEL_DIR")]
     pub init_from: Option<PathBuf>,
+    /// Training loss: l1 (robust; train from scratch with it) or mse (what PSNR measures; a
+    /// short fine-tune of an L1-trained model with --init-from lifts PSNR).
+    #[arg(long, value_enum, default_value_t = TrainLoss::L1)]
+    pub loss: TrainLoss,
     /// Phase-encoding axis of the training pairs: either (random per pair, a network for any
     /// orientation) or one axis (a PE-specific network; `clarity enhance` then transposes
     /// inputs whose PE runs the other way).
@@ -117,6 +121,14 @@ pub struct EnhanceTrainArgs {
     /// cpu or cuda (cuda needs a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TrainLoss {
+    /// Mean absolute error.
+    L1,
+    /// Mean squared error.
+    Mse,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -179,21 +191,26 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         net,
         stop_after: a.stop_after,
         init_from: a.init_from,
+        loss: match a.loss {
+            TrainLoss::L1 => Loss::L1,
+            TrainLoss::Mse => Loss::Mse,
+        },
     };
     let bar = step_bar(a.steps);
     let t = Instant::now();
     let mut ema = f64::NAN;
+    let loss_name = format!("{:?}", settings.loss).to_uppercase();
     let report = train(&settings, &train_vols, &val_vols, &a.out, &device, &mut |step, loss| {
         ema = if ema.is_nan() { loss } else { 0.98 * ema + 0.02 * loss };
         bar.set_position(step as u64);
-        bar.set_message(format!("L1 {ema:.5}"));
+        bar.set_message(format!("{loss_name} {ema:.5}"));
     })?;
     bar.finish_and_clear();
     std::fs::write(a.out.join("training_log.json"), serde_json::to_string_pretty(&report)?)?;
     for v in &report.validation {
         println!(
-            "step {:>6}: validation L1 zero-filled {:.5} → network {:.5}",
-            v.step, v.l1_input, v.l1_output
+            "step {:>6}: validation L1 zero-filled {:.5} → network {:.5}, MSE {:.3e} → {:.3e}",
+            v.step, v.l1_input, v.l1_output, v.mse_input, v.mse_output
         );
     }
     println!(

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use super::cpu::{Conv3x3, CpuEnhanceNet};
 use super::data::Batch;
+use super::train::Loss;
 
 /// A network with `cfg`'s architecture, initialised from `seed` alone: He-normal weights
 /// (σ = √(2 / 9·c_in)), zero biases, and a zero tail so it starts as the identity, as
@@ -62,8 +63,8 @@ fn add_into(acc: &mut Grads, other: &Grads) {
 }
 
 /// Forward and backward of one image (`input` `[c, h, w]` channel-first as in a [`Batch`],
-/// `target` `[h, w]`); the L1 loss summed over its pixels is returned and `scale`·∂(that
-/// sum) accumulated into `grads`.
+/// `target` `[h, w]`); `loss` summed over its pixels is returned and `scale`·∂(that sum)
+/// accumulated into `grads`.
 fn image_step(
     net: &CpuEnhanceNet,
     input: &[f32],
@@ -71,6 +72,7 @@ fn image_step(
     h: usize,
     w: usize,
     scale: f32,
+    loss_fn: Loss,
     grads: &mut Grads,
 ) -> f64 {
     let plane = h * w;
@@ -94,21 +96,15 @@ fn image_step(
         }
         acts.push(out);
     }
-    // Output = centre slice + residual; L1 against the target.
+    // Output = centre slice + residual; the loss against the target.
     let centre = &input[net.context * plane..(net.context + 1) * plane];
     let residual = &acts[n_layers];
     let mut loss = 0f64;
     let mut g: Vec<f32> = (0..plane)
         .map(|p| {
-            let d = centre[p] + residual[p] - target[p];
-            loss += d.abs() as f64;
-            if d > 0.0 {
-                scale
-            } else if d < 0.0 {
-                -scale
-            } else {
-                0.0
-            }
+            let (l, dl) = loss_fn.of(centre[p] + residual[p] - target[p]);
+            loss += l;
+            scale * dl
         })
         .collect(); // ∂loss/∂residual, [h, w, 1]
     let mut scratch = (Vec::new(), Vec::new());
@@ -134,8 +130,8 @@ fn image_step(
     loss
 }
 
-/// Mean L1 loss of the batch and its gradients (of that mean).
-pub(crate) fn loss_and_grads(net: &CpuEnhanceNet, batch: &Batch) -> (f64, Grads) {
+/// Mean loss of the batch and its gradients (of that mean).
+pub(crate) fn loss_and_grads(net: &CpuEnhanceNet, batch: &Batch, loss: Loss) -> (f64, Grads) {
     let (p, ch) = (batch.patch, batch.channels);
     let n_px = (batch.batch * p * p) as f32;
     // Per-image gradients in parallel, summed in image order: the result does not depend on
@@ -146,7 +142,7 @@ pub(crate) fn loss_and_grads(net: &CpuEnhanceNet, batch: &Batch) -> (f64, Grads)
             let mut grads = zero_grads(net);
             let input = &batch.input[b * ch * p * p..(b + 1) * ch * p * p];
             let target = &batch.target[b * p * p..(b + 1) * p * p];
-            let l = image_step(net, input, target, p, p, 1.0 / n_px, &mut grads);
+            let l = image_step(net, input, target, p, p, 1.0 / n_px, loss, &mut grads);
             (l, grads)
         })
         .collect();
@@ -228,9 +224,16 @@ mod tests {
     use crate::enhance::EnhanceNetConfig;
     use burn::prelude::*;
 
-    /// The hand-written gradients equal burn's autodiff on a random network and batch.
+    /// The hand-written gradients equal burn's autodiff on a random network and batch, for
+    /// both losses.
     #[test]
     fn gradients_match_burn_autodiff() {
+        for loss in [Loss::L1, Loss::Mse] {
+            gradients_match_burn_autodiff_for(loss);
+        }
+    }
+
+    fn gradients_match_burn_autodiff_for(loss_fn: Loss) {
         let device = Device::flex().autodiff();
         let cfg = EnhanceNetConfig { context: 1, channels: 6, depth: 4, pe_axis: None };
         let mut model = cfg.init(&device);
@@ -256,12 +259,16 @@ mod tests {
             patch: p,
             channels: 3,
         };
-        let loss = (model.forward(x) - y).abs().mean();
+        let diff = model.forward(x) - y;
+        let loss = match loss_fn {
+            Loss::L1 => diff.abs().mean(),
+            Loss::Mse => diff.powi_scalar(2).mean(),
+        };
         let want_loss = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
         let net = CpuEnhanceNet::from_model(&model.valid(), cfg.context);
-        let (got_loss, grads) = loss_and_grads(&net, &batch);
-        assert!((got_loss - want_loss).abs() < 1e-6, "{got_loss} vs {want_loss}");
+        let (got_loss, grads) = loss_and_grads(&net, &batch, loss_fn);
+        assert!((got_loss - want_loss).abs() < 1e-6, "{loss_fn:?}: {got_loss} vs {want_loss}");
         let convs: Vec<&burn::nn::conv::Conv2d> =
             std::iter::once(&model.head).chain(&model.body).chain([&model.tail]).collect();
         for (l, conv) in convs.iter().enumerate() {
@@ -286,13 +293,13 @@ mod tests {
                         let got = grads[l].0[(t * ci + i) * co + o];
                         assert!(
                             (want - got).abs() < 1e-4 * scale,
-                            "layer {l} w[{o},{i},{t}]: {got} vs {want}"
+                            "{loss_fn:?} layer {l} w[{o},{i},{t}]: {got} vs {want}"
                         );
                     }
                 }
                 assert!(
                     (gb[o] - grads[l].1[o]).abs() < 1e-4 * scale.max(1.0),
-                    "layer {l} bias {o}"
+                    "{loss_fn:?} layer {l} bias {o}"
                 );
             }
         }

@@ -71,7 +71,32 @@ pub fn enhance_volume(
     opts: InferOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Volume {
-    let batch = opts.batch;
+    let [nx, ny, nz] = vol.dims;
+    let plane = nx * ny;
+    let all: Vec<usize> = (0..nz).collect();
+    let slices = enhance_slices(model, cfg, vol, pe, device, opts, &all, progress);
+    let mut out = vol.clone();
+    // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
+    out.frames = 1;
+    out.data = slices.concat();
+    debug_assert_eq!(out.data.len(), plane * nz);
+    out.frame_axis = None;
+    out
+}
+
+/// The enhanced versions of the given slices of frame 0 of `vol` (each `nx × ny`, in the
+/// order given); each sees its neighbours as in [`enhance_volume`].
+#[allow(clippy::too_many_arguments)]
+pub fn enhance_slices(
+    model: &EnhanceNet,
+    cfg: &EnhanceNetConfig,
+    vol: &Volume,
+    pe: PhaseEncodingDirection,
+    device: &Device,
+    opts: InferOptions,
+    slices: &[usize],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<Vec<f32>> {
     let [nx, ny, nz] = vol.dims;
     let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
     // The network's view of a slice: `w` wide, `h` high.
@@ -79,16 +104,14 @@ pub fn enhance_volume(
     let plane = nx * ny;
     let ch = cfg.in_channels();
     let c = cfg.context;
-    let mut out = vol.clone();
+    let mut out = Vec::with_capacity(slices.len());
     // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
     let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
-    let mut k0 = 0;
-    while k0 < nz {
-        let k1 = (k0 + batch.max(1)).min(nz);
-        let n = k1 - k0;
+    for group in slices.chunks(opts.batch.max(1)) {
+        let n = group.len();
         let mut input = vec![0f32; n * ch * plane];
         let mut scales = Vec::with_capacity(n);
-        for (b, k) in (k0..k1).enumerate() {
+        for (b, &k) in group.iter().enumerate() {
             // Edge slices repeat the nearest slice, as in training.
             let slab: Vec<usize> = (0..ch).map(|d| (k + d).saturating_sub(c).min(nz - 1)).collect();
             let planes: Vec<Vec<f32>> =
@@ -127,21 +150,13 @@ pub fn enhance_volume(
         } else {
             run(input)
         };
-        for (b, k) in (k0..k1).enumerate() {
+        for b in 0..n {
             // Transposing back swaps the roles of w and h.
             let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);
-            let dst = &mut out.data[k * plane..(k + 1) * plane];
-            for (o, v) in dst.iter_mut().zip(&back) {
-                *o = (v * scales[b]).max(0.0);
-            }
+            out.push(back.iter().map(|v| (v * scales[b]).max(0.0)).collect());
         }
-        k0 = k1;
-        progress(k0, nz);
+        progress(out.len(), slices.len());
     }
-    // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
-    out.frames = 1;
-    out.data.truncate(plane * nz);
-    out.frame_axis = None;
     out
 }
 

@@ -1,5 +1,6 @@
 //! Enhanced resolution: the network and its training and inference.
 
+pub mod consistency;
 pub mod cpu;
 mod cpu_train;
 pub mod data;

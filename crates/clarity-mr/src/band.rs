@@ -1,0 +1,175 @@
+//! The acquired phase-encoding band of a shortened scan.
+//!
+//! A scan with fewer phase-encoding (PE) lines measures only a centred band of k-space along the
+//! PE axis; everything outside it was never acquired, and its noise lives only inside it. These
+//! helpers are what a data-consistency step needs: the projection onto that band
+//! ([`project_to_band`]), noise distributed exactly like the scan's ([`band_noise`]) and, for
+//! a scan of unknown protocol, where the band ends ([`detect_band`]).
+//!
+//! Lines are indexed as in [`crate::acquisition::acquired_lines`]: `0..n` with DC at `n / 2`.
+
+use std::ops::Range;
+
+use clarity_core::PhaseEncodingDirection;
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+
+use crate::fft::{fft2c, kspace_of, Direction, C32};
+
+/// Is k-space sample `i` of an `nx × ny` slice on one of `lines` along `pe`? With `symmetric`,
+/// only if the line mirrored about DC is on it too.
+fn on_band(
+    i: usize,
+    nx: usize,
+    ny: usize,
+    pe: PhaseEncodingDirection,
+    lines: &Range<usize>,
+    symmetric: bool,
+) -> bool {
+    let (line, n) = match pe {
+        PhaseEncodingDirection::Col => (i / nx, ny),
+        PhaseEncodingDirection::Row => (i % nx, nx),
+    };
+    // Mirrored about DC on the periodic grid: for even n the outermost line is its own mirror.
+    let mirror = (2 * (n / 2) + n - line) % n;
+    lines.contains(&line) && (!symmetric || lines.contains(&mirror))
+}
+
+/// The real part of `slice` (`nx × ny`, x fastest) with every k-space line outside `lines`
+/// removed: the orthogonal projection onto the real images such a scan can represent. A real
+/// image's k-space is conjugate-symmetric, so only lines whose mirror about DC is also
+/// acquired are kept (a centred band of even width loses its one unpaired edge line).
+pub fn project_to_band(
+    slice: &[f32],
+    nx: usize,
+    ny: usize,
+    pe: PhaseEncodingDirection,
+    lines: &Range<usize>,
+) -> Vec<f32> {
+    let mut k = kspace_of(slice, nx, ny);
+    for (i, v) in k.iter_mut().enumerate() {
+        if !on_band(i, nx, ny, pe, lines, true) {
+            *v = C32::new(0.0, 0.0);
+        }
+    }
+    fft2c(&mut k, nx, ny, Direction::Inverse);
+    k.iter().map(|c| c.re).collect()
+}
+
+/// One draw of the real-channel image noise of a scan acquiring `lines`: white complex noise
+/// on those k-space lines, reconstructed, real part; scaled so each pixel has standard
+/// deviation `sigma_pixel`. Correlated along PE (band-limited), white along the readout, as the
+/// noise of a zero-filled shortened scan is.
+pub fn band_noise(
+    nx: usize,
+    ny: usize,
+    pe: PhaseEncodingDirection,
+    lines: &Range<usize>,
+    sigma_pixel: f32,
+    rng: &mut impl Rng,
+) -> Vec<f32> {
+    let n_pe = if pe == PhaseEncodingDirection::Col { ny } else { nx };
+    let kept = lines.len().clamp(1, n_pe);
+    // Unitary transform: per-pixel variance of the real part = σ_k² · kept / n.
+    let sigma_k = sigma_pixel.max(0.0) * (n_pe as f32 / kept as f32).sqrt();
+    let normal = Normal::new(0.0f32, sigma_k).expect("finite sigma");
+    let mut k: Vec<C32> = (0..nx * ny)
+        .map(|i| {
+            if on_band(i, nx, ny, pe, lines, false) {
+                C32::new(normal.sample(rng), normal.sample(rng))
+            } else {
+                C32::new(0.0, 0.0)
+            }
+        })
+        .collect();
+    fft2c(&mut k, nx, ny, Direction::Inverse);
+    k.iter().map(|c| c.re).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acquisition::acquired_lines;
+    use rand::SeedableRng;
+
+    /// Ellipses of different brightness: edges at every angle, a natural-looking spectrum.
+    fn textured(nx: usize, ny: usize) -> Vec<f32> {
+        (0..nx * ny)
+            .map(|i| {
+                let (x, y) = ((i % nx) as f32, (i / nx) as f32);
+                let mut v = 10.0;
+                for e in 0..7 {
+                    let e = e as f32;
+                    let (cx, cy) = (
+                        0.5 * nx as f32 + 9.0 * (1.7 * e).sin(),
+                        0.5 * ny as f32 + 9.0 * (2.3 * e).cos(),
+                    );
+                    let (a, b) = (3.0 + 2.0 * (e % 3.0), 5.0 - (e % 2.0) * 2.0);
+                    if ((x - cx) / a).powi(2) + ((y - cy) / b).powi(2) <= 1.0 {
+                        v += 20.0 + 10.0 * e;
+                    }
+                }
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn projection_is_idempotent_and_removes_only_the_outer_lines() {
+        let (nx, ny) = (24, 32);
+        let s = textured(nx, ny);
+        for pe in [PhaseEncodingDirection::Col, PhaseEncodingDirection::Row] {
+            let n = if pe == PhaseEncodingDirection::Col { ny } else { nx };
+            let lines = acquired_lines(n, 0.25, 1.0);
+            let p = project_to_band(&s, nx, ny, pe, &lines);
+            let pp = project_to_band(&p, nx, ny, pe, &lines);
+            let d = p.iter().zip(&pp).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(d < 1e-3, "{pe:?}: not idempotent ({d})");
+            let removed = s.iter().zip(&p).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(removed > 1.0, "{pe:?}: the projection removed nothing");
+            let all = project_to_band(&s, nx, ny, pe, &(0..n));
+            let d = s.iter().zip(&all).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(d < 1e-3, "{pe:?}: the full band changed the image ({d})");
+        }
+    }
+
+    #[test]
+    fn band_noise_has_the_asked_sigma_and_lives_in_the_band() {
+        let (nx, ny) = (64, 64);
+        let pe = PhaseEncodingDirection::Col;
+        let lines = acquired_lines(ny, 0.33, 1.0);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let noise: Vec<f32> =
+            (0..8).flat_map(|_| band_noise(nx, ny, pe, &lines, 2.5, &mut rng)).collect();
+        let sd = (noise.iter().map(|v| (v * v) as f64).sum::<f64>() / noise.len() as f64).sqrt();
+        assert!((sd - 2.5).abs() < 0.05, "σ {sd}");
+        let first = &noise[..nx * ny];
+        let p = project_to_band(first, nx, ny, pe, &lines);
+        let d = first.iter().zip(&p).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(d < 1e-3, "noise outside the band ({d})");
+    }
+
+    #[test]
+    fn detects_the_lines_of_a_shortened_noisy_scan_and_none_in_a_full_one() {
+        use crate::acquisition::Sampling;
+        use crate::fastscan::detect_acquired_lines;
+        use clarity_core::Volume;
+        let (nx, ny) = (64, 64);
+        let object = textured(nx, ny);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for pe in [PhaseEncodingDirection::Col, PhaseEncodingDirection::Row] {
+            let short = Sampling { reduction: 0.25, pe, noise_sigma: 3.0, ..Default::default() };
+            let mut data = Vec::new();
+            for _ in 0..3 {
+                data.extend(short.acquire_magnitude(&object, nx, ny, &mut rng));
+            }
+            let vol = Volume::new([nx, ny, 3], data).unwrap();
+            let want = acquired_lines(64, 0.25, 1.0);
+            assert_eq!(detect_acquired_lines(&vol, pe), Some(want), "{pe:?}");
+        }
+        let full = Sampling { noise_sigma: 3.0, ..Default::default() };
+        let data = full.acquire_magnitude(&object, nx, ny, &mut rng);
+        let vol = Volume::new([nx, ny, 1], data).unwrap();
+        assert_eq!(detect_acquired_lines(&vol, PhaseEncodingDirection::Col), None);
+    }
+}
