@@ -6,7 +6,10 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
-use clarity_mr::fastscan::PeSource;
+use clarity_core::{PhaseEncodingDirection, Volume};
+use clarity_models::enhance::consistency::{background_sigma, enhance_consistent, ScanNoise};
+use clarity_models::enhance::infer::InferOptions;
+use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
 use super::PeArg;
 
@@ -35,12 +38,62 @@ pub struct EnhanceArgs {
     /// slightly less accurate; see the model card).
     #[arg(long)]
     pub single_pass: bool,
+    /// Noise σ per pixel of the input (one channel, image intensity units) for the data
+    /// consistency step that puts back part of the measured k-space band after the network,
+    /// weighted by SURE. auto: estimated from the air in the background (skipped, with a
+    /// message, when there is too little air to trust it); off: the network's output as is.
+    #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
+    pub noise_sigma: NoiseSigma,
     /// Replace an existing NIfTI output file.
     #[arg(long)]
     pub force: bool,
     /// Accept DICOM series whose slice gaps are not uniform.
     #[arg(long)]
     pub allow_gaps: bool,
+}
+
+/// A `--noise-sigma` argument.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoiseSigma {
+    Auto,
+    Off,
+    Value(f32),
+}
+
+fn parse_noise_sigma(s: &str) -> Result<NoiseSigma, String> {
+    match s {
+        "auto" => Ok(NoiseSigma::Auto),
+        "off" => Ok(NoiseSigma::Off),
+        v => match v.parse::<f32>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => Ok(NoiseSigma::Value(x)),
+            _ => Err(format!("`{v}` is not auto, off or a non-negative number")),
+        },
+    }
+}
+
+/// The noise model of the consistency step for `vol`, or `None` (with the reason printed).
+fn scan_noise(vol: &Volume, pe: PhaseEncodingDirection, arg: NoiseSigma) -> Option<ScanNoise> {
+    let sigma_pixel = match arg {
+        NoiseSigma::Off => return None,
+        NoiseSigma::Value(v) => v,
+        NoiseSigma::Auto => match background_sigma(vol) {
+            Some(v) => {
+                eprintln!("noise σ {v:.3} per pixel (from the background air; --noise-sigma sets it)");
+                v
+            }
+            None => {
+                eprintln!(
+                    "data consistency skipped: too little background air to estimate the noise; \
+                     pass --noise-sigma (per-pixel σ) to enable it"
+                );
+                return None;
+            }
+        },
+    };
+    let n = vol.dims[pe.voxel_axis()];
+    let lines = detect_acquired_lines(vol, pe).unwrap_or(0..n);
+    eprintln!("acquired phase-encoding lines {}..{} of {n}", lines.start, lines.end);
+    Some(ScanNoise { sigma_pixel, lines, pe })
 }
 
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
@@ -71,16 +124,21 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         .unwrap(),
     );
     let t = Instant::now();
-    let out = clarity_models::enhance::infer::enhance_volume(
+    let noise = scan_noise(&vol, pe, a.noise_sigma);
+    let (out, _, report) = enhance_consistent(
         &model,
         &cfg,
         &vol,
-        pe,
         &device,
-        clarity_models::enhance::infer::InferOptions { batch: a.batch, flips: !a.single_pass },
+        InferOptions { batch: a.batch, flips: !a.single_pass },
+        noise.as_ref(),
+        pe,
         &mut |done, _| bar.set_position(done as u64),
     );
     bar.finish_and_clear();
+    if let Some(r) = report {
+        eprintln!("data consistency: weight of the measured band α = {:.2} (SURE)", r.alpha);
+    }
     let secs = t.elapsed().as_secs_f64();
     if nifti_out {
         if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -312,6 +312,21 @@ fn enhance_finds_the_phase_encoding_axis_of_a_nifti_shortened_scan() {
     let (ok, text) = run(&["--pe-axis", "col"]);
     assert!(ok, "{text}");
     assert!(text.contains("phase encoding along Col (from --pe-axis)"), "{text}");
+    // The consistency step finds the lines the simulation kept.
+    let fs_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fs.join("fastscan.json")).unwrap()).unwrap();
+    let (full, short) = (
+        fs_json["phase_lines_full"].as_u64().unwrap(),
+        fs_json["phase_lines_short"].as_u64().unwrap(),
+    );
+    let start = full / 2 - short / 2;
+    let (ok, text) = run(&["--noise-sigma", "5"]);
+    assert!(ok, "{text}");
+    let lines = format!("acquired phase-encoding lines {start}..{} of {full}", start + short);
+    assert!(text.contains(&lines), "{lines} not in: {text}");
+    assert!(text.contains("data consistency: weight of the measured band"), "{text}");
+    let (ok, text) = run(&["--noise-sigma", "loud"]);
+    assert!(!ok && text.contains("`loud` is not auto, off or a non-negative number"), "{text}");
 }
 
 /// Run clarity and parse its stdout as JSON (stderr carries progress and notes).
