@@ -46,6 +46,7 @@ fn tiny(steps: usize) -> TrainSettings {
         net: EnhanceNetConfig { context: 1, channels: 16, depth: 5, pe_axis: None },
         stop_after: None,
         init_from: None,
+        loss: Default::default(),
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_core::{PhaseEncodingDirection, Volume};
+use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_models::enhance::consistency::{background_sigma, enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::InferOptions;
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
@@ -78,7 +78,9 @@ fn scan_noise(vol: &Volume, pe: PhaseEncodingDirection, arg: NoiseSigma) -> Opti
         NoiseSigma::Value(v) => v,
         NoiseSigma::Auto => match background_sigma(vol) {
             Some(v) => {
-                eprintln!("noise σ {v:.3} per pixel (from the background air; --noise-sigma sets it)");
+                eprintln!(
+                    "noise σ {v:.3} per pixel (from the background air; --noise-sigma sets it)"
+                );
                 v
             }
             None => {

@@ -79,6 +79,9 @@ fn probe_indices(nz: usize, count: usize) -> Vec<usize> {
     v
 }
 
+/// A network run on some slices of a volume: `(volume, slices) -> one output plane per slice`.
+pub type SliceNetwork<'a> = dyn FnMut(&Volume, &[usize]) -> Vec<Vec<f32>> + 'a;
+
 /// Apply SURE-tuned data consistency to `enhanced` = f(`lr`). `network(vol, slices)` must run
 /// the same enhancement as produced `enhanced` on the given slices of `vol`.
 pub fn apply(
@@ -86,7 +89,7 @@ pub fn apply(
     lr: &Volume,
     noise: &ScanNoise,
     settings: &SureSettings,
-    network: &mut dyn FnMut(&Volume, &[usize]) -> Vec<Vec<f32>>,
+    network: &mut SliceNetwork<'_>,
 ) -> (Volume, ConsistencyReport) {
     let [nx, ny, nz] = enhanced.dims;
     let plane = nx * ny;

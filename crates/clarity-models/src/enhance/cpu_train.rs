@@ -65,6 +65,7 @@ fn add_into(acc: &mut Grads, other: &Grads) {
 /// Forward and backward of one image (`input` `[c, h, w]` channel-first as in a [`Batch`],
 /// `target` `[h, w]`); `loss` summed over its pixels is returned and `scale`·∂(that sum)
 /// accumulated into `grads`.
+#[allow(clippy::too_many_arguments)]
 fn image_step(
     net: &CpuEnhanceNet,
     input: &[f32],
