@@ -30,8 +30,8 @@ pub fn foreground_mask(vol: &Volume) -> Vec<bool> {
     vol.data.iter().map(|&v| v > threshold).collect()
 }
 
-/// 10 % of the 99th percentile: above it is foreground.
-fn foreground_threshold(values: &[f32]) -> f32 {
+/// 10 % of the 99th percentile: above it is foreground (0 for an empty set).
+pub fn foreground_threshold(values: &[f32]) -> f32 {
     0.1 * clarity_core::percentile(values, 0.99, |_| true).unwrap_or(0.0)
 }
 

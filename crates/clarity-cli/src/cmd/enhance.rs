@@ -127,7 +127,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     );
     let t = Instant::now();
     let noise = scan_noise(&vol, pe, a.noise_sigma);
-    let (out, _, report) = enhance_consistent(
+    let (net, consistent) = enhance_consistent(
         &model,
         &cfg,
         &vol,
@@ -138,9 +138,13 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         &mut |done, _| bar.set_position(done as u64),
     );
     bar.finish_and_clear();
-    if let Some(r) = report {
-        eprintln!("data consistency: weight of the measured band α = {:.2} (SURE)", r.alpha);
-    }
+    let out = match consistent {
+        Some((out, r)) => {
+            eprintln!("data consistency: weight of the measured band α = {:.2} (SURE)", r.alpha);
+            out
+        }
+        None => net,
+    };
     let secs = t.elapsed().as_secs_f64();
     if nifti_out {
         if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -116,7 +116,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             lines: clarity_mr::acquisition::acquired_lines(n_pe, reduction, 1.0),
             pe,
         };
-        let (er, er_net, report) = enhance_consistent(
+        let (er_net, consistent) = enhance_consistent(
             &model,
             &cfg,
             &t.lr,
@@ -126,6 +126,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             pe,
             &mut |_, _| {},
         );
+        let (er, report) = consistent.expect("noise given");
         rows.push(EvalRow {
             reduction,
             snr,
@@ -134,7 +135,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             hr: quality(&t.hr, &t.truth, &mask),
             er_network: quality(&er_net, &t.truth, &mask),
             er: quality(&er, &t.truth, &mask),
-            alpha: report.map_or(0.0, |r| r.alpha),
+            alpha: report.alpha,
         });
         super::write_strip(
             &[&t.truth, &t.hr, &t.lr, &er],

@@ -27,6 +27,7 @@ use std::ops::Range;
 use burn::prelude::Device;
 use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_mr::band::{band_noise, project_to_band};
+use clarity_mr::fastscan::foreground_threshold;
 
 use super::infer::{enhance_slices, enhance_volume, InferOptions};
 use super::model::{EnhanceNet, EnhanceNetConfig};
@@ -113,7 +114,7 @@ pub fn apply(
         draws.push(n);
     }
     let perturbed = if sigma > 0.0 { network(&probe_vol, &probes) } else { Vec::new() };
-    let threshold = 0.1 * clarity_core::percentile(&enhanced.data, 0.99, |_| true).unwrap_or(0.0);
+    let threshold = foreground_threshold(&enhanced.data);
     let (mut num, mut den) = (0f64, 0f64);
     for (i, &k) in probes.iter().enumerate() {
         let f = enhanced.slice(k);
@@ -157,7 +158,8 @@ pub fn apply(
 }
 
 /// [`super::infer::enhance_volume`] followed, when `noise` is given, by [`apply`] with the
-/// same network and options. Returns the output, the network's own output and the report.
+/// same network and options. Returns the network's own output and, with `noise`, the output
+/// of the consistency step and its report.
 #[allow(clippy::too_many_arguments)]
 pub fn enhance_consistent(
     model: &EnhanceNet,
@@ -168,16 +170,15 @@ pub fn enhance_consistent(
     noise: Option<&ScanNoise>,
     pe: PhaseEncodingDirection,
     progress: &mut dyn FnMut(usize, usize),
-) -> (Volume, Volume, Option<ConsistencyReport>) {
+) -> (Volume, Option<(Volume, ConsistencyReport)>) {
     let net = enhance_volume(model, cfg, vol, pe, device, opts, progress);
-    let Some(noise) = noise else {
-        return (net.clone(), net, None);
-    };
-    let mut run = |v: &Volume, slices: &[usize]| {
-        enhance_slices(model, cfg, v, pe, device, opts, slices, &mut |_, _| {})
-    };
-    let (out, report) = apply(&net, vol, noise, &SureSettings::default(), &mut run);
-    (out, net, Some(report))
+    let consistent = noise.map(|noise| {
+        let mut run = |v: &Volume, slices: &[usize]| {
+            enhance_slices(model, cfg, v, pe, device, opts, slices, &mut |_, _| {})
+        };
+        apply(&net, vol, noise, &SureSettings::default(), &mut run)
+    });
+    (net, consistent)
 }
 
 /// The per-pixel noise σ of a magnitude scan from its background: the mode of the values
@@ -186,7 +187,7 @@ pub fn enhance_consistent(
 /// tissue, measured: 4× too high on the prostate validation scan), or the mode sits at the top
 /// of that range.
 pub fn background_sigma(vol: &Volume) -> Option<f32> {
-    let top = 0.1 * clarity_core::percentile(&vol.data, 0.99, |_| true)?;
+    let top = foreground_threshold(&vol.data);
     if top <= 0.0 {
         return None;
     }
@@ -195,7 +196,7 @@ pub fn background_sigma(vol: &Volume) -> Option<f32> {
     let mut dark = 0usize;
     for &v in &vol.data {
         if v < top && v > 0.0 {
-            hist[((v / top) * bins as f32) as usize % bins] += 1;
+            hist[(((v / top) * bins as f32) as usize).min(bins - 1)] += 1;
             dark += 1;
         }
     }
