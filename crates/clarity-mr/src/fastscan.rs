@@ -54,23 +54,28 @@ pub fn foreground_mean_of(values: &[f32]) -> f32 {
     }
 }
 
-/// k-space energy along one in-plane axis (summed over the other axis and all slices), index 0..n
-/// with DC at n/2.
-fn energy_profile(vol: &Volume, along_x: bool) -> Vec<f64> {
+/// k-space energy along each in-plane axis `[along x, along y]` (summed over the other axis and
+/// all slices), index 0..n with DC at n/2. Both from one transform of every slice: each
+/// detector below needs the two.
+fn energy_profiles(vol: &Volume) -> [Vec<f64>; 2] {
     let [nx, ny, nz] = vol.dims;
-    let n = if along_x { nx } else { ny };
+    let zero = || [vec![0f64; nx], vec![0f64; ny]];
     (0..nz)
         .into_par_iter()
         .map(|k| {
             let ks = kspace_of(vol.slice(k), nx, ny);
-            let mut p = vec![0f64; n];
+            let [mut px, mut py] = zero();
             for (i, c) in ks.iter().enumerate() {
-                let idx = if along_x { i % nx } else { i / nx };
-                p[idx] += c.norm_sqr() as f64;
+                let e = c.norm_sqr() as f64;
+                px[i % nx] += e;
+                py[i / nx] += e;
             }
-            p
+            [px, py]
         })
-        .reduce(|| vec![0f64; n], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+        .reduce(zero, |[ax, ay], [bx, by]| {
+            let add = |a: Vec<f64>, b: Vec<f64>| a.iter().zip(&b).map(|(x, y)| x + y).collect();
+            [add(ax, bx), add(ay, by)]
+        })
 }
 
 /// Energy of a profile (DC at `len / 2`) at distance `d` from DC: both sides, the stronger one.
@@ -122,7 +127,8 @@ pub fn detect_acquired_matrix(vol: &Volume) -> [usize; 2] {
             return [ax, ay];
         }
     }
-    [acquired_extent(&energy_profile(vol, true)), acquired_extent(&energy_profile(vol, false))]
+    let [px, py] = energy_profiles(vol);
+    [acquired_extent(&px), acquired_extent(&py)]
 }
 
 /// Where a phase-encoding direction came from.
@@ -143,8 +149,8 @@ pub enum PeSource {
 /// axis's. `None` when neither axis (a full scan) or both axes equally (an interpolated image)
 /// show such a cut.
 pub fn detect_phase_encoding(vol: &Volume) -> Option<PhaseEncodingDirection> {
-    let sx = sharpest_cut(&energy_profile(vol, true)).0;
-    let sy = sharpest_cut(&energy_profile(vol, false)).0;
+    let [px, py] = energy_profiles(vol);
+    let (sx, sy) = (sharpest_cut(&px).0, sharpest_cut(&py).0);
     // Taking the magnitude of a noisy image spreads energy over all of k-space, so the cut is
     // a step of ~10 dB rather than the cliff of an interpolated image; a natural spectrum
     // falls smoothly (measured on real brain slices: at most ~3 dB between 4-sample windows
@@ -188,10 +194,13 @@ pub fn detect_acquired_lines(
     vol: &Volume,
     pe: PhaseEncodingDirection,
 ) -> Option<std::ops::Range<usize>> {
-    let along_x = pe == PhaseEncodingDirection::Row;
-    let profile = energy_profile(vol, along_x);
+    let [px, py] = energy_profiles(vol);
+    let (profile, readout) = match pe {
+        PhaseEncodingDirection::Row => (px, py),
+        PhaseEncodingDirection::Col => (py, px),
+    };
     let (db, d) = sharpest_cut(&profile);
-    let (readout_db, _) = sharpest_cut(&energy_profile(vol, !along_x));
+    let (readout_db, _) = sharpest_cut(&readout);
     if db < 6.0 || db <= readout_db + 4.0 {
         return None;
     }
