@@ -140,7 +140,15 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let out = match consistent {
         Some((out, r)) => {
-            eprintln!("data consistency: weight of the measured band α = {:.2} (SURE)", r.alpha);
+            eprintln!(
+                "data consistency: last layer re-weighed in the acquired band by SURE (weight of \
+                 the measured slice {:.2}, channel gains {:.2}..{:.2}); estimated in-band error \
+                 {:+.2} dB",
+                r.centre_weight,
+                r.gain_min,
+                r.gain_max,
+                -r.estimated_gain_db()
+            );
             out
         }
         None => net,

@@ -10,7 +10,7 @@ use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
 use serde::Serialize;
 
 use super::PeArg;
-use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
+use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
@@ -63,8 +63,8 @@ pub struct EvalRow {
     pub er_network: Quality,
     /// The network followed by SURE-tuned data consistency (what `clarity enhance` outputs).
     pub er: Quality,
-    /// Weight of the measured band chosen by SURE (no truth used).
-    pub alpha: f32,
+    /// What the SURE-fitted readout did (weights and estimated in-band risks; no truth used).
+    pub consistency: ConsistencyReport,
 }
 
 pub fn run(c: EvalCommand) -> anyhow::Result<()> {
@@ -131,7 +131,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             hr: quality(&t.hr, &t.truth, &mask),
             er_network: quality(&er_net, &t.truth, &mask),
             er: quality(&er, &t.truth, &mask),
-            alpha: report.alpha,
+            consistency: report,
         });
         super::write_strip(
             &[&t.truth, &t.hr, &t.lr, &er],
@@ -146,12 +146,12 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         "{} (acquired matrix as simulated), PE {pe:?}, metrics inside the foreground mask",
         a.input.display()
     );
-    println!("| r | SNR | LR PSNR/SSIM | NLM PSNR/SSIM | HR PSNR/SSIM | network PSNR/SSIM | ER PSNR/SSIM | α | ER−HR PSNR | ER−LR PSNR |");
+    println!("| r | SNR | LR PSNR/SSIM | NLM PSNR/SSIM | HR PSNR/SSIM | network PSNR/SSIM | ER PSNR/SSIM | SURE est. | ER−HR PSNR | ER−LR PSNR |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let f = |q: &Quality| format!("{:.2} / {:.4}", q.psnr_db, q.ssim);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:+.2} dB | {:+.2} dB |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:+.2} dB | {:+.2} dB | {:+.2} dB |",
             r.reduction,
             r.snr,
             f(&r.lr),
@@ -159,15 +159,16 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             f(&r.hr),
             f(&r.er_network),
             f(&r.er),
-            r.alpha,
+            r.consistency.estimated_gain_db(),
             r.er.psnr_db - r.hr.psnr_db,
             r.er.psnr_db - r.lr.psnr_db
         );
     }
     std::fs::write(a.out.join("eval.json"), serde_json::to_string_pretty(&rows)?)?;
     println!(
-        "network = the CNN alone; ER = the CNN then SURE-tuned data consistency (α: weight of the \
-         measured band put back, chosen without the truth)\nwrote {}/eval.json and strip_*.png \
+        "network = the CNN alone; ER = the CNN with its last layer re-weighed inside the acquired \
+         band by SURE (data consistency; SURE est. = the in-band error reduction it estimates, \
+         without the truth)\nwrote {}/eval.json and strip_*.png \
          (truth | HR | LR | ER | |HR−truth| | |ER−truth|)",
         a.out.display()
     );

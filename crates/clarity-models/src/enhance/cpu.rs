@@ -318,6 +318,26 @@ impl CpuEnhanceNet {
         model
     }
 
+    /// The last hidden layer's activations (the tail's input) for one slab.
+    ///
+    /// # Shapes
+    /// `input`: `[2·context + 1, h, w]` → `[h, w, C]` (channels-last).
+    pub fn features_slab(&self, input: &[f32], h: usize, w: usize) -> Vec<f32> {
+        let c = self.layers[0].c_in;
+        assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
+        let mut x = vec![0f32; h * w * c];
+        for ch in 0..c {
+            for p in 0..h * w {
+                x[p * c + ch] = input[ch * h * w + p];
+            }
+        }
+        let last = self.layers.len() - 1;
+        for layer in &self.layers[..last] {
+            x = layer.forward(&x, h, w, true); // [h, w, C]
+        }
+        x
+    }
+
     /// The same function as [`EnhanceNet::forward`] on one slab.
     ///
     /// # Shapes

@@ -15,6 +15,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use super::cpu::CpuEnhanceNet;
 use super::data::norm_scale;
 use super::model::{EnhanceNet, EnhanceNetConfig};
+use super::readout::{tail_channels, Readout, SliceParts};
 
 /// `slice` (`nx` wide) transposed, or copied when `transpose` is false.
 fn maybe_transposed(slice: &[f32], nx: usize, ny: usize, transpose: bool) -> Vec<f32> {
@@ -97,6 +98,29 @@ pub fn enhance_slices(
     slices: &[usize],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<Vec<f32>> {
+    let readout = Readout::network(cfg.channels, model.tail_weights().1);
+    let mut out = vec![Vec::new(); slices.len()];
+    slice_parts(model, cfg, vol, pe, device, opts, slices, progress, &mut |i, parts| {
+        out[i] = readout.apply(&parts).into_iter().map(|v| v.max(0.0)).collect();
+    });
+    out
+}
+
+/// The network's output on the given slices of frame 0 of `vol`, taken apart at the tail
+/// ([`SliceParts`]); `sink(i, parts)` receives slice `slices[i]`'s, batch by batch, so a whole
+/// volume's parts (C planes per slice) are never held at once.
+#[allow(clippy::too_many_arguments)]
+pub fn slice_parts(
+    model: &EnhanceNet,
+    cfg: &EnhanceNetConfig,
+    vol: &Volume,
+    pe: PhaseEncodingDirection,
+    device: &Device,
+    opts: InferOptions,
+    slices: &[usize],
+    progress: &mut dyn FnMut(usize, usize),
+    sink: &mut dyn FnMut(usize, SliceParts),
+) {
     let [nx, ny, nz] = vol.dims;
     let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
     // The network's view of a slice: `w` wide, `h` high.
@@ -104,9 +128,11 @@ pub fn enhance_slices(
     let plane = nx * ny;
     let ch = cfg.in_channels();
     let c = cfg.context;
-    let mut out = Vec::with_capacity(slices.len());
+    let n_features = cfg.channels;
+    let (kernel, _) = model.tail_weights();
     // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
     let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
+    let mut done = 0;
     for group in slices.chunks(opts.batch.max(1)) {
         let n = group.len();
         let mut input = vec![0f32; n * ch * plane];
@@ -126,43 +152,103 @@ pub fn enhance_slices(
                 }
             }
         }
-        let run = |input: Vec<f32>| -> Vec<f32> {
+        // Channels-last features of every slab of the batch: `[n, h, w, C]`.
+        let features = |input: Vec<f32>| -> Vec<f32> {
             match &cpu {
                 Some(net) => {
-                    input.chunks(ch * plane).flat_map(|x| net.forward_slab(x, h, w)).collect()
+                    input.chunks(ch * plane).flat_map(|x| net.features_slab(x, h, w)).collect()
                 }
                 None => {
                     let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
-                    model.forward(x).into_data().as_slice::<f32>().expect("float output").to_vec()
+                    let f = model.features(x).permute([0, 2, 3, 1]); // [n, h, w, C]
+                    f.into_data().as_slice::<f32>().expect("float features").to_vec()
                 }
             }
-        }; // [n, 1, h, w]
-        let y: Vec<f32> = if opts.flips {
-            let mut sum = vec![0f32; n * plane];
-            for (fx, fy) in [(false, false), (true, false), (false, true), (true, true)] {
-                let mut x = input.clone();
-                flip_planes(&mut x, h, w, fx, fy);
-                let mut y = run(x);
-                flip_planes(&mut y, h, w, fx, fy);
-                sum.iter_mut().zip(&y).for_each(|(s, v)| *s += v / 4.0);
-            }
-            sum
-        } else {
-            run(input)
         };
-        for b in 0..n {
-            // Transposing back swaps the roles of w and h.
-            let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);
-            out.push(back.iter().map(|v| (v * scales[b]).max(0.0)).collect());
+        let flips: &[(bool, bool)] = if opts.flips {
+            &[(false, false), (true, false), (false, true), (true, true)]
+        } else {
+            &[(false, false)]
+        };
+        let mut channels = vec![0f32; n * n_features * plane]; // [n, C, h, w]
+        for &(fx, fy) in flips {
+            let mut x = input.clone();
+            flip_planes(&mut x, h, w, fx, fy);
+            let f = features(x);
+            for b in 0..n {
+                let slab = &f[b * plane * n_features..(b + 1) * plane * n_features];
+                let mut t = tail_channels(slab, h, w, &kernel);
+                flip_planes(&mut t, h, w, fx, fy);
+                let dst = &mut channels[b * n_features * plane..(b + 1) * n_features * plane];
+                dst.iter_mut().zip(&t).for_each(|(d, v)| *d += v / flips.len() as f32);
+            }
         }
-        progress(out.len(), slices.len());
+        for b in 0..n {
+            let centre = &input[(b * ch + c) * plane..(b * ch + c + 1) * plane];
+            let all = &channels[b * n_features * plane..(b + 1) * n_features * plane];
+            // Transposing back swaps the roles of w and h.
+            let back = |p: &[f32]| maybe_transposed(p, w, h, transpose);
+            let channels: Vec<f32> = all.chunks(plane).flat_map(back).collect();
+            sink(done + b, SliceParts { scale: scales[b], centre: back(centre), channels });
+        }
+        done += n;
+        progress(done, slices.len());
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Taking the output apart at the tail and summing it again is the network: the parts path
+    /// against burn's forward pass, with and without the flip ensemble.
+    #[test]
+    fn parts_summed_by_the_network_readout_are_the_forward_pass() {
+        let device = Device::flex();
+        let cfg = EnhanceNetConfig { context: 1, channels: 6, depth: 4, pe_axis: None };
+        let mut model = cfg.init(&device);
+        // A random tail and bias: the zero-initialised tail would hide every error.
+        model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
+            .with_padding(burn::nn::PaddingConfig2d::Same)
+            .init(&device);
+        let (nx, ny, nz) = (11, 9, 3);
+        let data: Vec<f32> = (0..nx * ny * nz).map(|i| ((i * 37) % 101) as f32).collect();
+        let vol = Volume::new([nx, ny, nz], data).unwrap();
+        for flips in [false, true] {
+            let opts = InferOptions { batch: 2, flips };
+            let got = enhance_slices(
+                &model,
+                &cfg,
+                &vol,
+                PhaseEncodingDirection::Col,
+                &device,
+                opts,
+                &[1],
+                &mut |_, _| {},
+            );
+            // Slice 1 with its neighbours, normalised, through burn (and its flips).
+            let slab: Vec<f32> = vol.data[..3 * nx * ny].to_vec();
+            let scale = norm_scale(&slab);
+            let input: Vec<f32> = slab.iter().map(|v| v / scale).collect();
+            let passes: &[(bool, bool)] = if flips {
+                &[(false, false), (true, false), (false, true), (true, true)]
+            } else {
+                &[(false, false)]
+            };
+            let mut want = vec![0f32; nx * ny];
+            for &(fx, fy) in passes {
+                let mut x = input.clone();
+                flip_planes(&mut x, ny, nx, fx, fy);
+                let t = Tensor::<4>::from_data(TensorData::new(x, [1, 3, ny, nx]), &device);
+                let mut y = model.forward(t).into_data().as_slice::<f32>().unwrap().to_vec();
+                flip_planes(&mut y, ny, nx, fx, fy);
+                want.iter_mut().zip(&y).for_each(|(w, v)| *w += v / passes.len() as f32);
+            }
+            for (g, w) in got[0].iter().zip(&want) {
+                assert!((g - (w * scale).max(0.0)).abs() < 1e-3 * scale, "flips {flips}: {g} vs {w}");
+            }
+        }
+    }
 
     #[test]
     fn flips_are_their_own_inverse_and_move_pixels_where_expected() {

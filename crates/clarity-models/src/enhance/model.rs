@@ -103,11 +103,29 @@ impl EnhanceNet {
         let [b, _, h, w] = x.dims();
         // The centre channel is the slice being enhanced.
         let centre = x.clone().slice([0..b, self.context..self.context + 1, 0..h, 0..w]);
+        centre + self.tail.forward(self.features(x)) // [batch, 1, h, w]
+    }
+
+    /// The last hidden layer's activations, the tail's input.
+    ///
+    /// # Shapes
+    /// `[batch, 2·context + 1, h, w]` → `[batch, C, h, w]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = burn::tensor::activation::relu(self.head.forward(x)); // [batch, C, h, w]
         for conv in &self.body {
             y = burn::tensor::activation::relu(conv.forward(y));
         }
-        centre + self.tail.forward(y) // [batch, 1, h, w]
+        y
+    }
+
+    /// The tail's weights `[C, 3, 3]` (PyTorch layout, one output channel) and its bias.
+    pub fn tail_weights(&self) -> (Vec<f32>, f32) {
+        let w = self.tail.weight.val().into_data();
+        let w = w.as_slice::<f32>().expect("f32 weights").to_vec();
+        let b = self.tail.bias.as_ref().map_or(0.0, |b| {
+            b.val().into_data().as_slice::<f32>().expect("f32 bias")[0]
+        });
+        (w, b)
     }
 }
 
