@@ -38,7 +38,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_mr::band::{band_noise, project_to_band};
 use clarity_mr::fastscan::foreground_threshold;
 
-use super::infer::{slice_parts, InferOptions};
+use super::infer::{enhance_volume, slice_parts, InferOptions};
 use super::model::{EnhanceNet, EnhanceNetConfig};
 use super::readout::{Readout, SliceParts};
 use rand::rngs::StdRng;
@@ -67,7 +67,7 @@ pub struct SureSettings {
 
 impl Default for SureSettings {
     fn default() -> Self {
-        Self { probe_slices: 8, epsilon: 0.5, seed: 0x5_0BE }
+        Self { probe_slices: 4, epsilon: 0.5, seed: 0x5_0BE }
     }
 }
 
@@ -287,24 +287,26 @@ pub fn enhance_consistent(
     pe: PhaseEncodingDirection,
     progress: &mut dyn FnMut(usize, usize),
 ) -> (Volume, Option<(Volume, ConsistencyReport)>) {
+    let Some(noise) = noise else {
+        // Nothing to fit: the plain forward pass, which skips taking the tail apart.
+        return (enhance_volume(model, cfg, vol, pe, device, opts, progress), None);
+    };
     let [nx, ny, nz] = vol.dims;
     let own = Readout::network(cfg.channels, model.tail_weights().1);
-    let fitted = noise.map(|noise| {
+    let (readout, report) = {
         let mut run = |v: &Volume, slices: &[usize], sink: &mut dyn FnMut(usize, SliceParts)| {
             slice_parts(model, cfg, v, pe, device, opts, slices, &mut |_, _| {}, sink)
         };
         fit(vol, noise, &SureSettings::default(), &own, &mut run)
-    });
+    };
     let all: Vec<usize> = (0..nz).collect();
     let plane = nx * ny;
     let mut net = vec![0f32; plane * nz];
-    let mut consistent = fitted.as_ref().map(|_| vec![0f32; plane * nz]);
+    let mut consistent = vec![0f32; plane * nz];
     slice_parts(model, cfg, vol, pe, device, opts, &all, progress, &mut |k, parts| {
         let f = own.apply(&parts);
-        if let (Some(out), Some((readout, _)), Some(noise)) = (&mut consistent, &fitted, noise) {
-            let g = readout.apply(&parts);
-            out[k * plane..(k + 1) * plane].copy_from_slice(&combine(&f, &g, nx, ny, noise));
-        }
+        let g = readout.apply(&parts);
+        consistent[k * plane..(k + 1) * plane].copy_from_slice(&combine(&f, &g, nx, ny, noise));
         for (o, v) in net[k * plane..(k + 1) * plane].iter_mut().zip(f) {
             *o = v.max(0.0);
         }
@@ -317,9 +319,7 @@ pub fn enhance_consistent(
         v.data = data;
         v
     };
-    let report = fitted.map(|(_, r)| r);
-    let consistent = consistent.zip(report).map(|(data, r)| (as_volume(data), r));
-    (as_volume(net), consistent)
+    (as_volume(net), Some((as_volume(consistent), report)))
 }
 
 /// The per-pixel noise σ of a magnitude scan from its background: the mode of the values

@@ -51,7 +51,7 @@ pub(crate) fn seeded_init(cfg: &super::EnhanceNetConfig, seed: u64) -> CpuEnhanc
 /// Gradients in the layout of [`Conv3x3`]: per layer `(weight, bias)`.
 pub(crate) type Grads = Vec<(Vec<f32>, Vec<f32>)>;
 
-fn zero_grads(net: &CpuEnhanceNet) -> Grads {
+pub(crate) fn zero_grads(net: &CpuEnhanceNet) -> Grads {
     net.layers.iter().map(|l| (vec![0f32; l.weight.len()], vec![0f32; l.bias.len()])).collect()
 }
 
@@ -77,8 +77,32 @@ fn image_step(
     grads: &mut Grads,
 ) -> f64 {
     let plane = h * w;
+    let acts = forward_activations(net, input, h, w);
+    // Output = centre slice + residual; the loss against the target.
+    let centre = &input[net.context * plane..(net.context + 1) * plane];
+    let residual = &acts[net.layers.len()];
+    let mut loss = 0f64;
+    let g: Vec<f32> = (0..plane)
+        .map(|p| {
+            let (l, dl) = loss_fn.of(centre[p] + residual[p] - target[p]);
+            loss += l;
+            scale * dl
+        })
+        .collect(); // ∂loss/∂residual, [h, w, 1]
+    backward_activations(net, &acts, h, w, g, grads);
+    loss
+}
+
+/// Every layer's input and the last layer's output (the residual, `[h, w]`) for one image
+/// (`input` `[c, h, w]` channel-first); channels-last, `acts[l]` is the input of layer `l`.
+pub(crate) fn forward_activations(
+    net: &CpuEnhanceNet,
+    input: &[f32],
+    h: usize,
+    w: usize,
+) -> Vec<Vec<f32>> {
+    let plane = h * w;
     let c = net.layers[0].c_in;
-    // Activations channels-last; acts[l] is the input of layer l (post-ReLU output of l − 1).
     let mut x0 = vec![0f32; plane * c];
     for ch in 0..c {
         for p in 0..plane {
@@ -97,17 +121,21 @@ fn image_step(
         }
         acts.push(out);
     }
-    // Output = centre slice + residual; the loss against the target.
-    let centre = &input[net.context * plane..(net.context + 1) * plane];
-    let residual = &acts[n_layers];
-    let mut loss = 0f64;
-    let mut g: Vec<f32> = (0..plane)
-        .map(|p| {
-            let (l, dl) = loss_fn.of(centre[p] + residual[p] - target[p]);
-            loss += l;
-            scale * dl
-        })
-        .collect(); // ∂loss/∂residual, [h, w, 1]
+    acts
+}
+
+/// Back-propagate `g` = ∂loss/∂residual (`[h, w]`) through the activations of
+/// [`forward_activations`], accumulating into `grads`.
+pub(crate) fn backward_activations(
+    net: &CpuEnhanceNet,
+    acts: &[Vec<f32>],
+    h: usize,
+    w: usize,
+    mut g: Vec<f32>,
+    grads: &mut Grads,
+) {
+    let plane = h * w;
+    let n_layers = net.layers.len();
     let mut scratch = (Vec::new(), Vec::new());
     for i in (0..n_layers).rev() {
         let layer = &net.layers[i];
@@ -128,7 +156,6 @@ fn image_step(
             g = dx;
         }
     }
-    loss
 }
 
 /// Mean loss of the batch and its gradients (of that mean).

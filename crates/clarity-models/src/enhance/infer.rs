@@ -15,7 +15,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use super::cpu::CpuEnhanceNet;
 use super::data::norm_scale;
 use super::model::{EnhanceNet, EnhanceNetConfig};
-use super::readout::{tail_channels, Readout, SliceParts};
+use super::readout::{tail_channels, SliceParts};
 
 /// `slice` (`nx` wide) transposed, or copied when `transpose` is false.
 fn maybe_transposed(slice: &[f32], nx: usize, ny: usize, transpose: bool) -> Vec<f32> {
@@ -98,11 +98,66 @@ pub fn enhance_slices(
     slices: &[usize],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<Vec<f32>> {
-    let readout = Readout::network(cfg.channels, model.tail_weights().1);
-    let mut out = vec![Vec::new(); slices.len()];
-    slice_parts(model, cfg, vol, pe, device, opts, slices, progress, &mut |i, parts| {
-        out[i] = readout.apply(&parts).into_iter().map(|v| v.max(0.0)).collect();
-    });
+    let [nx, ny, nz] = vol.dims;
+    let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
+    // The network's view of a slice: `w` wide, `h` high.
+    let (w, h) = if transpose { (ny, nx) } else { (nx, ny) };
+    let plane = nx * ny;
+    let ch = cfg.in_channels();
+    let c = cfg.context;
+    let mut out = Vec::with_capacity(slices.len());
+    // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
+    let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
+    for group in slices.chunks(opts.batch.max(1)) {
+        let n = group.len();
+        let mut input = vec![0f32; n * ch * plane];
+        let mut scales = Vec::with_capacity(n);
+        for (b, &k) in group.iter().enumerate() {
+            // Edge slices repeat the nearest slice, as in training.
+            let slab: Vec<usize> = (0..ch).map(|d| (k + d).saturating_sub(c).min(nz - 1)).collect();
+            let planes: Vec<Vec<f32>> =
+                slab.iter().map(|&s| maybe_transposed(vol.slice(s), nx, ny, transpose)).collect();
+            let values = planes.concat();
+            let scale = norm_scale(&values);
+            scales.push(scale);
+            for (d, p) in planes.iter().enumerate() {
+                let dst = &mut input[(b * ch + d) * plane..(b * ch + d + 1) * plane];
+                for (o, v) in dst.iter_mut().zip(p) {
+                    *o = v.max(0.0) / scale;
+                }
+            }
+        }
+        let run = |input: Vec<f32>| -> Vec<f32> {
+            match &cpu {
+                Some(net) => {
+                    input.chunks(ch * plane).flat_map(|x| net.forward_slab(x, h, w)).collect()
+                }
+                None => {
+                    let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
+                    model.forward(x).into_data().as_slice::<f32>().expect("float output").to_vec()
+                }
+            }
+        }; // [n, 1, h, w]
+        let y: Vec<f32> = if opts.flips {
+            let mut sum = vec![0f32; n * plane];
+            for (fx, fy) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut x = input.clone();
+                flip_planes(&mut x, h, w, fx, fy);
+                let mut y = run(x);
+                flip_planes(&mut y, h, w, fx, fy);
+                sum.iter_mut().zip(&y).for_each(|(s, v)| *s += v / 4.0);
+            }
+            sum
+        } else {
+            run(input)
+        };
+        for b in 0..n {
+            // Transposing back swaps the roles of w and h.
+            let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);
+            out.push(back.iter().map(|v| (v * scales[b]).max(0.0)).collect());
+        }
+        progress(out.len(), slices.len());
+    }
     out
 }
 
@@ -199,6 +254,7 @@ pub fn slice_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enhance::readout::Readout;
 
     /// Taking the output apart at the tail and summing it again is the network: the parts path
     /// against burn's forward pass, with and without the flip ensemble.
@@ -216,16 +272,12 @@ mod tests {
         let vol = Volume::new([nx, ny, nz], data).unwrap();
         for flips in [false, true] {
             let opts = InferOptions { batch: 2, flips };
-            let got = enhance_slices(
-                &model,
-                &cfg,
-                &vol,
-                PhaseEncodingDirection::Col,
-                &device,
-                opts,
-                &[1],
-                &mut |_, _| {},
-            );
+            let readout = Readout::network(cfg.channels, model.tail_weights().1);
+            let mut got = vec![Vec::new()];
+            let pe = PhaseEncodingDirection::Col;
+            slice_parts(&model, &cfg, &vol, pe, &device, opts, &[1], &mut |_, _| {}, &mut |i, p| {
+                got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect()
+            });
             // Slice 1 with its neighbours, normalised, through burn (and its flips).
             let slab: Vec<f32> = vol.data[..3 * nx * ny].to_vec();
             let scale = norm_scale(&slab);
