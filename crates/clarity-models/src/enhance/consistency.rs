@@ -67,7 +67,7 @@ pub struct SureSettings {
 
 impl Default for SureSettings {
     fn default() -> Self {
-        Self { probe_slices: 4, epsilon: 0.5, seed: 0x5_0BE }
+        Self { probe_slices: 8, epsilon: 0.5, seed: 0x5_0BE }
     }
 }
 
@@ -121,6 +121,16 @@ fn columns(parts: &SliceParts) -> Vec<Vec<f32>> {
     cols
 }
 
+/// What [`fit`] found.
+#[derive(Debug, Clone)]
+pub struct FittedReadout {
+    pub readout: Readout,
+    pub report: ConsistencyReport,
+    /// The probed slices' parts on the scan itself, `(slice, parts)`: the final pass reuses
+    /// them instead of running the network on those slices again.
+    pub probed: Vec<(usize, SliceParts)>,
+}
+
 /// Fit the readout on `lr`'s probe slices by SURE (see the module docs). `network` must be
 /// the network whose own readout is `own`.
 pub fn fit(
@@ -129,7 +139,7 @@ pub fn fit(
     settings: &SureSettings,
     own: &Readout,
     network: &mut PartsNetwork<'_>,
-) -> (Readout, ConsistencyReport) {
+) -> FittedReadout {
     let [nx, ny, nz] = lr.dims;
     let plane = nx * ny;
     let (pe, lines) = (noise.pe, &noise.lines);
@@ -225,7 +235,7 @@ pub fn fit(
         risk_network: risk(&own_w),
         risk_fitted: risk(&w),
     };
-    (readout, report)
+    FittedReadout { readout, report, probed: probes.into_iter().zip(at).collect() }
 }
 
 /// Solve the symmetric system `a x = b` (`a` row-major `n × n`) by Gaussian elimination with
@@ -293,24 +303,39 @@ pub fn enhance_consistent(
     };
     let [nx, ny, nz] = vol.dims;
     let own = Readout::network(cfg.channels, model.tail_weights().1);
-    let (readout, report) = {
+    let FittedReadout { readout, report, probed } = {
         let mut run = |v: &Volume, slices: &[usize], sink: &mut dyn FnMut(usize, SliceParts)| {
             slice_parts(model, cfg, v, pe, device, opts, slices, &mut |_, _| {}, sink)
         };
         fit(vol, noise, &SureSettings::default(), &own, &mut run)
     };
-    let all: Vec<usize> = (0..nz).collect();
     let plane = nx * ny;
     let mut net = vec![0f32; plane * nz];
     let mut consistent = vec![0f32; plane * nz];
-    slice_parts(model, cfg, vol, pe, device, opts, &all, progress, &mut |k, parts| {
-        let f = own.apply(&parts);
-        let g = readout.apply(&parts);
+    let mut write = |k: usize, parts: &SliceParts| {
+        let f = own.apply(parts);
+        let g = readout.apply(parts);
         consistent[k * plane..(k + 1) * plane].copy_from_slice(&combine(&f, &g, nx, ny, noise));
         for (o, v) in net[k * plane..(k + 1) * plane].iter_mut().zip(f) {
             *o = v.max(0.0);
         }
-    });
+    };
+    for (k, parts) in &probed {
+        write(*k, parts);
+    }
+    let rest: Vec<usize> = (0..nz).filter(|k| !probed.iter().any(|(p, _)| p == k)).collect();
+    let done = probed.len();
+    slice_parts(
+        model,
+        cfg,
+        vol,
+        pe,
+        device,
+        opts,
+        &rest,
+        &mut |d, _| progress(done + d, nz),
+        &mut |i, parts| write(rest[i], &parts),
+    );
     // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
     let as_volume = |data: Vec<f32>| {
         let mut v = vol.clone();
@@ -457,7 +482,8 @@ mod tests {
         };
         let own = Readout::network(1, 0.0);
         let mut net = parts_of(blur);
-        let (fitted, report) = fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
+        let FittedReadout { readout: fitted, report, .. } =
+            fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
         let (f, out) = outputs(&lr, &noise, &own, &fitted, &mut net);
         let (e_net, e_out) = (in_band_error(&f, &truth, &noise), in_band_error(&out, &truth, &noise));
         assert!(e_out < 0.8 * e_net, "SURE readout {e_out} vs network {e_net}");
@@ -489,7 +515,8 @@ mod tests {
             band.iter().zip(y).map(|(b, v)| b - v).collect()
         });
         let own = Readout::network(1, 0.0);
-        let (fitted, report) = fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
+        let FittedReadout { readout: fitted, report, .. } =
+            fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
         assert!(
             (fitted.gains[0] - 1.0).abs() < 0.1 && (fitted.centre_weight - 1.0).abs() < 0.1,
             "a perfect denoiser re-weighed: {fitted:?}"
