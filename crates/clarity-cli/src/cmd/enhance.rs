@@ -39,8 +39,9 @@ pub struct EnhanceArgs {
     #[arg(long)]
     pub single_pass: bool,
     /// Noise σ per pixel of the input (one channel, image intensity units) for the data
-    /// consistency step that puts back part of the measured k-space band after the network,
-    /// weighted by SURE. auto: estimated from the air in the background (skipped, with a
+    /// consistency step, which re-weighs the network's last layer inside the measured k-space
+    /// band so the output agrees with the scan as far as the noise allows (weights fitted by
+    /// SURE for this scan). auto: estimated from the air in the background (skipped, with a
     /// message, when there is too little air to trust it); off: the network's output as is.
     #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
     pub noise_sigma: NoiseSigma,
