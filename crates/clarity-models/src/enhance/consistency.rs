@@ -194,10 +194,9 @@ pub fn fit(
                 draws[i].iter().zip(&mask).map(|(d, &m)| if m { *d } else { 0.0 }).collect();
             let pmb = project_to_band(&mb, nx, ny, pe, lines);
             for (a, xp) in columns(pp).iter().enumerate() {
-                let trace: f64 = (0..plane)
-                    .map(|p| pmb[p] as f64 * (xp[p] - x[a][p]) as f64)
-                    .sum::<f64>()
-                    / eps as f64;
+                let trace: f64 =
+                    (0..plane).map(|p| pmb[p] as f64 * (xp[p] - x[a][p]) as f64).sum::<f64>()
+                        / eps as f64;
                 rhs[a] -= trace;
             }
         }
@@ -452,7 +451,8 @@ mod tests {
         let (mut f, mut out) = (lr.clone(), lr.clone());
         net(lr, &all, &mut |k, parts| {
             let (a, b) = (own.apply(&parts), fitted.apply(&parts));
-            out.data[k * nx * ny..(k + 1) * nx * ny].copy_from_slice(&combine(&a, &b, nx, ny, noise));
+            out.data[k * nx * ny..(k + 1) * nx * ny]
+                .copy_from_slice(&combine(&a, &b, nx, ny, noise));
             f.data[k * nx * ny..(k + 1) * nx * ny].copy_from_slice(&a);
         });
         (f, out)
@@ -472,7 +472,10 @@ mod tests {
                     let mut s = 0.0;
                     for dy in -2..=2isize {
                         for dx in -2..=2isize {
-                            let (x, yy) = ((x0 + dx).clamp(0, nx as isize - 1), (y0 + dy).clamp(0, ny as isize - 1));
+                            let (x, yy) = (
+                                (x0 + dx).clamp(0, nx as isize - 1),
+                                (y0 + dy).clamp(0, ny as isize - 1),
+                            );
                             s += y[yy as usize * nx + x as usize];
                         }
                     }
@@ -485,7 +488,8 @@ mod tests {
         let FittedReadout { readout: fitted, report, .. } =
             fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
         let (f, out) = outputs(&lr, &noise, &own, &fitted, &mut net);
-        let (e_net, e_out) = (in_band_error(&f, &truth, &noise), in_band_error(&out, &truth, &noise));
+        let (e_net, e_out) =
+            (in_band_error(&f, &truth, &noise), in_band_error(&out, &truth, &noise));
         assert!(e_out < 0.8 * e_net, "SURE readout {e_out} vs network {e_net}");
         assert!(report.risk_fitted < report.risk_network && report.estimated_gain_db() > 0.5);
         // The truth-chosen mix f + α P(y − f) over a grid of α.

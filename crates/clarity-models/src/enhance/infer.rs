@@ -273,11 +273,19 @@ mod tests {
         for flips in [false, true] {
             let opts = InferOptions { batch: 2, flips };
             let readout = Readout::network(cfg.channels, model.tail_weights().1);
-            let mut got = vec![Vec::new()];
+            let mut got = [Vec::new()];
             let pe = PhaseEncodingDirection::Col;
-            slice_parts(&model, &cfg, &vol, pe, &device, opts, &[1], &mut |_, _| {}, &mut |i, p| {
-                got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect()
-            });
+            slice_parts(
+                &model,
+                &cfg,
+                &vol,
+                pe,
+                &device,
+                opts,
+                &[1],
+                &mut |_, _| {},
+                &mut |i, p| got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect(),
+            );
             // Slice 1 with its neighbours, normalised, through burn (and its flips).
             let slab: Vec<f32> = vol.data[..3 * nx * ny].to_vec();
             let scale = norm_scale(&slab);
@@ -297,7 +305,10 @@ mod tests {
                 want.iter_mut().zip(&y).for_each(|(w, v)| *w += v / passes.len() as f32);
             }
             for (g, w) in got[0].iter().zip(&want) {
-                assert!((g - (w * scale).max(0.0)).abs() < 1e-3 * scale, "flips {flips}: {g} vs {w}");
+                assert!(
+                    (g - (w * scale).max(0.0)).abs() < 1e-3 * scale,
+                    "flips {flips}: {g} vs {w}"
+                );
             }
         }
     }

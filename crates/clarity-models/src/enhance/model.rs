@@ -122,9 +122,11 @@ impl EnhanceNet {
     pub fn tail_weights(&self) -> (Vec<f32>, f32) {
         let w = self.tail.weight.val().into_data();
         let w = w.as_slice::<f32>().expect("f32 weights").to_vec();
-        let b = self.tail.bias.as_ref().map_or(0.0, |b| {
-            b.val().into_data().as_slice::<f32>().expect("f32 bias")[0]
-        });
+        let b = self
+            .tail
+            .bias
+            .as_ref()
+            .map_or(0.0, |b| b.val().into_data().as_slice::<f32>().expect("f32 bias")[0]);
         (w, b)
     }
 }
