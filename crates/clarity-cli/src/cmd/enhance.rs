@@ -122,7 +122,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new(vol.dims[2] as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "enhancing {bar:30} {pos}/{len} slices [{elapsed} < {eta}]",
+            "enhancing {bar:30} {pos}/{len} slice passes [{elapsed} < {eta}]",
         )
         .unwrap(),
     );
@@ -136,7 +136,10 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         InferOptions { batch: a.batch, flips: !a.single_pass },
         noise.as_ref(),
         pe,
-        &mut |done, _| bar.set_position(done as u64),
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64)
+        },
     );
     bar.finish_and_clear();
     let out = match consistent {

@@ -324,7 +324,10 @@ fn enhance_finds_the_phase_encoding_axis_of_a_nifti_shortened_scan() {
     assert!(ok, "{text}");
     let lines = format!("acquired phase-encoding lines {start}..{} of {full}", start + short);
     assert!(text.contains(&lines), "{lines} not in: {text}");
-    assert!(text.contains("data consistency: weight of the measured band"), "{text}");
+    assert!(
+        text.contains("data consistency: last layer re-weighed in the acquired band"),
+        "{text}"
+    );
     let (ok, text) = run(&["--noise-sigma", "loud"]);
     assert!(!ok && text.contains("`loud` is not auto, off or a non-negative number"), "{text}");
 }

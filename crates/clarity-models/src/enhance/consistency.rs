@@ -285,6 +285,7 @@ pub fn combine(own: &[f32], fitted: &[f32], nx: usize, ny: usize, noise: &ScanNo
 
 /// Enhance frame 0 of `vol`; with `noise`, also fit the readout by SURE ([`fit`]) and return
 /// the consistent output and its report beside the network's own (both from one pass).
+/// `progress(done, total)` counts slice passes (with `noise`, more than the slices).
 #[allow(clippy::too_many_arguments)]
 pub fn enhance_consistent(
     model: &EnhanceNet,
@@ -302,11 +303,18 @@ pub fn enhance_consistent(
     };
     let [nx, ny, nz] = vol.dims;
     let own = Readout::network(cfg.channels, model.tail_weights().1);
+    let settings = SureSettings::default();
+    // Progress counts slice passes: the probed slices twice (scan and probe), the rest once.
+    let total = nz + probe_indices(nz, settings.probe_slices.max(1)).len();
+    let mut passes = 0;
     let FittedReadout { readout, report, probed } = {
         let mut run = |v: &Volume, slices: &[usize], sink: &mut dyn FnMut(usize, SliceParts)| {
-            slice_parts(model, cfg, v, pe, device, opts, slices, &mut |_, _| {}, sink)
+            let base = passes;
+            let mut report = |d: usize, _: usize| progress(base + d, total);
+            slice_parts(model, cfg, v, pe, device, opts, slices, &mut report, sink);
+            passes += slices.len();
         };
-        fit(vol, noise, &SureSettings::default(), &own, &mut run)
+        fit(vol, noise, &settings, &own, &mut run)
     };
     let plane = nx * ny;
     let mut net = vec![0f32; plane * nz];
@@ -323,7 +331,6 @@ pub fn enhance_consistent(
         write(*k, parts);
     }
     let rest: Vec<usize> = (0..nz).filter(|k| !probed.iter().any(|(p, _)| p == k)).collect();
-    let done = probed.len();
     slice_parts(
         model,
         cfg,
@@ -332,7 +339,7 @@ pub fn enhance_consistent(
         device,
         opts,
         &rest,
-        &mut |d, _| progress(done + d, nz),
+        &mut |d, _| progress(passes + d, total),
         &mut |i, parts| write(rest[i], &parts),
     );
     // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
