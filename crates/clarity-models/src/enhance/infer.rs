@@ -15,7 +15,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use super::cpu::CpuEnhanceNet;
 use super::data::norm_scale;
 use super::model::{EnhanceNet, EnhanceNetConfig};
-use super::readout::{tail_channels, SliceParts};
+use super::readout::{tail_channels_last, SliceParts};
 
 /// `slice` (`nx` wide) transposed, or copied when `transpose` is false.
 fn maybe_transposed(slice: &[f32], nx: usize, ny: usize, transpose: bool) -> Vec<f32> {
@@ -225,26 +225,48 @@ pub fn slice_parts(
         } else {
             &[(false, false)]
         };
-        let mut channels = vec![0f32; n * n_features * plane]; // [n, C, h, w]
+        // Summed channels-last, each flip's pixels put back where they came from, so the
+        // C planes are laid out (and transposed back) once per slice rather than once per flip.
+        let mut summed = vec![0f32; n * plane * n_features]; // [n, h, w, C]
+        let share = 1.0 / flips.len() as f32;
         for &(fx, fy) in flips {
             let mut x = input.clone();
             flip_planes(&mut x, h, w, fx, fy);
             let f = features(x);
             for b in 0..n {
                 let slab = &f[b * plane * n_features..(b + 1) * plane * n_features];
-                let mut t = tail_channels(slab, h, w, &kernel);
-                flip_planes(&mut t, h, w, fx, fy);
-                let dst = &mut channels[b * n_features * plane..(b + 1) * n_features * plane];
-                dst.iter_mut().zip(&t).for_each(|(d, v)| *d += v / flips.len() as f32);
+                let t = tail_channels_last(slab, h, w, &kernel);
+                let dst = &mut summed[b * plane * n_features..(b + 1) * plane * n_features];
+                for y in 0..h {
+                    let sy = if fy { h - 1 - y } else { y };
+                    for xx in 0..w {
+                        let sx = if fx { w - 1 - xx } else { xx };
+                        let src = &t[(y * w + xx) * n_features..(y * w + xx + 1) * n_features];
+                        let to = (sy * w + sx) * n_features;
+                        for (d, v) in dst[to..to + n_features].iter_mut().zip(src) {
+                            *d += share * v;
+                        }
+                    }
+                }
             }
         }
         for b in 0..n {
             let centre = &input[(b * ch + c) * plane..(b * ch + c + 1) * plane];
-            let all = &channels[b * n_features * plane..(b + 1) * n_features * plane];
-            // Transposing back swaps the roles of w and h.
-            let back = |p: &[f32]| maybe_transposed(p, w, h, transpose);
-            let channels: Vec<f32> = all.chunks(plane).flat_map(back).collect();
-            sink(done + b, SliceParts { scale: scales[b], centre: back(centre), channels });
+            let all = &summed[b * plane * n_features..(b + 1) * plane * n_features];
+            // Channels-last → one plane per channel in the volume's orientation (transposing
+            // back swaps the roles of w and h).
+            let mut channels = vec![0f32; n_features * plane];
+            for y in 0..h {
+                for xx in 0..w {
+                    let p = y * w + xx;
+                    let to = if transpose { xx * h + y } else { p };
+                    for (ch_i, v) in all[p * n_features..(p + 1) * n_features].iter().enumerate() {
+                        channels[ch_i * plane + to] = *v;
+                    }
+                }
+            }
+            let centre = maybe_transposed(centre, w, h, transpose);
+            sink(done + b, SliceParts { scale: scales[b], centre, channels });
         }
         done += n;
         progress(done, slices.len());
@@ -255,6 +277,37 @@ pub fn slice_parts(
 mod tests {
     use super::*;
     use crate::enhance::readout::Readout;
+
+    /// The parts path agrees with the plain path where the network sees slices transposed (PE
+    /// along the other axis than it was trained for), edge slices included.
+    #[test]
+    fn parts_agree_with_the_plain_path_on_transposed_slices() {
+        let device = Device::flex();
+        let cfg = EnhanceNetConfig {
+            context: 1,
+            channels: 5,
+            depth: 3,
+            pe_axis: Some(PhaseEncodingDirection::Col),
+        };
+        let mut model = cfg.init(&device);
+        model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
+            .with_padding(burn::nn::PaddingConfig2d::Same)
+            .init(&device);
+        let (nx, ny, nz) = (7, 12, 3);
+        let data: Vec<f32> = (0..nx * ny * nz).map(|i| ((i * 53) % 89) as f32).collect();
+        let vol = Volume::new([nx, ny, nz], data).unwrap();
+        let (pe, opts, slices) = (PhaseEncodingDirection::Row, InferOptions::default(), [0, 2]);
+        let want = enhance_slices(&model, &cfg, &vol, pe, &device, opts, &slices, &mut |_, _| {});
+        let readout = Readout::network(cfg.channels, model.tail_weights().1);
+        let mut got = [Vec::new(), Vec::new()];
+        slice_parts(&model, &cfg, &vol, pe, &device, opts, &slices, &mut |_, _| {}, &mut |i, p| {
+            got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect()
+        });
+        for (g, w) in got.iter().zip(&want) {
+            let worst = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-3, "parts and plain path differ by {worst}");
+        }
+    }
 
     /// Taking the output apart at the tail and summing it again is the network: the parts path
     /// against burn's forward pass, with and without the flip ensemble.

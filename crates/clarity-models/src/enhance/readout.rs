@@ -67,6 +67,19 @@ impl Readout {
 /// # Shapes
 /// `features`: `[h, w, C]` (channels-last), `kernel`: `[C, 3, 3]` → `[C, h, w]`.
 pub fn tail_channels(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
+    let c = kernel.len() / 9;
+    let last = tail_channels_last(features, h, w, kernel);
+    let mut out = vec![0f32; c * h * w];
+    for (p, px) in last.chunks(c).enumerate() {
+        for (ch, v) in px.iter().enumerate() {
+            out[ch * h * w + p] = *v;
+        }
+    }
+    out
+}
+
+/// [`tail_channels`] left channels-last: `[h, w, C]`.
+pub fn tail_channels_last(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
     let c = kernel.len() / 9;
     assert_eq!(features.len(), h * w * c, "features are not [{h}, {w}, {c}]");
@@ -96,13 +109,7 @@ pub fn tail_channels(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Ve
             }
         }
     });
-    let mut out = vec![0f32; c * h * w];
-    for (p, px) in last.chunks(c).enumerate() {
-        for (ch, v) in px.iter().enumerate() {
-            out[ch * h * w + p] = *v;
-        }
-    }
-    out
+    last
 }
 
 #[cfg(test)]
