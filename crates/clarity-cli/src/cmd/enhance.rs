@@ -7,8 +7,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
-use clarity_models::enhance::consistency::{background_sigma, enhance_consistent, ScanNoise};
+use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::InferOptions;
+use clarity_models::enhance::noise::background_sigma;
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
 use super::PeArg;

@@ -7,6 +7,7 @@ pub mod data;
 pub mod grow;
 pub mod infer;
 pub mod model;
+pub mod noise;
 pub mod readout;
 pub mod sources;
 pub mod train;
