@@ -290,6 +290,17 @@ unsafe fn matmul(
     );
 }
 
+/// Channel-first `[c, plane]` → channels-last `[plane, c]`.
+pub(crate) fn channels_last(input: &[f32], c: usize, plane: usize) -> Vec<f32> {
+    let mut x = vec![0f32; plane * c];
+    for ch in 0..c {
+        for p in 0..plane {
+            x[p * c + ch] = input[ch * plane + p];
+        }
+    }
+    x
+}
+
 /// [`EnhanceNet`]'s weights laid out for [`CpuEnhanceNet::forward`].
 pub struct CpuEnhanceNet {
     pub(crate) layers: Vec<Conv3x3>,
@@ -325,12 +336,7 @@ impl CpuEnhanceNet {
     pub fn features_slab(&self, input: &[f32], h: usize, w: usize) -> Vec<f32> {
         let c = self.layers[0].c_in;
         assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
-        let mut x = vec![0f32; h * w * c];
-        for ch in 0..c {
-            for p in 0..h * w {
-                x[p * c + ch] = input[ch * h * w + p];
-            }
-        }
+        let mut x = channels_last(input, c, h * w);
         let last = self.layers.len() - 1;
         for layer in &self.layers[..last] {
             x = layer.forward(&x, h, w, true); // [h, w, C]
@@ -343,19 +349,8 @@ impl CpuEnhanceNet {
     /// # Shapes
     /// `input`: `[2·context + 1, h, w]` (channel-first, as the network's input) → `[h, w]`.
     pub fn forward_slab(&self, input: &[f32], h: usize, w: usize) -> Vec<f32> {
-        let c = self.layers[0].c_in;
-        assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
-        // Channel-first → channels-last.
-        let mut x = vec![0f32; h * w * c];
-        for ch in 0..c {
-            for p in 0..h * w {
-                x[p * c + ch] = input[ch * h * w + p];
-            }
-        }
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(&x, h, w, i != last); // [h, w, C]
-        }
+        let features = self.features_slab(input, h, w); // [h, w, C]
+        let x = self.layers[self.layers.len() - 1].forward(&features, h, w, false); // [h, w]
         let centre = &input[self.context * h * w..(self.context + 1) * h * w];
         x.iter().zip(centre).map(|(r, c)| r + c).collect()
     }

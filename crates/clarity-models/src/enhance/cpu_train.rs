@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu::{Conv3x3, CpuEnhanceNet};
+use super::cpu::{channels_last, Conv3x3, CpuEnhanceNet};
 use super::data::Batch;
 use super::train::Loss;
 
@@ -102,16 +102,9 @@ pub(crate) fn forward_activations(
     w: usize,
 ) -> Vec<Vec<f32>> {
     let plane = h * w;
-    let c = net.layers[0].c_in;
-    let mut x0 = vec![0f32; plane * c];
-    for ch in 0..c {
-        for p in 0..plane {
-            x0[p * c + ch] = input[ch * plane + p];
-        }
-    }
     let n_layers = net.layers.len();
     let mut acts = Vec::with_capacity(n_layers + 1);
-    acts.push(x0);
+    acts.push(channels_last(input, net.layers[0].c_in, plane));
     let mut cols = Vec::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let mut out = vec![0f32; plane * layer.c_out];
