@@ -14,7 +14,7 @@ use clarity_core::PhaseEncodingDirection;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
-use crate::fft::{fft2c, kspace_of, Direction, C32};
+use crate::fft::{fft2c, Direction, C32};
 
 /// Is k-space sample `i` of an `nx × ny` slice on one of `lines` along `pe`? With `symmetric`,
 /// only if the line mirrored about DC is on it too.
@@ -30,6 +30,12 @@ fn on_band(
         PhaseEncodingDirection::Col => (i / nx, ny),
         PhaseEncodingDirection::Row => (i % nx, nx),
     };
+    line_on_band(line, n, lines, symmetric)
+}
+
+/// Is PE line `line` of `n` (DC at `n / 2`) one of `lines`? With `symmetric`, only if its
+/// mirror about DC is too.
+fn line_on_band(line: usize, n: usize, lines: &Range<usize>, symmetric: bool) -> bool {
     // Mirrored about DC on the periodic grid: for even n the outermost line is its own mirror.
     let mirror = (2 * (n / 2) + n - line) % n;
     lines.contains(&line) && (!symmetric || lines.contains(&mirror))
@@ -39,6 +45,10 @@ fn on_band(
 /// removed: the orthogonal projection onto the real images such a scan can represent. A real
 /// image's k-space is conjugate-symmetric, so only lines whose mirror about DC is also
 /// acquired are kept (a centred band of even width loses its one unpaired edge line).
+///
+/// The band depends on the PE frequency alone, so only the PE axis is transformed (the readout
+/// transform would cancel), and without centring: the shifts are phase ramps and a diagonal
+/// mask commutes with them.
 pub fn project_to_band(
     slice: &[f32],
     nx: usize,
@@ -46,14 +56,36 @@ pub fn project_to_band(
     pe: PhaseEncodingDirection,
     lines: &Range<usize>,
 ) -> Vec<f32> {
-    let mut k = kspace_of(slice, nx, ny);
-    for (i, v) in k.iter_mut().enumerate() {
-        if !on_band(i, nx, ny, pe, lines, true) {
-            *v = C32::new(0.0, 0.0);
+    assert_eq!(slice.len(), nx * ny, "slice is not nx × ny");
+    // Along PE: `n` samples `stride` apart, one such line per readout position.
+    let (n, stride, count, step) = match pe {
+        PhaseEncodingDirection::Col => (ny, nx, nx, 1),
+        PhaseEncodingDirection::Row => (nx, 1, ny, nx),
+    };
+    // Uncentred frequency u is centred line (u + n / 2) mod n.
+    let keep: Vec<bool> = (0..n).map(|u| line_on_band((u + n / 2) % n, n, lines, true)).collect();
+    let mut planner = rustfft::FftPlanner::<f32>::new();
+    let (forward, inverse) = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+    let scale = 1.0 / n as f32;
+    let mut out = vec![0f32; nx * ny];
+    let mut line = vec![C32::new(0.0, 0.0); n];
+    for j in 0..count {
+        let start = j * step;
+        for (t, v) in line.iter_mut().enumerate() {
+            *v = C32::new(slice[start + t * stride], 0.0);
+        }
+        forward.process(&mut line);
+        for (v, &k) in line.iter_mut().zip(&keep) {
+            if !k {
+                *v = C32::new(0.0, 0.0);
+            }
+        }
+        inverse.process(&mut line);
+        for (t, v) in line.iter().enumerate() {
+            out[start + t * stride] = v.re * scale;
         }
     }
-    fft2c(&mut k, nx, ny, Direction::Inverse);
-    k.iter().map(|c| c.re).collect()
+    out
 }
 
 /// One draw of the real-channel image noise of a scan acquiring `lines`: white complex noise
