@@ -317,13 +317,14 @@ pub fn enhance_consistent(
         fit(vol, noise, &settings, &own, &mut run)
     };
     let plane = nx * ny;
-    let mut net = vec![0f32; plane * nz];
-    let mut consistent = vec![0f32; plane * nz];
+    // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
+    let (mut net, mut consistent) = (vol.zeros_like(), vol.zeros_like());
     let mut write = |k: usize, parts: &SliceParts| {
         let f = own.apply(parts);
         let g = readout.apply(parts);
-        consistent[k * plane..(k + 1) * plane].copy_from_slice(&combine(&f, &g, nx, ny, noise));
-        for (o, v) in net[k * plane..(k + 1) * plane].iter_mut().zip(f) {
+        consistent.data[k * plane..(k + 1) * plane]
+            .copy_from_slice(&combine(&f, &g, nx, ny, noise));
+        for (o, v) in net.data[k * plane..(k + 1) * plane].iter_mut().zip(f) {
             *o = v.max(0.0);
         }
     };
@@ -342,15 +343,7 @@ pub fn enhance_consistent(
         &mut |d, _| progress(passes + d, total),
         &mut |i, parts| write(rest[i], &parts),
     );
-    // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
-    let as_volume = |data: Vec<f32>| {
-        let mut v = vol.clone();
-        v.frames = 1;
-        v.frame_axis = None;
-        v.data = data;
-        v
-    };
-    (as_volume(net), Some((as_volume(consistent), report)))
+    (net, Some((consistent, report)))
 }
 
 #[cfg(test)]
