@@ -43,7 +43,13 @@ fn tiny(steps: usize) -> TrainSettings {
         validate_every: 50,
         checkpoint_every: 50,
         pairs: PairSettings { patch: 32, snr: (20.0, 40.0), ..Default::default() },
-        net: EnhanceNetConfig { context: 1, channels: 16, depth: 5, pe_axis: None },
+        net: EnhanceNetConfig {
+            context: 1,
+            channels: 16,
+            depth: 5,
+            pe_axis: None,
+            noise_channel: false,
+        },
         stop_after: None,
         init_from: None,
         loss: Default::default(),
@@ -86,7 +92,7 @@ fn tiny_model_learns_resumes_and_round_trips_its_weights() {
     assert_eq!(header["tail.bias"]["shape"], serde_json::json!([1]));
 }
 
-const ONE_PASS: InferOptions = InferOptions { batch: 2, flips: false };
+const ONE_PASS: InferOptions = InferOptions { batch: 2, flips: false, noise_sigma: None };
 
 /// A volume with its in-plane axes swapped.
 fn transposed(v: &Volume) -> Volume {
@@ -107,7 +113,13 @@ fn pe_specific_network_sees_inputs_with_pe_along_its_own_axis() {
     use clarity_core::PhaseEncodingDirection::{Col, Row};
     use clarity_models::enhance::infer::enhance_volume;
     let device = Device::flex();
-    let cfg = EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: Some(Col) };
+    let cfg = EnhanceNetConfig {
+        context: 1,
+        channels: 4,
+        depth: 3,
+        pe_axis: Some(Col),
+        noise_channel: false,
+    };
     let mut model = cfg.init(&device);
     // A non-zero tail so the network is not the identity (it starts as one).
     model.tail = burn::nn::conv::Conv2dConfig::new([4, 1], [3, 3])
@@ -161,7 +173,8 @@ fn flip_ensemble_makes_the_output_mirror_with_the_input() {
     use clarity_core::PhaseEncodingDirection::Col;
     use clarity_models::enhance::infer::enhance_volume;
     let device = Device::flex();
-    let cfg = EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: None };
+    let cfg =
+        EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: None, noise_channel: false };
     let mut model = cfg.init(&device);
     model.tail = burn::nn::conv::Conv2dConfig::new([4, 1], [3, 3])
         .with_padding(burn::nn::PaddingConfig2d::Same)
@@ -174,7 +187,7 @@ fn flip_ensemble_makes_the_output_mirror_with_the_input() {
             v,
             Col,
             &device,
-            InferOptions { batch: 2, flips },
+            InferOptions { batch: 2, flips, noise_sigma: None },
             &mut |_, _| {},
         )
     };
@@ -237,7 +250,13 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     let bigger = |lr: f64| TrainSettings {
         learning_rate: lr,
         init_from: Some(small.path().to_path_buf()),
-        net: EnhanceNetConfig { context: 1, channels: 24, depth: 8, pe_axis: None },
+        net: EnhanceNetConfig {
+            context: 1,
+            channels: 24,
+            depth: 8,
+            pe_axis: None,
+            noise_channel: false,
+        },
         ..tiny(5)
     };
     for autodiff in [false, true] {
@@ -259,7 +278,13 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     let d: f32 = (m.forward(x.clone()) - want).abs().max().into_scalar();
     assert!(d > 1e-6, "training from the grown network changed nothing");
     let other_context = TrainSettings {
-        net: EnhanceNetConfig { context: 2, channels: 24, depth: 8, pe_axis: None },
+        net: EnhanceNetConfig {
+            context: 2,
+            channels: 24,
+            depth: 8,
+            pe_axis: None,
+            noise_channel: false,
+        },
         pairs: PairSettings { context: 2, ..tiny(5).pairs },
         ..bigger(1e-3)
     };
@@ -272,4 +297,63 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
         &mut |_, _| {},
     );
     assert!(err.unwrap_err().to_string().contains("must match"));
+}
+
+/// The noise plane of a training pair is constant and proportional to the scan's noise: the
+/// same draw at SNR 10 and 40 differs only in σ, by 4×.
+#[test]
+fn noise_plane_of_a_pair_follows_the_noise_level() {
+    use clarity_models::enhance::data::sample_batch;
+    use rand::SeedableRng;
+    let vols: Vec<Volume> = (0..2).map(discs).collect();
+    let plane_at = |snr: f64| {
+        let s =
+            PairSettings { patch: 32, snr: (snr, snr), noise_channel: true, ..Default::default() };
+        assert_eq!(s.input_channels(), 4);
+        let b = sample_batch(&vols, 3, &s, &mut rand::rngs::StdRng::seed_from_u64(5));
+        assert_eq!(b.channels, 4);
+        let n = 32 * 32;
+        (0..3).map(|i| b.input[(i * 4 + 3) * n..(i * 4 + 4) * n].to_vec()).collect::<Vec<_>>()
+    };
+    let (low, high) = (plane_at(10.0), plane_at(40.0));
+    for (l, h) in low.iter().zip(&high) {
+        assert!(l.iter().all(|v| *v == l[0]) && h.iter().all(|v| *v == h[0]), "not constant");
+        assert!(l[0] > 0.0 && (l[0] / h[0] - 4.0).abs() < 1e-4, "{} vs {}", l[0], h[0]);
+    }
+}
+
+/// Adding the noise input to a trained model (`init_from`, zero learning rate) keeps what it
+/// computes whatever the plane holds; pairs without the plane for a network with one are refused.
+#[test]
+fn noise_input_added_to_a_trained_model_changes_nothing_until_trained() {
+    let vols: Vec<Volume> = (0..2).map(discs).collect();
+    let device = Device::flex();
+    let small = tempfile::tempdir().unwrap();
+    train(&tiny(20), &vols, &vols, small.path(), &device, &mut |_, _| {}).unwrap();
+    let (m_small, _) = load_model(small.path(), &device).unwrap();
+    let x = Tensor::<4>::random([1, 3, 20, 18], burn::tensor::Distribution::Default, &device);
+    let want = m_small.forward(x.clone());
+    let with_noise = TrainSettings {
+        learning_rate: 0.0,
+        init_from: Some(small.path().to_path_buf()),
+        net: EnhanceNetConfig { noise_channel: true, ..tiny(5).net },
+        pairs: PairSettings { noise_channel: true, ..tiny(5).pairs },
+        ..tiny(5)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    train(&with_noise, &vols, &vols, dir.path(), &device, &mut |_, _| {}).unwrap();
+    let (m, cfg) = load_model(dir.path(), &device).unwrap();
+    assert!(cfg.noise_channel);
+    for level in [0.0f32, 0.5] {
+        let plane = Tensor::<4>::full([1, 1, 20, 18], level, &device);
+        let d: f32 = (m.forward(Tensor::cat(vec![x.clone(), plane], 1)) - want.clone())
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(d < 1e-5, "noise plane {level}: output moved by {d}");
+    }
+    let mismatched = TrainSettings { pairs: tiny(5).pairs, ..with_noise };
+    let err =
+        train(&mismatched, &vols, &vols, dir.path().join("y").as_path(), &device, &mut |_, _| {});
+    assert!(err.unwrap_err().to_string().contains("input channels"), "mismatch not refused");
 }

@@ -129,12 +129,20 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     );
     let t = Instant::now();
     let noise = scan_noise(&vol, pe, a.noise_sigma);
+    let noise_sigma = noise.as_ref().map(|n| n.sigma_pixel);
+    if cfg.noise_channel && noise_sigma.is_none() {
+        bail!(
+            "the model in {} takes the scan's noise level as an input and none could be \
+             estimated: pass --noise-sigma (per-pixel σ)",
+            a.model.display()
+        );
+    }
     let (net, consistent) = enhance_consistent(
         &model,
         &cfg,
         &vol,
         &device,
-        InferOptions { batch: a.batch, flips: !a.single_pass },
+        InferOptions { batch: a.batch, flips: !a.single_pass, noise_sigma },
         noise.as_ref(),
         pe,
         &mut |done, total| {

@@ -6,11 +6,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
+use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
+use clarity_models::enhance::infer::InferOptions;
 use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
 use serde::Serialize;
 
 use super::PeArg;
-use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
@@ -117,7 +118,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             &cfg,
             &t.lr,
             &device,
-            Default::default(),
+            InferOptions { noise_sigma: Some(sigma_pixel), ..Default::default() },
             Some(&noise),
             pe,
             &mut |_, _| {},

@@ -116,6 +116,12 @@ pub struct EnhanceTrainArgs {
     /// inputs whose PE runs the other way).
     #[arg(long, value_enum, default_value_t = TrainPe::Either)]
     pub pe_axis: TrainPe,
+    /// Give the network the scan's noise level as an extra input channel (a constant plane of
+    /// the per-pixel noise σ over the slab's normalisation scale). `clarity enhance` then needs
+    /// σ: --noise-sigma, or the estimate from background air. With --init-from a model without
+    /// one, the channel is added with zero weights (the start computes the same function).
+    #[arg(long)]
+    pub noise_channel: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu or cuda (cuda needs a build with --features cuda).
@@ -171,8 +177,13 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         TrainPe::Row => Some(PhaseEncodingDirection::Row),
         TrainPe::Col => Some(PhaseEncodingDirection::Col),
     };
-    let net =
-        EnhanceNetConfig { context: a.context, channels: a.channels, depth: a.depth, pe_axis };
+    let net = EnhanceNetConfig {
+        context: a.context,
+        channels: a.channels,
+        depth: a.depth,
+        pe_axis,
+        noise_channel: a.noise_channel,
+    };
     println!(
         "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² slice",
         train_vols.len(),
@@ -187,7 +198,13 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         seed: a.seed,
         validate_every: a.every,
         checkpoint_every: a.every,
-        pairs: PairSettings { patch: a.patch, context: a.context, pe_axis, ..Default::default() },
+        pairs: PairSettings {
+            patch: a.patch,
+            context: a.context,
+            pe_axis,
+            noise_channel: a.noise_channel,
+            ..Default::default()
+        },
         net,
         stop_after: a.stop_after,
         init_from: a.init_from,

@@ -238,6 +238,7 @@ fn enhance_dicom_series_keeps_geometry() {
         channels: 4,
         depth: 3,
         pe_axis: None,
+        noise_channel: false,
     };
     let net = cfg.init(&burn::prelude::Device::flex());
     clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
@@ -280,6 +281,7 @@ fn enhance_finds_the_phase_encoding_axis_of_a_nifti_shortened_scan() {
         channels: 4,
         depth: 3,
         pe_axis: Some(clarity_core::PhaseEncodingDirection::Col),
+        noise_channel: false,
     };
     let net = cfg.init(&burn::prelude::Device::flex());
     clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();

@@ -366,8 +366,28 @@ mod tests {
     fn matches_the_burn_forward_pass() {
         let device = Device::flex();
         for (cfg, h, w) in [
-            (EnhanceNetConfig { context: 1, channels: 8, depth: 4, pe_axis: None }, 37, 29),
-            (EnhanceNetConfig { context: 0, channels: 5, depth: 3, pe_axis: None }, 3, 70),
+            (
+                EnhanceNetConfig {
+                    context: 1,
+                    channels: 8,
+                    depth: 4,
+                    pe_axis: None,
+                    noise_channel: false,
+                },
+                37,
+                29,
+            ),
+            (
+                EnhanceNetConfig {
+                    context: 0,
+                    channels: 5,
+                    depth: 3,
+                    pe_axis: None,
+                    noise_channel: false,
+                },
+                3,
+                70,
+            ),
         ] {
             let mut model = cfg.init(&device);
             // A random tail: the initial zero tail would hide every error in the body.

@@ -24,18 +24,35 @@ pub struct PairSettings {
     /// axis at random (`None`).
     #[serde(default)]
     pub pe_axis: Option<PhaseEncodingDirection>,
+    /// Append the noise plane (see [`super::model`]) after the image channels.
+    #[serde(default)]
+    pub noise_channel: bool,
 }
 
 impl Default for PairSettings {
     fn default() -> Self {
-        Self { reduction: (0.2, 0.4), snr: (8.0, 60.0), patch: 64, context: 1, pe_axis: None }
+        Self {
+            reduction: (0.2, 0.4),
+            snr: (8.0, 60.0),
+            patch: 64,
+            context: 1,
+            pe_axis: None,
+            noise_channel: false,
+        }
+    }
+}
+
+impl PairSettings {
+    /// Input channels of a pair: the slab, and the noise plane when asked for.
+    pub fn input_channels(&self) -> usize {
+        2 * self.context + 1 + usize::from(self.noise_channel)
     }
 }
 
 /// A batch as flat arrays, ready for tensors.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// `[batch, 2·context + 1, patch, patch]`.
+    /// `[batch, input channels, patch, patch]`.
     pub input: Vec<f32>,
     /// `[batch, 1, patch, patch]`.
     pub target: Vec<f32>,
@@ -172,6 +189,16 @@ pub fn sample_pair(
     for (ch, l) in lr.iter().enumerate() {
         input[ch * p * p..(ch + 1) * p * p].copy_from_slice(&cut(l));
     }
+    if s.noise_channel {
+        // The shortened scan's per-pixel noise: σ of the full scan times √(kept fraction).
+        let n_pe = match pe {
+            PhaseEncodingDirection::Col => sh,
+            PhaseEncodingDirection::Row => sw,
+        };
+        let sigma_pixel = sampling.noise_sigma * sampling.acquired_fraction(n_pe).sqrt() as f32;
+        let level = super::model::NOISE_MAP_GAIN * sigma_pixel / scale;
+        input[lr.len() * p * p..(lr.len() + 1) * p * p].fill(level);
+    }
     target[..p * p].copy_from_slice(&cut(&truth[c]));
 }
 
@@ -181,7 +208,7 @@ pub fn sample_pair(
 pub fn sample_batch(pool: &[Volume], n: usize, s: &PairSettings, rng: &mut StdRng) -> Batch {
     use rand::SeedableRng;
     use rayon::prelude::*;
-    let ch = 2 * s.context + 1;
+    let ch = s.input_channels();
     let p = s.patch;
     let seeds: Vec<u64> = (0..n).map(|_| rng.gen()).collect();
     let mut input = vec![0f32; n * ch * p * p];

@@ -38,6 +38,22 @@ pub fn grow(
     Ok(deepen(&wide, depth))
 }
 
+/// `net` with one more input channel (the noise plane) whose weights are zero: the same
+/// function of the image channels, whatever the plane holds, until training finds a use for it.
+pub fn with_noise_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
+    let mut layers = net.layers.clone();
+    let head = &net.layers[0];
+    let (ci, co) = (head.c_in, head.c_out);
+    // Rows are ordered (tap, input channel): each tap's block gains one zero row at its end.
+    let mut weight = Vec::with_capacity(9 * (ci + 1) * co);
+    for tap in head.weight.chunks(ci * co) {
+        weight.extend_from_slice(tap);
+        weight.extend(std::iter::repeat(0.0).take(co));
+    }
+    layers[0] = Conv3x3 { c_in: ci + 1, c_out: co, weight, bias: head.bias.clone() };
+    CpuEnhanceNet { layers, context: net.context }
+}
+
 /// Which old channel each new channel copies, and the share of the old channel's outgoing
 /// weight it carries.
 struct ChannelMap {
@@ -142,7 +158,13 @@ mod tests {
 
     #[test]
     fn grown_network_computes_the_same_function() {
-        let cfg = EnhanceNetConfig { context: 1, channels: 6, depth: 4, pe_axis: None };
+        let cfg = EnhanceNetConfig {
+            context: 1,
+            channels: 6,
+            depth: 4,
+            pe_axis: None,
+            noise_channel: false,
+        };
         let small = trained_looking(&cfg, 3);
         let (h, w) = (13, 11);
         let mut rng = StdRng::seed_from_u64(9);
@@ -171,7 +193,13 @@ mod tests {
     fn copies_are_not_exact_twins() {
         // Each copied channel carries a different share of the outgoing weight, or training
         // could never tell the copies apart.
-        let cfg = EnhanceNetConfig { context: 0, channels: 2, depth: 3, pe_axis: None };
+        let cfg = EnhanceNetConfig {
+            context: 0,
+            channels: 2,
+            depth: 3,
+            pe_axis: None,
+            noise_channel: false,
+        };
         let big = grow(&trained_looking(&cfg, 5), 8, 3, 2).unwrap();
         let next = &big.layers[1];
         let column = |i: usize| (0..9).map(|t| next.weight[(t * 8 + i) * 8]).collect::<Vec<_>>();
@@ -184,8 +212,42 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_weighted_noise_input_changes_nothing_and_survives_growing() {
+        let cfg = EnhanceNetConfig {
+            context: 1,
+            channels: 5,
+            depth: 3,
+            pe_axis: None,
+            noise_channel: false,
+        };
+        let small = trained_looking(&cfg, 7);
+        let (h, w) = (9, 12);
+        let mut rng = StdRng::seed_from_u64(4);
+        let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let want = small.forward_slab(&x, h, w);
+        let noisy = grow(&with_noise_input(&small), 7, 4, 0).unwrap();
+        assert_eq!(noisy.layers[0].c_in, 4);
+        let with_cfg = EnhanceNetConfig { channels: 7, depth: 4, noise_channel: true, ..cfg };
+        let params: usize = noisy.layers.iter().map(|l| l.weight.len() + l.bias.len()).sum();
+        assert_eq!(params, with_cfg.parameters());
+        for level in [0.0, 0.3, 2.0] {
+            let mut x4 = x.clone();
+            x4.extend(std::iter::repeat(level).take(h * w));
+            let got = noisy.forward_slab(&x4, h, w);
+            let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(diff < 1e-5, "noise plane {level}: max difference {diff}");
+        }
+    }
+
+    #[test]
     fn refuses_to_shrink() {
-        let cfg = EnhanceNetConfig { context: 0, channels: 4, depth: 4, pe_axis: None };
+        let cfg = EnhanceNetConfig {
+            context: 0,
+            channels: 4,
+            depth: 4,
+            pe_axis: None,
+            noise_channel: false,
+        };
         let net = seeded_init(&cfg, 0);
         assert!(matches!(grow(&net, 3, 4, 0), Err(e) if e.contains("cannot shrink")));
         assert!(grow(&net, 4, 3, 0).is_err());

@@ -47,22 +47,28 @@ fn flip_planes(data: &mut [f32], h: usize, w: usize, flip_x: bool, flip_y: bool)
 }
 
 /// The network's input for the slices `group` of frame 0 of `vol`: each slice with its
-/// neighbours (`[n, 2·context + 1, h, w]`, in the network's orientation), normalised per slab
-/// by its 99th percentile as in training; and each slab's scale.
+/// neighbours (`[n, in_channels, h, w]`, in the network's orientation), normalised per slab
+/// by its 99th percentile as in training, then the noise plane if the network takes one; and
+/// each slab's scale.
 fn normalised_batch(
     vol: &Volume,
     group: &[usize],
     cfg: &EnhanceNetConfig,
+    opts: &InferOptions,
     transpose: bool,
 ) -> (Vec<f32>, Vec<f32>) {
     let [nx, ny, nz] = vol.dims;
     let plane = nx * ny;
     let (ch, c) = (cfg.in_channels(), cfg.context);
+    let noise_sigma = cfg.noise_channel.then(|| {
+        opts.noise_sigma.expect("the network takes the noise level: InferOptions::noise_sigma")
+    });
     let mut input = vec![0f32; group.len() * ch * plane];
     let mut scales = Vec::with_capacity(group.len());
     for (b, &k) in group.iter().enumerate() {
         // Edge slices repeat the nearest slice, as in training.
-        let slab: Vec<usize> = (0..ch).map(|d| (k + d).saturating_sub(c).min(nz - 1)).collect();
+        let slab: Vec<usize> =
+            (0..cfg.image_channels()).map(|d| (k + d).saturating_sub(c).min(nz - 1)).collect();
         let planes: Vec<Vec<f32>> =
             slab.iter().map(|&s| maybe_transposed(vol.slice(s), nx, ny, transpose)).collect();
         let values = planes.concat();
@@ -74,6 +80,11 @@ fn normalised_batch(
                 *o = v.max(0.0) / scale;
             }
         }
+        if let Some(sigma) = noise_sigma {
+            let d = cfg.image_channels();
+            input[(b * ch + d) * plane..(b * ch + d + 1) * plane]
+                .fill(super::model::NOISE_MAP_GAIN * sigma / scale);
+        }
     }
     (input, scales)
 }
@@ -82,17 +93,20 @@ fn normalised_batch(
 const FLIPS: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
 
 /// How a volume goes through the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InferOptions {
     /// Slices per forward pass.
     pub batch: usize,
     /// Average over the four flips of each slab (see the module docs).
     pub flips: bool,
+    /// The scan's per-pixel noise σ (its intensity units): required by a network with a noise
+    /// channel ([`EnhanceNetConfig::noise_channel`]; it panics without), unused otherwise.
+    pub noise_sigma: Option<f32>,
 }
 
 impl Default for InferOptions {
     fn default() -> Self {
-        Self { batch: 4, flips: true }
+        Self { batch: 4, flips: true, noise_sigma: None }
     }
 }
 
@@ -144,7 +158,7 @@ pub fn enhance_slices(
     let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
     for group in slices.chunks(opts.batch.max(1)) {
         let n = group.len();
-        let (input, scales) = normalised_batch(vol, group, cfg, transpose);
+        let (input, scales) = normalised_batch(vol, group, cfg, &opts, transpose);
         let run = |input: Vec<f32>| -> Vec<f32> {
             match &cpu {
                 Some(net) => {
@@ -208,7 +222,7 @@ pub fn slice_parts(
     let mut done = 0;
     for group in slices.chunks(opts.batch.max(1)) {
         let n = group.len();
-        let (input, scales) = normalised_batch(vol, group, cfg, transpose);
+        let (input, scales) = normalised_batch(vol, group, cfg, &opts, transpose);
         // Channels-last features of every slab of the batch: `[n, h, w, C]`.
         let features = |input: Vec<f32>| -> Vec<f32> {
             match &cpu {
@@ -286,6 +300,7 @@ mod tests {
             channels: 5,
             depth: 3,
             pe_axis: Some(PhaseEncodingDirection::Col),
+            noise_channel: false,
         };
         let mut model = cfg.init(&device);
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
@@ -312,7 +327,13 @@ mod tests {
     #[test]
     fn parts_summed_by_the_network_readout_are_the_forward_pass() {
         let device = Device::flex();
-        let cfg = EnhanceNetConfig { context: 1, channels: 6, depth: 4, pe_axis: None };
+        let cfg = EnhanceNetConfig {
+            context: 1,
+            channels: 6,
+            depth: 4,
+            pe_axis: None,
+            noise_channel: false,
+        };
         let mut model = cfg.init(&device);
         // A random tail and bias: the zero-initialised tail would hide every error.
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])

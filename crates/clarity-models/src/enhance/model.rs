@@ -6,8 +6,13 @@
 //! (C → 1, zero-initialised); the output is the centre input channel plus the predicted
 //! residual, so an untrained network is the identity. Fully convolutional: any matrix size.
 //!
+//! With `noise_channel`, one more input channel holds the scan's noise level: a constant plane
+//! of [`NOISE_MAP_GAIN`] · σ / scale (σ the shortened scan's per-pixel noise, scale the slab's
+//! normalisation), so the network need not guess how much of the texture is noise.
+//!
 //! # Shapes
-//! - input: `[batch, 2·context + 1, h, w]` — slices k−context..k+context, normalised;
+//! - input: `[batch, 2·context + 1 (+ 1 noise plane), h, w]` — slices k−context..k+context,
+//!   normalised;
 //! - output: `[batch, 1, h, w]`.
 
 use burn::module::Module;
@@ -32,17 +37,31 @@ pub struct EnhanceNetConfig {
     /// `config.json` files, which were trained on both axes.
     #[serde(default)]
     pub pe_axis: Option<PhaseEncodingDirection>,
+    /// A last input channel with the noise level (see the module docs). Absent in older
+    /// `config.json` files, which have none.
+    #[serde(default)]
+    pub noise_channel: bool,
 }
+
+/// The noise plane's value is this × σ / scale: at SNR 20 σ / scale is ~0.02, and inputs of
+/// order 0.1-1 keep its weights' gradients comparable to the image channels'.
+pub const NOISE_MAP_GAIN: f32 = 10.0;
 
 impl Default for EnhanceNetConfig {
     fn default() -> Self {
-        Self { context: 1, channels: 32, depth: 8, pe_axis: None }
+        Self { context: 1, channels: 32, depth: 8, pe_axis: None, noise_channel: false }
     }
 }
 
 impl EnhanceNetConfig {
-    pub fn in_channels(&self) -> usize {
+    /// Image channels (the slice and its neighbours), the noise plane excluded.
+    pub fn image_channels(&self) -> usize {
         2 * self.context + 1
+    }
+
+    /// All input channels.
+    pub fn in_channels(&self) -> usize {
+        self.image_channels() + usize::from(self.noise_channel)
     }
 
     /// Floating-point operations (multiply and add counted separately) for one `h × w` slice.
@@ -98,7 +117,7 @@ pub struct EnhanceNet {
 
 impl EnhanceNet {
     /// # Shapes
-    /// `[batch, 2·context + 1, h, w]` → `[batch, 1, h, w]`.
+    /// `[batch, in_channels, h, w]` → `[batch, 1, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, _, h, w] = x.dims();
         // The centre channel is the slice being enhanced.
@@ -109,7 +128,7 @@ impl EnhanceNet {
     /// The last hidden layer's activations, the tail's input.
     ///
     /// # Shapes
-    /// `[batch, 2·context + 1, h, w]` → `[batch, C, h, w]`.
+    /// `[batch, in_channels, h, w]` → `[batch, C, h, w]`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = burn::tensor::activation::relu(self.head.forward(x)); // [batch, C, h, w]
         for conv in &self.body {
@@ -141,19 +160,48 @@ mod tests {
         let device = Device::flex();
         let cases = [
             (
-                EnhanceNetConfig { context: 0, channels: 4, depth: 3, pe_axis: None },
+                EnhanceNetConfig {
+                    context: 0,
+                    channels: 4,
+                    depth: 3,
+                    pe_axis: None,
+                    noise_channel: false,
+                },
                 [2, 1, 16, 12],
                 [2, 1, 16, 12],
             ),
             (
-                EnhanceNetConfig { context: 1, channels: 8, depth: 4, pe_axis: None },
+                EnhanceNetConfig {
+                    context: 1,
+                    channels: 8,
+                    depth: 4,
+                    pe_axis: None,
+                    noise_channel: false,
+                },
                 [1, 3, 17, 9],
                 [1, 1, 17, 9],
             ),
             (
-                EnhanceNetConfig { context: 2, channels: 4, depth: 2, pe_axis: None },
+                EnhanceNetConfig {
+                    context: 2,
+                    channels: 4,
+                    depth: 2,
+                    pe_axis: None,
+                    noise_channel: false,
+                },
                 [3, 5, 8, 8],
                 [3, 1, 8, 8],
+            ),
+            (
+                EnhanceNetConfig {
+                    context: 1,
+                    channels: 4,
+                    depth: 3,
+                    pe_axis: None,
+                    noise_channel: true,
+                },
+                [2, 4, 10, 7],
+                [2, 1, 10, 7],
             ),
         ];
         for (cfg, input, output) in cases {
@@ -165,16 +213,30 @@ mod tests {
 
     #[test]
     fn parameter_count_matches_the_module() {
-        let cfg = EnhanceNetConfig { context: 1, channels: 8, depth: 5, pe_axis: None };
-        let net = cfg.init(&Device::flex());
-        assert_eq!(net.num_params(), cfg.parameters());
+        for noise_channel in [false, true] {
+            let cfg = EnhanceNetConfig {
+                context: 1,
+                channels: 8,
+                depth: 5,
+                pe_axis: None,
+                noise_channel,
+            };
+            let net = cfg.init(&Device::flex());
+            assert_eq!(net.num_params(), cfg.parameters());
+        }
     }
 
     #[test]
     fn untrained_network_is_the_identity_on_the_centre_slice() {
         let device = Device::flex();
-        let net =
-            EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: None }.init(&device);
+        let net = EnhanceNetConfig {
+            context: 1,
+            channels: 4,
+            depth: 3,
+            pe_axis: None,
+            noise_channel: false,
+        }
+        .init(&device);
         let x = Tensor::<4>::random([1, 3, 6, 5], burn::tensor::Distribution::Default, &device);
         let y = net.forward(x.clone());
         let centre = x.slice([0..1, 1..2, 0..6, 0..5]);

@@ -199,6 +199,19 @@ fn prepare(
     out: &Path,
 ) -> Result<(Vec<Volume>, Option<Batch>), TrainError> {
     let p = settings.pairs.patch;
+    let (pairs, net) = (&settings.pairs, &settings.net);
+    if pairs.input_channels() != net.in_channels() {
+        return Err(TrainError::NoData(format!(
+            "pairs have {} input channels (context {}, noise plane {}), the network takes {} \
+             (context {}, noise plane {})",
+            pairs.input_channels(),
+            pairs.context,
+            pairs.noise_channel,
+            net.in_channels(),
+            net.context,
+            net.noise_channel
+        )));
+    }
     let pool: Vec<Volume> =
         train.iter().filter(|v| v.dims[0] >= p && v.dims[1] >= p).cloned().collect();
     let val_pool: Vec<Volume> =
@@ -262,7 +275,17 @@ fn initial_net(s: &TrainSettings) -> Result<CpuEnhanceNet, TrainError> {
             ),
         ));
     }
-    let small = CpuEnhanceNet::from_model(&model, cfg.context);
+    let mut small = CpuEnhanceNet::from_model(&model, cfg.context);
+    match (cfg.noise_channel, s.net.noise_channel) {
+        (false, true) => small = super::grow::with_noise_input(&small),
+        (true, false) => {
+            return Err(ck_err(
+                dir,
+                "the model to start from takes a noise plane; this run asks for none",
+            ))
+        }
+        _ => {}
+    }
     super::grow::grow(&small, s.net.channels, s.net.depth, s.seed).map_err(|e| ck_err(dir, e))
 }
 

@@ -207,6 +207,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         // of a synthetic image (the data only has to be realistic in size here).
         let pairs = clarity_models::enhance::data::PairSettings {
             context: cfg.context,
+            noise_channel: cfg.noise_channel,
             ..Default::default()
         };
         let vol = clarity_core::Volume::new([128, 128, 3], test_input(1, 3, 128))?;
