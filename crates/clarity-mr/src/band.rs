@@ -4,7 +4,8 @@
 //! PE axis; everything outside it was never acquired, and its noise lives only inside it. These
 //! helpers are what a data-consistency step needs: the projection onto that band
 //! ([`project_to_band`]), noise distributed exactly like the scan's ([`band_noise`]) and, for
-//! a scan of unknown protocol, where the band ends ([`detect_band`]).
+//! a scan of unknown protocol, where the band ends ([`detect_band`]) and its noise level
+//! ([`readout_edge_sigma`]).
 //!
 //! Lines are indexed as in [`crate::acquisition::acquired_lines`]: `0..n` with DC at `n / 2`.
 
@@ -118,6 +119,65 @@ pub fn band_noise(
     k.iter().map(|c| c.re).collect()
 }
 
+/// The per-pixel noise σ of a magnitude scan (`nx × ny` slices, x fastest) from the outermost
+/// `edge_fraction` of its readout frequencies; `None` when the readout is under 16 samples or
+/// the scan is blank.
+///
+/// Why there: shortening a scan drops PE lines but keeps the whole readout, and along the
+/// readout the noise is white while an MR image's own energy falls off towards the edge of
+/// k-space. Each readout line's unitary DFT coefficient there is complex Gaussian with
+/// E|X|² = σ², so the median of |X|² over all lines is σ² ln 2; the median shrugs off the few
+/// coefficients that still carry tissue. Measured on simulated shortened scans (r 0.25, outer
+/// 5 %): on the prostate T2 it reads 25.0 / 14.6 / 9.7 at SNR 10 / 20 / 40 where the added
+/// noise is 25.0 / 12.5 / 6.3 — the simulated noise plus the scan's own (≈7.4: √(σ² + 7.4²)
+/// gives 26.1 / 14.5 / 9.7), which is what a real scan's σ is. Air lowers it (magnitude noise
+/// in air has 0.43 of the variance; brain2, half air: −11 %), so it is the estimate to use
+/// where there is too little air to read σ from the background.
+pub fn readout_edge_sigma(
+    data: &[f32],
+    nx: usize,
+    ny: usize,
+    pe: PhaseEncodingDirection,
+    edge_fraction: f64,
+) -> Option<f32> {
+    // Readout lines: `n` samples `stride` apart, `count` lines per slice, `step` between them.
+    let (n, stride, count, step) = match pe {
+        PhaseEncodingDirection::Col => (nx, 1, ny, nx),
+        PhaseEncodingDirection::Row => (ny, nx, nx, 1),
+    };
+    if n < 16 || nx * ny == 0 {
+        return None;
+    }
+    // Unitary frequencies u (0..n, not centred) whose |frequency| is in the outer fraction.
+    let edge: Vec<usize> = (0..n)
+        .filter(|&u| {
+            let f = u.min(n - u) as f64 / (n as f64 / 2.0);
+            f >= 1.0 - edge_fraction.clamp(0.0, 1.0)
+        })
+        .collect();
+    let mut planner = rustfft::FftPlanner::<f32>::new();
+    let fft = planner.plan_fft_forward(n);
+    let norm = 1.0 / n as f32;
+    let mut power = Vec::with_capacity(data.len() / n * edge.len());
+    let mut line = vec![C32::new(0.0, 0.0); n];
+    for slice in data.chunks_exact(nx * ny) {
+        for j in 0..count {
+            for (t, v) in line.iter_mut().enumerate() {
+                *v = C32::new(slice[j * step + t * stride], 0.0);
+            }
+            fft.process(&mut line);
+            power.extend(edge.iter().map(|&u| line[u].norm_sqr() * norm));
+        }
+    }
+    if power.is_empty() {
+        return None;
+    }
+    let mid = power.len() / 2;
+    let (_, median, _) = power.select_nth_unstable_by(mid, f32::total_cmp);
+    let sigma = (*median / std::f32::consts::LN_2).sqrt();
+    (sigma > 0.0 && sigma.is_finite()).then_some(sigma)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +269,37 @@ mod tests {
         let data = full.acquire_magnitude(&object, nx, ny, &mut rng);
         let vol = Volume::new([nx, ny, 1], data).unwrap();
         assert_eq!(detect_acquired_lines(&vol, PhaseEncodingDirection::Col), None);
+    }
+
+    #[test]
+    fn readout_edge_sigma_recovers_the_noise_of_a_shortened_scan() {
+        let (nx, ny) = (96, 80);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        // Smooth anatomy, periodic over the field of view as a reconstructed MR image is (its
+        // energy far from the k-space edge): the estimate is the noise's alone.
+        let tau = std::f32::consts::TAU;
+        let image: Vec<f32> = (0..nx * ny)
+            .map(|i| {
+                let (x, y) = ((i % nx) as f32 / nx as f32, (i / nx) as f32 / ny as f32);
+                60.0 + 30.0 * (tau * 3.0 * x).sin() * (tau * 2.0 * y).cos()
+                    + 20.0 * (tau * 5.0 * (x + y)).cos()
+            })
+            .collect();
+        for pe in [PhaseEncodingDirection::Col, PhaseEncodingDirection::Row] {
+            let n_pe = if pe == PhaseEncodingDirection::Col { ny } else { nx };
+            let lines = acquired_lines(n_pe, 0.3, 1.0);
+            let mut scan = Vec::new();
+            for _ in 0..4 {
+                let noise = band_noise(nx, ny, pe, &lines, 2.0, &mut rng);
+                scan.extend(image.iter().zip(&noise).map(|(a, b)| a + b));
+            }
+            let got = readout_edge_sigma(&scan, nx, ny, pe, 0.1).unwrap();
+            assert!((got / 2.0 - 1.0).abs() < 0.1, "{pe:?}: σ 2 estimated as {got}");
+        }
+        let clean = readout_edge_sigma(&image, nx, ny, PhaseEncodingDirection::Col, 0.1);
+        assert!(clean.unwrap_or(0.0) < 0.01, "noise-free image: {clean:?}");
+        let col = PhaseEncodingDirection::Col;
+        assert_eq!(readout_edge_sigma(&[5.0; 32 * 32], 32, 32, col, 0.1), None, "blank scan");
+        assert_eq!(readout_edge_sigma(&[1.0; 8 * 8], 8, 8, col, 0.1), None, "readout too short");
     }
 }

@@ -9,7 +9,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::InferOptions;
-use clarity_models::enhance::noise::background_sigma;
+use clarity_models::enhance::noise::{scan_sigma, SigmaSource};
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
 use super::PeArg;
@@ -42,8 +42,8 @@ pub struct EnhanceArgs {
     /// Noise σ per pixel of the input (one channel, image intensity units) for the data
     /// consistency step, which re-weighs the network's last layer inside the measured k-space
     /// band so the output agrees with the scan as far as the noise allows (weights fitted by
-    /// SURE for this scan). auto: estimated from the air in the background (skipped, with a
-    /// message, when there is too little air to trust it); off: the network's output as is.
+    /// SURE for this scan). auto: estimated from the air in the background, or where there is
+    /// too little air from the outermost readout frequencies; off: the network's output as is.
     #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
     pub noise_sigma: NoiseSigma,
     /// Replace an existing NIfTI output file.
@@ -78,17 +78,21 @@ fn scan_noise(vol: &Volume, pe: PhaseEncodingDirection, arg: NoiseSigma) -> Opti
     let sigma_pixel = match arg {
         NoiseSigma::Off => return None,
         NoiseSigma::Value(v) => v,
-        NoiseSigma::Auto => match background_sigma(vol) {
-            Some(v) => {
-                eprintln!(
-                    "noise σ {v:.3} per pixel (from the background air; --noise-sigma sets it)"
-                );
+        NoiseSigma::Auto => match scan_sigma(vol, pe) {
+            Some((v, source)) => {
+                let from = match source {
+                    SigmaSource::BackgroundAir => "from the background air",
+                    SigmaSource::ReadoutEdge => {
+                        "from the edge of the readout spectrum (too little background air)"
+                    }
+                };
+                eprintln!("noise σ {v:.3} per pixel, {from}; --noise-sigma sets it");
                 v
             }
             None => {
                 eprintln!(
-                    "data consistency skipped: too little background air to estimate the noise; \
-                     pass --noise-sigma (per-pixel σ) to enable it"
+                    "data consistency skipped: the noise level could not be estimated; pass \
+                     --noise-sigma (per-pixel σ) to enable it"
                 );
                 return None;
             }

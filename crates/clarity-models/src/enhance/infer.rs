@@ -343,7 +343,7 @@ mod tests {
         let data: Vec<f32> = (0..nx * ny * nz).map(|i| ((i * 37) % 101) as f32).collect();
         let vol = Volume::new([nx, ny, nz], data).unwrap();
         for flips in [false, true] {
-            let opts = InferOptions { batch: 2, flips };
+            let opts = InferOptions { batch: 2, flips, noise_sigma: None };
             let readout = Readout::network(cfg.channels, model.tail_weights().1);
             let mut got = [Vec::new()];
             let pe = PhaseEncodingDirection::Col;

@@ -1,6 +1,7 @@
 //! The noise level of a scan, from the scan itself.
 
-use clarity_core::Volume;
+use clarity_core::{PhaseEncodingDirection, Volume};
+use clarity_mr::band::readout_edge_sigma;
 use clarity_mr::fastscan::foreground_threshold;
 
 /// The per-pixel noise σ of a magnitude scan from its background: the mode of the values
@@ -29,6 +30,27 @@ pub fn background_sigma(vol: &Volume) -> Option<f32> {
     let smooth = |i: usize| hist[i.saturating_sub(2)..(i + 3).min(bins)].iter().sum::<usize>();
     let best = (1..bins).max_by_key(|&i| smooth(i))?;
     (best < bins * 3 / 4).then(|| (best as f32 + 0.5) / bins as f32 * top)
+}
+
+/// Where a noise estimate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigmaSource {
+    /// The Rayleigh mode of the background air ([`background_sigma`]).
+    BackgroundAir,
+    /// The outermost 5 % of the readout frequencies
+    /// ([`clarity_mr::band::readout_edge_sigma`]): used when there is too little air.
+    ReadoutEdge,
+}
+
+/// The per-pixel noise σ of frame 0 of `vol` (phase encoding along `pe`): from the background
+/// air where there is enough of it, else from the edge of the readout spectrum.
+pub fn scan_sigma(vol: &Volume, pe: PhaseEncodingDirection) -> Option<(f32, SigmaSource)> {
+    if let Some(s) = background_sigma(vol) {
+        return Some((s, SigmaSource::BackgroundAir));
+    }
+    let [nx, ny, nz] = vol.dims;
+    let frame0 = &vol.data[..nx * ny * nz];
+    readout_edge_sigma(frame0, nx, ny, pe, 0.05).map(|s| (s, SigmaSource::ReadoutEdge))
 }
 
 #[cfg(test)]
@@ -60,6 +82,15 @@ mod tests {
         assert!((est - sigma).abs() < 0.15 * sigma, "σ {est} vs {sigma}");
         // Tissue everywhere: no estimate rather than a wrong one.
         let full: Vec<f32> = (0..n * n).map(|i| noisy(100.0 + (i % 7) as f32, &mut rng)).collect();
-        assert_eq!(background_sigma(&Volume::new([n, n, 1], full).unwrap()), None);
+        let full = Volume::new([n, n, 1], full).unwrap();
+        assert_eq!(background_sigma(&full), None);
+        // ... where the readout's edge takes over (that image's noise is white: σ 5).
+        let (est, source) = scan_sigma(&full, PhaseEncodingDirection::Col).unwrap();
+        assert_eq!(source, SigmaSource::ReadoutEdge);
+        assert!((est - sigma).abs() < 0.15 * sigma, "σ {est} vs {sigma} from the readout edge");
+        assert_eq!(
+            scan_sigma(&vol, PhaseEncodingDirection::Col).unwrap().1,
+            SigmaSource::BackgroundAir
+        );
     }
 }
