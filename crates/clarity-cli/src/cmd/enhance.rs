@@ -44,6 +44,8 @@ pub struct EnhanceArgs {
     /// band so the output agrees with the scan as far as the noise allows (weights fitted by
     /// SURE for this scan). auto: estimated from the air in the background, or where there is
     /// too little air from the outermost readout frequencies; off: the network's output as is.
+    /// A network that takes the noise level as an input (config.json `noise_channel`) is given
+    /// this σ, estimated as for auto when off.
     #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
     pub noise_sigma: NoiseSigma,
     /// Replace an existing NIfTI output file.
@@ -73,35 +75,37 @@ fn parse_noise_sigma(s: &str) -> Result<NoiseSigma, String> {
     }
 }
 
-/// The noise model of the consistency step for `vol`, or `None` (with the reason printed).
-fn scan_noise(vol: &Volume, pe: PhaseEncodingDirection, arg: NoiseSigma) -> Option<ScanNoise> {
-    let sigma_pixel = match arg {
-        NoiseSigma::Off => return None,
-        NoiseSigma::Value(v) => v,
-        NoiseSigma::Auto => match scan_sigma(vol, pe) {
-            Some((v, source)) => {
-                let from = match source {
-                    SigmaSource::BackgroundAir => "from the background air",
-                    SigmaSource::ReadoutEdge => {
-                        "from the edge of the readout spectrum (too little background air)"
-                    }
-                };
-                eprintln!("noise σ {v:.3} per pixel, {from}; --noise-sigma sets it");
-                v
-            }
-            None => {
-                eprintln!(
-                    "data consistency skipped: the noise level could not be estimated; pass \
-                     --noise-sigma (per-pixel σ) to enable it"
-                );
-                return None;
-            }
-        },
-    };
+/// The per-pixel noise σ of `vol`: the given one, or estimated (with where from printed) for
+/// `auto`, and for `off` only when the network itself takes the noise level (`for_network`).
+fn noise_sigma(
+    vol: &Volume,
+    pe: PhaseEncodingDirection,
+    arg: NoiseSigma,
+    for_network: bool,
+) -> Option<f32> {
+    match arg {
+        NoiseSigma::Value(v) => Some(v),
+        NoiseSigma::Off if !for_network => None,
+        NoiseSigma::Auto | NoiseSigma::Off => {
+            let (v, source) = scan_sigma(vol, pe)?;
+            let from = match source {
+                SigmaSource::BackgroundAir => "from the background air",
+                SigmaSource::ReadoutEdge => {
+                    "from the edge of the readout spectrum (too little background air)"
+                }
+            };
+            eprintln!("noise σ {v:.3} per pixel, {from}; --noise-sigma sets it");
+            Some(v)
+        }
+    }
+}
+
+/// The noise model of the consistency step: σ and the acquired band, detected from the scan.
+fn scan_noise(vol: &Volume, pe: PhaseEncodingDirection, sigma_pixel: f32) -> ScanNoise {
     let n = vol.dims[pe.voxel_axis()];
     let lines = detect_acquired_lines(vol, pe).unwrap_or(0..n);
     eprintln!("acquired phase-encoding lines {}..{} of {n}", lines.start, lines.end);
-    Some(ScanNoise { sigma_pixel, lines, pe })
+    ScanNoise { sigma_pixel, lines, pe }
 }
 
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
@@ -132,15 +136,26 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         .unwrap(),
     );
     let t = Instant::now();
-    let noise = scan_noise(&vol, pe, a.noise_sigma);
-    let noise_sigma = noise.as_ref().map(|n| n.sigma_pixel);
+    let noise_sigma = noise_sigma(&vol, pe, a.noise_sigma, cfg.noise_channel);
     if cfg.noise_channel && noise_sigma.is_none() {
         bail!(
             "the model in {} takes the scan's noise level as an input and none could be \
-             estimated: pass --noise-sigma (per-pixel σ)",
-            a.model.display()
+             estimated from {}: pass --noise-sigma (per-pixel σ)",
+            a.model.display(),
+            a.input.display()
         );
     }
+    let noise = match (a.noise_sigma, noise_sigma) {
+        (NoiseSigma::Off, _) => None,
+        (_, Some(sigma)) => Some(scan_noise(&vol, pe, sigma)),
+        (_, None) => {
+            eprintln!(
+                "data consistency skipped: the noise level could not be estimated; pass \
+                 --noise-sigma (per-pixel σ) to enable it"
+            );
+            None
+        }
+    };
     let (net, consistent) = enhance_consistent(
         &model,
         &cfg,

@@ -33,13 +33,15 @@ def build(weights, cfg):
             out = f"{name}.relu"
         prev = out
     c = cfg["context"]
+    # The slab, then the noise-level plane when the network takes one.
+    in_channels = 2 * c + 1 + int(cfg.get("noise_channel", False))
     for arr, nm in [([c], "starts"), ([c + 1], "ends"), ([1], "axes")]:
         inits.append(numpy_helper.from_array(np.array(arr, dtype=np.int64), nm))
     nodes.append(helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["centre"]))
     nodes.append(helper.make_node("Add", ["centre", prev], ["y"]))
     graph = helper.make_graph(
         nodes, "enhance_net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 2 * c + 1, "h", "w"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", in_channels, "h", "w"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 1, "h", "w"])],
         inits)
     # IR 9 (ONNX 1.15): new onnx packages write a newer IR than released runtimes accept.
