@@ -431,3 +431,39 @@ fn classify_calls_brain_and_ct_series_other() {
         }
     }
 }
+
+/// A network that takes the noise level gets σ even with the consistency step off (estimated,
+/// and said where from).
+#[test]
+fn enhance_gives_a_noise_channel_network_its_sigma() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    let cfg = clarity_models::enhance::EnhanceNetConfig {
+        context: 1,
+        channels: 4,
+        depth: 3,
+        pe_axis: None,
+        noise_channel: true,
+    };
+    let net = cfg.init(&burn::prelude::Device::flex());
+    clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
+    let fs = dir.path().join("fs");
+    let (ok, text) =
+        clarity(&["simulate", "fastscan", sample_series().to_str().unwrap(), fs.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let out = dir.path().join("er.nii.gz");
+    let (ok, text) = clarity(&[
+        "enhance",
+        fs.join("lr.nii.gz").to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model_dir.to_str().unwrap(),
+        "--noise-sigma",
+        "off",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("noise σ") && text.contains("per pixel, from the"), "{text}");
+    assert!(!text.contains("data consistency: last layer"), "consistency ran while off: {text}");
+    let er = clarity_io::nifti::read_nifti(&out).unwrap();
+    assert_eq!(er.dims, clarity_io::nifti::read_nifti(&fs.join("lr.nii.gz")).unwrap().dims);
+}
