@@ -48,7 +48,7 @@ pub fn with_noise_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
     let mut weight = Vec::with_capacity(9 * (ci + 1) * co);
     for tap in head.weight.chunks(ci * co) {
         weight.extend_from_slice(tap);
-        weight.extend(std::iter::repeat(0.0).take(co));
+        weight.extend(std::iter::repeat_n(0.0, co));
     }
     layers[0] = Conv3x3 { c_in: ci + 1, c_out: co, weight, bias: head.bias.clone() };
     CpuEnhanceNet { layers, context: net.context }
@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(params, with_cfg.parameters());
         for level in [0.0, 0.3, 2.0] {
             let mut x4 = x.clone();
-            x4.extend(std::iter::repeat(level).take(h * w));
+            x4.extend(std::iter::repeat_n(level, h * w));
             let got = noisy.forward_slab(&x4, h, w);
             let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
             assert!(diff < 1e-5, "noise plane {level}: max difference {diff}");
