@@ -118,7 +118,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading the model from {}", a.model.display()))?;
     let threads = rayon::current_num_threads();
     println!(
-        "network: {} channels × {} layers, {} input slices, {} parameters; {} CPU threads",
+        "network: {} channels × {} layers, {} input channels, {} parameters; {} CPU threads",
         cfg.channels,
         cfg.depth,
         cfg.in_channels(),
