@@ -43,13 +43,7 @@ fn tiny(steps: usize) -> TrainSettings {
         validate_every: 50,
         checkpoint_every: 50,
         pairs: PairSettings { patch: 32, snr: (20.0, 40.0), ..Default::default() },
-        net: EnhanceNetConfig {
-            context: 1,
-            channels: 16,
-            depth: 5,
-            pe_axis: None,
-            noise_channel: false,
-        },
+        net: EnhanceNetConfig::new(1, 16, 5),
         stop_after: None,
         init_from: None,
         loss: Default::default(),
@@ -173,8 +167,7 @@ fn flip_ensemble_makes_the_output_mirror_with_the_input() {
     use clarity_core::PhaseEncodingDirection::Col;
     use clarity_models::enhance::infer::enhance_volume;
     let device = Device::flex();
-    let cfg =
-        EnhanceNetConfig { context: 1, channels: 4, depth: 3, pe_axis: None, noise_channel: false };
+    let cfg = EnhanceNetConfig::new(1, 4, 3);
     let mut model = cfg.init(&device);
     model.tail = burn::nn::conv::Conv2dConfig::new([4, 1], [3, 3])
         .with_padding(burn::nn::PaddingConfig2d::Same)
@@ -250,13 +243,7 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     let bigger = |lr: f64| TrainSettings {
         learning_rate: lr,
         init_from: Some(small.path().to_path_buf()),
-        net: EnhanceNetConfig {
-            context: 1,
-            channels: 24,
-            depth: 8,
-            pe_axis: None,
-            noise_channel: false,
-        },
+        net: EnhanceNetConfig::new(1, 24, 8),
         ..tiny(5)
     };
     for autodiff in [false, true] {
@@ -278,13 +265,7 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     let d: f32 = (m.forward(x.clone()) - want).abs().max().into_scalar();
     assert!(d > 1e-6, "training from the grown network changed nothing");
     let other_context = TrainSettings {
-        net: EnhanceNetConfig {
-            context: 2,
-            channels: 24,
-            depth: 8,
-            pe_axis: None,
-            noise_channel: false,
-        },
+        net: EnhanceNetConfig::new(2, 24, 8),
         pairs: PairSettings { context: 2, ..tiny(5).pairs },
         ..bigger(1e-3)
     };

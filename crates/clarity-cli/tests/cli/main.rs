@@ -229,19 +229,27 @@ fn simulate_liver_exam_reads_back_as_nine_series() {
     }
 }
 
-#[test]
-fn enhance_dicom_series_keeps_geometry() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = dir.path().join("model");
+/// A tiny untrained enhancement network (the identity: its tail is zero) saved in `dir/model`.
+fn identity_enhance_model(
+    dir: &std::path::Path,
+    pe_axis: Option<clarity_core::PhaseEncodingDirection>,
+    noise_channel: bool,
+) -> PathBuf {
+    let model_dir = dir.join("model");
     let cfg = clarity_models::enhance::EnhanceNetConfig {
-        context: 1,
-        channels: 4,
-        depth: 3,
-        pe_axis: None,
-        noise_channel: false,
+        pe_axis,
+        noise_channel,
+        ..clarity_models::enhance::EnhanceNetConfig::new(1, 4, 3)
     };
     let net = cfg.init(&burn::prelude::Device::flex());
     clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
+    model_dir
+}
+
+#[test]
+fn enhance_dicom_series_keeps_geometry() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = identity_enhance_model(dir.path(), None, false);
     let out = dir.path().join("er");
     // Consistency off: it would re-weigh the untrained network's features, and this test wants
     // the identity network's output, i.e. the input, back.
@@ -279,16 +287,8 @@ fn enhance_dicom_series_keeps_geometry() {
 #[test]
 fn enhance_finds_the_phase_encoding_axis_of_a_nifti_shortened_scan() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = dir.path().join("model");
-    let cfg = clarity_models::enhance::EnhanceNetConfig {
-        context: 1,
-        channels: 4,
-        depth: 3,
-        pe_axis: Some(clarity_core::PhaseEncodingDirection::Col),
-        noise_channel: false,
-    };
-    let net = cfg.init(&burn::prelude::Device::flex());
-    clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
+    let model_dir =
+        identity_enhance_model(dir.path(), Some(clarity_core::PhaseEncodingDirection::Col), false);
     let fs = dir.path().join("fs");
     let (ok, text) = clarity(&[
         "simulate",
@@ -441,16 +441,7 @@ fn classify_calls_brain_and_ct_series_other() {
 #[test]
 fn enhance_gives_a_noise_channel_network_its_sigma() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = dir.path().join("model");
-    let cfg = clarity_models::enhance::EnhanceNetConfig {
-        context: 1,
-        channels: 4,
-        depth: 3,
-        pe_axis: None,
-        noise_channel: true,
-    };
-    let net = cfg.init(&burn::prelude::Device::flex());
-    clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
+    let model_dir = identity_enhance_model(dir.path(), None, true);
     let fs = dir.path().join("fs");
     let (ok, text) =
         clarity(&["simulate", "fastscan", sample_series().to_str().unwrap(), fs.to_str().unwrap()]);

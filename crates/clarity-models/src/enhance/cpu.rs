@@ -365,30 +365,9 @@ mod tests {
     #[test]
     fn matches_the_burn_forward_pass() {
         let device = Device::flex();
-        for (cfg, h, w) in [
-            (
-                EnhanceNetConfig {
-                    context: 1,
-                    channels: 8,
-                    depth: 4,
-                    pe_axis: None,
-                    noise_channel: false,
-                },
-                37,
-                29,
-            ),
-            (
-                EnhanceNetConfig {
-                    context: 0,
-                    channels: 5,
-                    depth: 3,
-                    pe_axis: None,
-                    noise_channel: false,
-                },
-                3,
-                70,
-            ),
-        ] {
+        for (cfg, h, w) in
+            [(EnhanceNetConfig::new(1, 8, 4), 37, 29), (EnhanceNetConfig::new(0, 5, 3), 3, 70)]
+        {
             let mut model = cfg.init(&device);
             // A random tail: the initial zero tail would hide every error in the body.
             model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])

@@ -256,13 +256,7 @@ mod tests {
 
     fn gradients_match_burn_autodiff_for(loss_fn: Loss) {
         let device = Device::flex().autodiff();
-        let cfg = EnhanceNetConfig {
-            context: 1,
-            channels: 6,
-            depth: 4,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(1, 6, 4);
         let mut model = cfg.init(&device);
         // A random tail, or every gradient below it would be zero and prove nothing.
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
@@ -336,13 +330,7 @@ mod tests {
     #[test]
     fn weights_round_trip_through_burn_and_safetensors() {
         let device = Device::flex();
-        let cfg = EnhanceNetConfig {
-            context: 1,
-            channels: 5,
-            depth: 4,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(1, 5, 4);
         let mut net = CpuEnhanceNet::from_model(&cfg.init(&device), cfg.context);
         for (i, l) in net.layers.iter_mut().enumerate() {
             l.weight

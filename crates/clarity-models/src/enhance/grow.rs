@@ -158,13 +158,7 @@ mod tests {
 
     #[test]
     fn grown_network_computes_the_same_function() {
-        let cfg = EnhanceNetConfig {
-            context: 1,
-            channels: 6,
-            depth: 4,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(1, 6, 4);
         let small = trained_looking(&cfg, 3);
         let (h, w) = (13, 11);
         let mut rng = StdRng::seed_from_u64(9);
@@ -193,13 +187,7 @@ mod tests {
     fn copies_are_not_exact_twins() {
         // Each copied channel carries a different share of the outgoing weight, or training
         // could never tell the copies apart.
-        let cfg = EnhanceNetConfig {
-            context: 0,
-            channels: 2,
-            depth: 3,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(0, 2, 3);
         let big = grow(&trained_looking(&cfg, 5), 8, 3, 2).unwrap();
         let next = &big.layers[1];
         let column = |i: usize| (0..9).map(|t| next.weight[(t * 8 + i) * 8]).collect::<Vec<_>>();
@@ -213,13 +201,7 @@ mod tests {
 
     #[test]
     fn a_zero_weighted_noise_input_changes_nothing_and_survives_growing() {
-        let cfg = EnhanceNetConfig {
-            context: 1,
-            channels: 5,
-            depth: 3,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(1, 5, 3);
         let small = trained_looking(&cfg, 7);
         let (h, w) = (9, 12);
         let mut rng = StdRng::seed_from_u64(4);
@@ -241,13 +223,7 @@ mod tests {
 
     #[test]
     fn refuses_to_shrink() {
-        let cfg = EnhanceNetConfig {
-            context: 0,
-            channels: 4,
-            depth: 4,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(0, 4, 4);
         let net = seeded_init(&cfg, 0);
         assert!(matches!(grow(&net, 3, 4, 0), Err(e) if e.contains("cannot shrink")));
         assert!(grow(&net, 4, 3, 0).is_err());

@@ -327,13 +327,7 @@ mod tests {
     #[test]
     fn parts_summed_by_the_network_readout_are_the_forward_pass() {
         let device = Device::flex();
-        let cfg = EnhanceNetConfig {
-            context: 1,
-            channels: 6,
-            depth: 4,
-            pe_axis: None,
-            noise_channel: false,
-        };
+        let cfg = EnhanceNetConfig::new(1, 6, 4);
         let mut model = cfg.init(&device);
         // A random tail and bias: the zero-initialised tail would hide every error.
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])

@@ -49,11 +49,16 @@ pub const NOISE_MAP_GAIN: f32 = 10.0;
 
 impl Default for EnhanceNetConfig {
     fn default() -> Self {
-        Self { context: 1, channels: 32, depth: 8, pe_axis: None, noise_channel: false }
+        Self::new(1, 32, 8)
     }
 }
 
 impl EnhanceNetConfig {
+    /// A network for either PE axis, without the noise plane.
+    pub fn new(context: usize, channels: usize, depth: usize) -> Self {
+        Self { context, channels, depth, pe_axis: None, noise_channel: false }
+    }
+
     /// Image channels (the slice and its neighbours), the noise plane excluded.
     pub fn image_channels(&self) -> usize {
         2 * self.context + 1
@@ -159,39 +164,9 @@ mod tests {
     fn output_shapes() {
         let device = Device::flex();
         let cases = [
-            (
-                EnhanceNetConfig {
-                    context: 0,
-                    channels: 4,
-                    depth: 3,
-                    pe_axis: None,
-                    noise_channel: false,
-                },
-                [2, 1, 16, 12],
-                [2, 1, 16, 12],
-            ),
-            (
-                EnhanceNetConfig {
-                    context: 1,
-                    channels: 8,
-                    depth: 4,
-                    pe_axis: None,
-                    noise_channel: false,
-                },
-                [1, 3, 17, 9],
-                [1, 1, 17, 9],
-            ),
-            (
-                EnhanceNetConfig {
-                    context: 2,
-                    channels: 4,
-                    depth: 2,
-                    pe_axis: None,
-                    noise_channel: false,
-                },
-                [3, 5, 8, 8],
-                [3, 1, 8, 8],
-            ),
+            (EnhanceNetConfig::new(0, 4, 3), [2, 1, 16, 12], [2, 1, 16, 12]),
+            (EnhanceNetConfig::new(1, 8, 4), [1, 3, 17, 9], [1, 1, 17, 9]),
+            (EnhanceNetConfig::new(2, 4, 2), [3, 5, 8, 8], [3, 1, 8, 8]),
             (
                 EnhanceNetConfig {
                     context: 1,
@@ -229,14 +204,7 @@ mod tests {
     #[test]
     fn untrained_network_is_the_identity_on_the_centre_slice() {
         let device = Device::flex();
-        let net = EnhanceNetConfig {
-            context: 1,
-            channels: 4,
-            depth: 3,
-            pe_axis: None,
-            noise_channel: false,
-        }
-        .init(&device);
+        let net = EnhanceNetConfig::new(1, 4, 3).init(&device);
         let x = Tensor::<4>::random([1, 3, 6, 5], burn::tensor::Distribution::Default, &device);
         let y = net.forward(x.clone());
         let centre = x.slice([0..1, 1..2, 0..6, 0..5]);
