@@ -43,14 +43,20 @@ pub enum SigmaSource {
 }
 
 /// The per-pixel noise σ of frame 0 of `vol` (phase encoding along `pe`): from the background
-/// air where there is enough of it, else from the edge of the readout spectrum.
+/// air where there is enough of it, else from the edge of the readout spectrum. `None` when
+/// that edge is all but empty (under 1/1000 of the 99th percentile: a scan interpolated along
+/// the readout, whose outer k-space was zero-filled, says nothing about its noise there, and a
+/// near-zero σ would make the consistency step copy the scan's noise back).
 pub fn scan_sigma(vol: &Volume, pe: PhaseEncodingDirection) -> Option<(f32, SigmaSource)> {
     if let Some(s) = background_sigma(vol) {
         return Some((s, SigmaSource::BackgroundAir));
     }
     let [nx, ny, nz] = vol.dims;
     let frame0 = &vol.data[..nx * ny * nz];
-    readout_edge_sigma(frame0, nx, ny, pe, 0.05).map(|s| (s, SigmaSource::ReadoutEdge))
+    let floor = 1e-3 * clarity_core::percentile(frame0, 0.99, |_| true).unwrap_or(0.0);
+    readout_edge_sigma(frame0, nx, ny, pe, 0.05)
+        .filter(|&s| s > floor)
+        .map(|s| (s, SigmaSource::ReadoutEdge))
 }
 
 #[cfg(test)]
@@ -92,5 +98,13 @@ mod tests {
             scan_sigma(&vol, PhaseEncodingDirection::Col).unwrap().1,
             SigmaSource::BackgroundAir
         );
+        // Tissue everywhere and nothing at the readout's k-space edge (smooth, periodic, as a
+        // scan zero-filled along the readout): no estimate.
+        let tau = std::f32::consts::TAU;
+        let smooth: Vec<f32> = (0..n * n)
+            .map(|i| 100.0 + 20.0 * (tau * 3.0 * (i % n) as f32 / n as f32).sin())
+            .collect();
+        let smooth = Volume::new([n, n, 1], smooth).unwrap();
+        assert_eq!(scan_sigma(&smooth, PhaseEncodingDirection::Col), None);
     }
 }
