@@ -18,6 +18,9 @@ pub enum TrainError {
     /// No training sample fits the network's input (e.g. every volume smaller than the patch).
     #[error("no usable training data: {0}")]
     NoData(String),
+    /// The settings contradict each other (e.g. the pairs' input channels and the network's).
+    #[error("inconsistent training settings: {0}")]
+    Settings(String),
     /// Writing or reading a checkpoint or a weights file failed.
     #[error("{path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },

@@ -62,23 +62,11 @@ impl Readout {
     }
 }
 
-/// Each channel's contribution through a one-output 3×3 convolution, zero padding.
+/// Each channel's contribution through a one-output 3×3 convolution, zero padding, left
+/// channels-last (the parts path sums flips and transposes in that layout).
 ///
 /// # Shapes
-/// `features`: `[h, w, C]` (channels-last), `kernel`: `[C, 3, 3]` → `[C, h, w]`.
-pub fn tail_channels(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
-    let c = kernel.len() / 9;
-    let last = tail_channels_last(features, h, w, kernel);
-    let mut out = vec![0f32; c * h * w];
-    for (p, px) in last.chunks(c).enumerate() {
-        for (ch, v) in px.iter().enumerate() {
-            out[ch * h * w + p] = *v;
-        }
-    }
-    out
-}
-
-/// [`tail_channels`] left channels-last: `[h, w, C]`.
+/// `features`: `[h, w, C]` (channels-last), `kernel`: `[C, 3, 3]` → `[h, w, C]`.
 pub fn tail_channels_last(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
     use rayon::prelude::*;
     let c = kernel.len() / 9;
@@ -115,6 +103,19 @@ pub fn tail_channels_last(features: &[f32], h: usize, w: usize, kernel: &[f32]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`tail_channels_last`] as one plane per channel, `[C, h, w]`.
+    fn tail_channels(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
+        let c = kernel.len() / 9;
+        let last = tail_channels_last(features, h, w, kernel);
+        let mut out = vec![0f32; c * h * w];
+        for (p, px) in last.chunks(c).enumerate() {
+            for (ch, v) in px.iter().enumerate() {
+                out[ch * h * w + p] = *v;
+            }
+        }
+        out
+    }
 
     #[test]
     fn the_channels_sum_to_the_convolution_and_the_network_readout_adds_centre_and_bias() {

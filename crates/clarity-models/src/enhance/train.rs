@@ -201,7 +201,7 @@ fn prepare(
     let p = settings.pairs.patch;
     let (pairs, net) = (&settings.pairs, &settings.net);
     if pairs.input_channels() != net.in_channels() {
-        return Err(TrainError::NoData(format!(
+        return Err(TrainError::Settings(format!(
             "pairs have {} input channels (context {}, noise plane {}), the network takes {} \
              (context {}, noise plane {})",
             pairs.input_channels(),
