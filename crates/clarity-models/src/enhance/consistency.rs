@@ -60,14 +60,20 @@ pub struct SureSettings {
     /// Slices the probe runs on (evenly spaced; all when the volume has fewer).
     pub probe_slices: usize,
     /// Probe step as a fraction of the noise: large enough that float rounding in the network
-    /// does not dominate the difference, small enough to stay local.
+    /// does not dominate the difference, small enough to stay local. A trained denoiser's
+    /// Jacobian changes at the scale of the noise itself, so a step near σ averages it over
+    /// inputs noisier than the scan, and the fit exploits the biased traces. Measured with the
+    /// shipped network (`clarity eval enhance`, brain2, r 0.33): step 0.5 → ER 34.82 / 38.09 dB
+    /// at SNR 10 / 20 (below the network's 34.88 at SNR 10; SURE claimed +0.50 dB in band),
+    /// 0.1 → 35.04 / 38.15, 0.02 → 35.04 / 38.15; 0.05 is in that flat range. Probing 16
+    /// slices instead of 8 moved it by at most 0.01 dB.
     pub epsilon: f32,
     pub seed: u64,
 }
 
 impl Default for SureSettings {
     fn default() -> Self {
-        Self { probe_slices: 8, epsilon: 0.5, seed: 0x5_0BE }
+        Self { probe_slices: 8, epsilon: 0.05, seed: 0x5_0BE }
     }
 }
 
