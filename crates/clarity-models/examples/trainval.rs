@@ -3,7 +3,8 @@
 use burn::prelude::*;
 fn main() {
     let mri = std::env::args().nth(1).unwrap_or_else(|| "../shared/data/mri".into());
-    let (train, _) = clarity_models::enhance::sources::load(std::path::Path::new(&mri)).unwrap();
+    let (train, _) =
+        clarity_models::enhance::sources::load(std::path::Path::new(&mri), true).unwrap();
     let mut s = clarity_models::enhance::train::TrainSettings {
         steps: 300,
         validate_every: 50,

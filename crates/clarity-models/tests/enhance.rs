@@ -389,3 +389,28 @@ fn shipped_model_consistency_keeps_up_with_the_network_on_brain2_at_snr_10() {
     );
     assert!(gain_db > 0.0, "consistency lost {gain_db:.3} dB to the network ({report:?})");
 }
+
+/// `--no-phantoms` leaves out exactly the six phantom images (three MNI152 brain contrasts,
+/// three series of the generated liver exam) and keeps every real scan at its weight of 4.
+#[test]
+fn training_pool_without_phantoms_is_the_real_scans() {
+    use clarity_models::enhance::sources::load;
+    let mri = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mri");
+    if !mri.exists() {
+        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", mri.display());
+        return;
+    }
+    let (with, val) = load(&mri, true).unwrap();
+    let (without, val2) = load(&mri, false).unwrap();
+    assert_eq!(with.len(), without.len() + 6);
+    assert_eq!(val.len(), 2);
+    assert_eq!(val2.len(), 2);
+    // The real scans come first, in the same order, each repeated 4 times.
+    assert_eq!(without.len() % 4, 0);
+    for (a, b) in without.iter().zip(&with) {
+        assert_eq!(a.dims, b.dims);
+    }
+    for group in without.chunks(4) {
+        assert!(group.iter().all(|v| v.dims == group[0].dims && v.data == group[0].data));
+    }
+}

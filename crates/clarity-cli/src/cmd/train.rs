@@ -122,6 +122,11 @@ pub struct EnhanceTrainArgs {
     /// one, the channel is added with zero weights (the start computes the same function).
     #[arg(long)]
     pub noise_channel: bool,
+    /// Train on the real scans only, without the phantom images (MNI152 brain contrasts and the
+    /// generated liver exam): they are piecewise smooth and teach smoothing. The shipped model's
+    /// last stage was trained so.
+    #[arg(long)]
+    pub no_phantoms: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu or cuda (cuda needs a build with --features cuda).
@@ -168,8 +173,12 @@ pub fn run(c: TrainCommand) -> anyhow::Result<()> {
 
 fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
     let device = super::device(&a.device)?;
-    let pb = super::spinner("preparing training volumes (real MRI, phantoms, liver exams)");
-    let (train_vols, val_vols) = clarity_models::enhance::sources::load(&a.data)
+    let pb = super::spinner(if a.no_phantoms {
+        "preparing training volumes (real MRI)"
+    } else {
+        "preparing training volumes (real MRI, phantoms, liver exams)"
+    });
+    let (train_vols, val_vols) = clarity_models::enhance::sources::load(&a.data, !a.no_phantoms)
         .with_context(|| format!("loading training data from {}", a.data.display()))?;
     pb.finish_and_clear();
     let pe_axis = match a.pe_axis {
