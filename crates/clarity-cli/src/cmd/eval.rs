@@ -103,16 +103,13 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             FastScanSettings { reduction, snr, pe, to_acquired_matrix: true, seed: a.seed };
         let t = simulate(&vol, &settings);
         let mask = foreground_mask(&t.truth);
-        // The LR image's noise follows the documented relation σ·sqrt(kept fraction); the NLM
-        // baseline and the consistency step are both given it.
-        let n_pe = t.lr.dims[pe.voxel_axis()];
-        let lines = clarity_mr::acquisition::acquired_lines(n_pe, reduction, 1.0);
-        let sigma_pixel = t.sigma * (lines.len() as f32 / n_pe as f32).sqrt();
+        // The NLM baseline and the consistency step are both given the LR image's noise.
+        let sigma_pixel = t.lr_sigma_pixel(pe);
         let nlm = clarity_transforms::nlm::denoise(
             &t.lr,
             &clarity_transforms::nlm::NlmSettings::for_sigma(sigma_pixel),
         );
-        let noise = ScanNoise { sigma_pixel, lines, pe };
+        let noise = ScanNoise { sigma_pixel, lines: t.lr_lines.clone(), pe };
         let (er_net, consistent) = enhance_consistent(
             &model,
             &cfg,
