@@ -5,12 +5,11 @@
 //! scans unlike its training data the network smooths away real detail with the noise
 //! (measured on the prostate validation volume at SNR 20, r = 0.25: mixing 40 % of the measured
 //! band back in gains +0.36 dB PSNR; on brain1, which it was trained on, any mixing loses).
-//! The network's output is a weighted sum of 9·C + 2 images ([`SliceParts`] with
-//! [`TailImages::Taps`]: the input slice, each tap of each feature channel's 3×3 tail kernel,
-//! a constant), so inside the band the output is re-read with weights `w` fitted to this
-//! volume:
+//! The network's output is a weighted sum of C + 2 images ([`SliceParts`]: the input slice,
+//! each feature channel's contribution through the tail, a constant), so inside the band the
+//! output is re-read with weights `w` fitted to this volume:
 //!
-//! `out = (I − P) f + P g_w`, `g_w = w_0 · y + Σ_{c,t} w_{c,t} · s k_{c,t} F_{c,t} + w_b · s`,
+//! `out = (I − P) f + P g_w`, `g_w = w_0 · y + Σ_c w_{1+c} · s t_c + w_{C+1} · s`,
 //!
 //! with `P` the projection onto the acquired band: the lines outside it, which `y` never
 //! measured, stay the network's own `f`. `w` minimises Stein's unbiased risk estimate (SURE)
@@ -21,18 +20,14 @@
 //!
 //! a quadratic in `w` (each image's Jacobian trace by Monte Carlo: one probe `b`, drawn like
 //! the scan's noise, `tr(Σ M P J_X) ≈ ⟨P(M b), X(y + εb) − X(y)⟩ / ε`). Its minimiser solves a
-//! (9C+2)-square linear system. The weights on the taps are a new tail kernel
-//! (`w_{c,t} · k_{c,t}`), so the final pass runs the network once and reads it out with both
-//! kernels. The network's own readout (`w = 1`, tail bias) is one point of the family, and so
-//! is any mix `f + α P(y − f)` of its output with the measured band, and any re-weighing of
-//! whole channels.
+//! (C+2)-square linear system. The network's own readout (`w = 1`, tail bias) is one point of
+//! the family, and so is any mix `f + α P(y − f)` of its output with the measured band.
 //!
-//! Why per-tap weights rather than one α or one weight per channel: measured on 6 slices of
-//! each validation volume at SNR 20, r = 0.25 (PSNR inside the mask; numpy, stage-3 features):
-//! prostate channel weights 38.90, taps 38.98, the taps fitted with the truth 39.01; brain2
-//! 39.47, 39.51, 39.59 (one α: prostate +0.39 dB over the network, brain2 none). In
-//! `clarity eval enhance` with the shipped network, taps over channel weights: prostate r 0.25
-//! +0.06 dB, brain2 r 0.33 +0.03.
+//! Why per-channel weights rather than one α: measured on 6 slices of each validation volume
+//! at SNR 20, r = 0.25 (PSNR inside the mask): prostate network 38.23, best α 38.62, SURE
+//! channel weights 38.82, truth-fitted full 3×3 tail 38.98; brain2 network 39.11, best α 39.11
+//! (α = 0), SURE channel weights 39.35, truth-fitted tail 39.57. A SURE-fitted full 3×3 tail
+//! (434 weights) gained no more than the 50 channel weights and costs nine times the projections.
 //! The probe costs two network passes over a few slices; σ must be known: the simulation
 //! protocol knows it; for a real scan it is given or estimated from the background.
 
@@ -45,7 +40,7 @@ use clarity_mr::fastscan::foreground_threshold;
 
 use super::infer::{enhance_volume, slice_parts, InferOptions};
 use super::model::{EnhanceNet, EnhanceNetConfig};
-use super::readout::{Readout, SliceParts, TailImages};
+use super::readout::{Readout, SliceParts};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -87,7 +82,7 @@ impl Default for SureSettings {
 pub struct ConsistencyReport {
     /// Weight of the measured slice `y` in the in-band output (the network's own: 1).
     pub centre_weight: f32,
-    /// Mean and range of the weights on the tail's taps (the network's own: all 1).
+    /// Mean and range of the feature-channel weights (the network's own: all 1).
     pub gain_mean: f32,
     pub gain_min: f32,
     pub gain_max: f32,
@@ -122,74 +117,14 @@ fn probe_indices(nz: usize, count: usize) -> Vec<usize> {
 /// `(volume, slices, sink)`, `sink(i, parts)` for `slices[i]`.
 pub type PartsNetwork<'a> = dyn FnMut(&Volume, &[usize], &mut dyn FnMut(usize, SliceParts)) + 'a;
 
-/// The images the readout weighs, in intensity units, each projected onto the acquired band:
-/// `[P s·centre, P s·t_0, …, P s·t_{K−1}, P s]`, plane after plane.
-fn band_columns(parts: &SliceParts, nx: usize, ny: usize, noise: &ScanNoise) -> Vec<f32> {
+/// The images the readout weighs, in intensity units: `[y, s·t_0, …, s·t_{C−1}, s]`.
+fn columns(parts: &SliceParts) -> Vec<Vec<f32>> {
     let s = parts.scale;
-    let plane = parts.plane();
-    let mut cols = Vec::with_capacity((parts.n_channels() + 2) * plane);
-    let mut push = |img: &[f32]| {
-        cols.extend(project_to_band(img, nx, ny, noise.pe, &noise.lines));
-    };
-    for t in std::iter::once(&parts.centre[..]).chain(parts.channels.chunks(plane)) {
-        push(&t.iter().map(|v| v * s).collect::<Vec<f32>>());
-    }
-    push(&vec![s; plane]);
+    let mut cols = Vec::with_capacity(parts.n_channels() + 2);
+    cols.push(parts.centre.iter().map(|v| v * s).collect());
+    cols.extend(parts.channels.chunks(parts.plane()).map(|t| t.iter().map(|v| v * s).collect()));
+    cols.push(vec![s; parts.plane()]);
     cols
-}
-
-/// Adds `Σ_p z_p z_pᵀ` and `Σ_p z_p y_p` over the pixels `pixels` to `gram` / `rhs`, with
-/// `z_p` pixel p's values in the `k` planes of `cols`. In f64 blocks: a readout's risk is a
-/// small difference of large sums (signal energy is ~10³ the error's at 38 dB), so f32
-/// accumulation over 10⁵ pixels is not accurate enough.
-fn accumulate_normal_equations(
-    cols: &[f32],
-    y: &[f32],
-    pixels: &[usize],
-    gram: &mut [f64],
-    rhs: &mut [f64],
-) {
-    let plane = y.len();
-    let k = cols.len() / plane;
-    const BLOCK: usize = 2048;
-    let mut a = vec![0f64; BLOCK * k];
-    for block in pixels.chunks(BLOCK) {
-        let b = block.len();
-        for (i, &p) in block.iter().enumerate() {
-            for c in 0..k {
-                a[i * k + c] = cols[c * plane + p] as f64;
-            }
-            let yp = y[p] as f64;
-            for c in 0..k {
-                rhs[c] += a[i * k + c] * yp;
-            }
-        }
-        // gram (k × k, row-major) += aᵀ a, `a` being the block's `b × k` rows.
-        // SAFETY: `a` holds b·k values read with strides (k, 1); `gram` is k × k.
-        unsafe {
-            gemm::gemm(
-                k,
-                k,
-                b,
-                gram.as_mut_ptr(),
-                1,
-                k as isize,
-                true,
-                a.as_ptr(),
-                k as isize,
-                1,
-                a.as_ptr(),
-                1,
-                k as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            )
-        };
-    }
 }
 
 /// What [`fit`] found.
@@ -197,11 +132,13 @@ fn accumulate_normal_equations(
 pub struct FittedReadout {
     pub readout: Readout,
     pub report: ConsistencyReport,
+    /// The probed slices' parts on the scan itself, `(slice, parts)`: the final pass reuses
+    /// them instead of running the network on those slices again.
+    pub probed: Vec<(usize, SliceParts)>,
 }
 
 /// Fit the readout on `lr`'s probe slices by SURE (see the module docs). `network` must be
-/// the network whose own readout is `own`; it is called one slice at a time, so only one
-/// slice's images are held (9·C planes when they are the tail's taps).
+/// the network whose own readout is `own`.
 pub fn fit(
     lr: &Volume,
     noise: &ScanNoise,
@@ -230,53 +167,49 @@ pub fn fit(
         }
         draws.push(n);
     }
-    // The mask: the network's own output above the foreground threshold of the scan (a
-    // threshold from the whole volume barely depends on the noise; the smooth output, not the
-    // noisy scan, decides each pixel).
-    let threshold = foreground_threshold(&lr.data[..plane * nz]);
+    let mut at = vec![None; probes.len()];
+    network(lr, &probes, &mut |i, p| at[i] = Some(p));
+    let at: Vec<SliceParts> = at.into_iter().map(|p| p.expect("network ran every slice")).collect();
+    let mut perturbed = vec![None; probes.len()];
+    if sigma > 0.0 {
+        network(&probe_vol, &probes, &mut |i, p| perturbed[i] = Some(p));
+    }
+    // The mask: the network's own output above the foreground threshold of the probed slices.
+    let own_out: Vec<Vec<f32>> = at.iter().map(|p| own.apply(p)).collect();
+    let threshold = foreground_threshold(&own_out.concat());
     let k = own.gains.len() + 2;
     let (mut gram, mut rhs) = (vec![0f64; k * k], vec![0f64; k]);
     let (mut y_energy, mut in_mask) = (0f64, 0f64);
-    let run_one = |network: &mut PartsNetwork<'_>, v: &Volume, slice: usize| -> SliceParts {
-        let mut got = None;
-        network(v, &[slice], &mut |_, p| got = Some(p));
-        got.expect("network ran the slice")
-    };
     for (i, &slice) in probes.iter().enumerate() {
         let y = lr.slice(slice);
-        let at = run_one(network, lr, slice);
-        let mask: Vec<bool> = own.apply(&at).iter().map(|&v| v > threshold).collect();
-        let z = band_columns(&at, nx, ny, noise);
-        drop(at);
+        let mask: Vec<bool> = own_out[i].iter().map(|&v| v > threshold).collect();
+        let x = columns(&at[i]);
+        let z: Vec<Vec<f32>> = x.iter().map(|c| project_to_band(c, nx, ny, pe, lines)).collect();
         let masked: Vec<usize> = (0..plane).filter(|&p| mask[p]).collect();
         in_mask += masked.len() as f64;
         y_energy += masked.iter().map(|&p| (y[p] as f64).powi(2)).sum::<f64>();
-        accumulate_normal_equations(&z, y, &masked, &mut gram, &mut rhs);
-        if sigma > 0.0 {
-            // tr(Σ M P J_X) ≈ ⟨P(M b), X(y + εb) − X(y)⟩ / ε; P(M b) lies in the band, so
-            // against the scan's images their projections serve.
+        for a in 0..k {
+            rhs[a] += masked.iter().map(|&p| z[a][p] as f64 * y[p] as f64).sum::<f64>();
+            for b in a..k {
+                let v = masked.iter().map(|&p| z[a][p] as f64 * z[b][p] as f64).sum::<f64>();
+                gram[a * k + b] += v;
+            }
+        }
+        if let Some(pp) = &perturbed[i] {
             let mb: Vec<f32> =
                 draws[i].iter().zip(&mask).map(|(d, &m)| if m { *d } else { 0.0 }).collect();
             let pmb = project_to_band(&mb, nx, ny, pe, lines);
-            let dot = |img: &[f32]| -> f64 {
-                img.iter().zip(&pmb).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>()
-            };
-            let at_scan: Vec<f64> = z.chunks(plane).map(dot).collect();
-            drop(z);
-            let pp = run_one(network, &probe_vol, slice);
-            let s = pp.scale;
-            let images = std::iter::once(&pp.centre[..]).chain(pp.channels.chunks(plane));
-            let mut at_probe: Vec<f64> = images.map(|t| s as f64 * dot(t)).collect();
-            at_probe.push(s as f64 * pmb.iter().map(|v| *v as f64).sum::<f64>());
-            for a in 0..k {
-                rhs[a] -= (at_probe[a] - at_scan[a]) / eps as f64;
+            for (a, xp) in columns(pp).iter().enumerate() {
+                let trace: f64 =
+                    (0..plane).map(|p| pmb[p] as f64 * (xp[p] - x[a][p]) as f64).sum::<f64>()
+                        / eps as f64;
+                rhs[a] -= trace;
             }
         }
     }
     for a in 0..k {
         for b in 0..a {
-            gram[a * k + b] = 0.5 * (gram[a * k + b] + gram[b * k + a]);
-            gram[b * k + a] = gram[a * k + b];
+            gram[a * k + b] = gram[b * k + a];
         }
     }
     let mut own_w = vec![own.centre_weight as f64];
@@ -307,7 +240,7 @@ pub fn fit(
         risk_network: risk(&own_w),
         risk_fitted: risk(&w),
     };
-    FittedReadout { readout, report }
+    FittedReadout { readout, report, probed: probes.into_iter().zip(at).collect() }
 }
 
 /// Solve the symmetric system `a x = b` (`a` row-major `n × n`) by Gaussian elimination with
@@ -375,35 +308,36 @@ pub fn enhance_consistent(
         return (enhance_volume(model, cfg, vol, pe, device, opts, progress), None);
     };
     let [nx, ny, nz] = vol.dims;
-    let (kernel, tail_bias) = model.tail_weights();
-    // The fit weighs every tap of the tail (9·C + 2 images): measured with numpy on 6 slices
-    // (stage-3 features, r 0.25, SNR 20), +0.07 dB (prostate) / +0.04 (brain2) over one weight
-    // per channel.
-    let own = Readout::network(TailImages::Taps.count(cfg.channels), tail_bias);
+    let own = Readout::network(cfg.channels, model.tail_weights().1);
     let settings = SureSettings::default();
-    // Progress counts slice passes: the probed slices twice (scan and probe), then every slice.
-    let total = nz + 2 * probe_indices(nz, settings.probe_slices.max(1)).len();
+    // Progress counts slice passes: the probed slices twice (scan and probe), the rest once.
+    let total = nz + probe_indices(nz, settings.probe_slices.max(1)).len();
     let mut passes = 0;
-    let FittedReadout { readout, report } = {
+    let FittedReadout { readout, report, probed } = {
         let mut run = |v: &Volume, slices: &[usize], sink: &mut dyn FnMut(usize, SliceParts)| {
             let base = passes;
             let mut report = |d: usize, _: usize| progress(base + d, total);
-            let taps = TailImages::Taps;
-            slice_parts(model, cfg, v, pe, device, opts, slices, &taps, &mut report, sink);
+            slice_parts(model, cfg, v, pe, device, opts, slices, &mut report, sink);
             passes += slices.len();
         };
         fit(vol, noise, &settings, &own, &mut run)
     };
-    // The final pass reads the network out twice: its own tail and the fitted one (the
-    // per-tap weights folded into a kernel), as two images per slice.
-    let kernels = [kernel.clone(), readout.tail_kernel(&kernel)];
-    let own_2 = Readout { centre_weight: 1.0, gains: vec![1.0, 0.0], bias: tail_bias };
-    let fitted_2 =
-        Readout { centre_weight: readout.centre_weight, gains: vec![0.0, 1.0], bias: readout.bias };
     let plane = nx * ny;
     // Only frame 0 is enhanced; further frames (4D) are dropped rather than left unprocessed.
     let (mut net, mut consistent) = (vol.zeros_like(), vol.zeros_like());
-    let all: Vec<usize> = (0..nz).collect();
+    let mut write = |k: usize, parts: &SliceParts| {
+        let f = own.apply(parts);
+        let g = readout.apply(parts);
+        consistent.data[k * plane..(k + 1) * plane]
+            .copy_from_slice(&combine(&f, &g, nx, ny, noise));
+        for (o, v) in net.data[k * plane..(k + 1) * plane].iter_mut().zip(f) {
+            *o = v.max(0.0);
+        }
+    };
+    for (k, parts) in &probed {
+        write(*k, parts);
+    }
+    let rest: Vec<usize> = (0..nz).filter(|k| !probed.iter().any(|(p, _)| p == k)).collect();
     slice_parts(
         model,
         cfg,
@@ -411,18 +345,9 @@ pub fn enhance_consistent(
         pe,
         device,
         opts,
-        &all,
-        &TailImages::Kernels(&kernels),
+        &rest,
         &mut |d, _| progress(passes + d, total),
-        &mut |k, parts| {
-            let f = own_2.apply(&parts);
-            let g = fitted_2.apply(&parts);
-            consistent.data[k * plane..(k + 1) * plane]
-                .copy_from_slice(&combine(&f, &g, nx, ny, noise));
-            for (o, v) in net.data[k * plane..(k + 1) * plane].iter_mut().zip(f) {
-                *o = v.max(0.0);
-            }
-        },
+        &mut |i, parts| write(rest[i], &parts),
     );
     (net, Some((consistent, report)))
 }

@@ -15,7 +15,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use super::cpu::CpuEnhanceNet;
 use super::data::norm_scale;
 use super::model::{EnhanceNet, EnhanceNetConfig};
-use super::readout::{SliceParts, TailImages};
+use super::readout::{tail_channels_last, SliceParts};
 
 /// `slice` (`nx` wide) transposed, or copied when `transpose` is false.
 fn maybe_transposed(slice: &[f32], nx: usize, ny: usize, transpose: bool) -> Vec<f32> {
@@ -194,8 +194,8 @@ pub fn enhance_slices(
 }
 
 /// The network's output on the given slices of frame 0 of `vol`, taken apart at the tail
-/// ([`SliceParts`], its images chosen by `images`); `sink(i, parts)` receives slice
-/// `slices[i]`'s, batch by batch, so a whole volume's parts are never held at once.
+/// ([`SliceParts`]); `sink(i, parts)` receives slice `slices[i]`'s, batch by batch, so a whole
+/// volume's parts (C planes per slice) are never held at once.
 #[allow(clippy::too_many_arguments)]
 pub fn slice_parts(
     model: &EnhanceNet,
@@ -205,7 +205,6 @@ pub fn slice_parts(
     device: &Device,
     opts: InferOptions,
     slices: &[usize],
-    images: &TailImages,
     progress: &mut dyn FnMut(usize, usize),
     sink: &mut dyn FnMut(usize, SliceParts),
 ) {
@@ -216,9 +215,8 @@ pub fn slice_parts(
     let plane = nx * ny;
     let ch = cfg.in_channels();
     let c = cfg.context;
-    let (kernel, _) = model.tail_weights();
     let n_features = cfg.channels;
-    let n_images = images.count(n_features);
+    let (kernel, _) = model.tail_weights();
     // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
     let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
     let mut done = 0;
@@ -241,7 +239,7 @@ pub fn slice_parts(
         let flips: &[(bool, bool)] = if opts.flips { &FLIPS } else { &FLIPS[..1] };
         // Summed channels-last, each flip's pixels put back where they came from, so the
         // C planes are laid out (and transposed back) once per slice rather than once per flip.
-        let mut summed = vec![0f32; n * plane * n_images]; // [n, h, w, images]
+        let mut summed = vec![0f32; n * plane * n_features]; // [n, h, w, C]
         let share = 1.0 / flips.len() as f32;
         for &(fx, fy) in flips {
             let mut x = input.clone();
@@ -249,15 +247,15 @@ pub fn slice_parts(
             let f = features(x);
             for b in 0..n {
                 let slab = &f[b * plane * n_features..(b + 1) * plane * n_features];
-                let t = images.of(slab, h, w, &kernel);
-                let dst = &mut summed[b * plane * n_images..(b + 1) * plane * n_images];
+                let t = tail_channels_last(slab, h, w, &kernel);
+                let dst = &mut summed[b * plane * n_features..(b + 1) * plane * n_features];
                 for y in 0..h {
                     let sy = if fy { h - 1 - y } else { y };
                     for xx in 0..w {
                         let sx = if fx { w - 1 - xx } else { xx };
-                        let src = &t[(y * w + xx) * n_images..(y * w + xx + 1) * n_images];
-                        let to = (sy * w + sx) * n_images;
-                        for (d, v) in dst[to..to + n_images].iter_mut().zip(src) {
+                        let src = &t[(y * w + xx) * n_features..(y * w + xx + 1) * n_features];
+                        let to = (sy * w + sx) * n_features;
+                        for (d, v) in dst[to..to + n_features].iter_mut().zip(src) {
                             *d += share * v;
                         }
                     }
@@ -266,15 +264,15 @@ pub fn slice_parts(
         }
         for b in 0..n {
             let centre = &input[(b * ch + c) * plane..(b * ch + c + 1) * plane];
-            let all = &summed[b * plane * n_images..(b + 1) * plane * n_images];
-            // Channels-last → one plane per image in the volume's orientation (transposing
+            let all = &summed[b * plane * n_features..(b + 1) * plane * n_features];
+            // Channels-last → one plane per channel in the volume's orientation (transposing
             // back swaps the roles of w and h).
-            let mut channels = vec![0f32; n_images * plane];
+            let mut channels = vec![0f32; n_features * plane];
             for y in 0..h {
                 for xx in 0..w {
                     let p = y * w + xx;
                     let to = if transpose { xx * h + y } else { p };
-                    for (ch_i, v) in all[p * n_images..(p + 1) * n_images].iter().enumerate() {
+                    for (ch_i, v) in all[p * n_features..(p + 1) * n_features].iter().enumerate() {
                         channels[ch_i * plane + to] = *v;
                     }
                 }
@@ -315,18 +313,9 @@ mod tests {
         let want = enhance_slices(&model, &cfg, &vol, pe, &device, opts, &slices, &mut |_, _| {});
         let readout = Readout::network(cfg.channels, model.tail_weights().1);
         let mut got = [Vec::new(), Vec::new()];
-        slice_parts(
-            &model,
-            &cfg,
-            &vol,
-            pe,
-            &device,
-            opts,
-            &slices,
-            &TailImages::Channels,
-            &mut |_, _| {},
-            &mut |i, p| got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect(),
-        );
+        slice_parts(&model, &cfg, &vol, pe, &device, opts, &slices, &mut |_, _| {}, &mut |i, p| {
+            got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect()
+        });
         for (g, w) in got.iter().zip(&want) {
             let worst = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
             assert!(worst < 1e-3, "parts and plain path differ by {worst}");
@@ -347,19 +336,9 @@ mod tests {
         let (nx, ny, nz) = (11, 9, 3);
         let data: Vec<f32> = (0..nx * ny * nz).map(|i| ((i * 37) % 101) as f32).collect();
         let vol = Volume::new([nx, ny, nz], data).unwrap();
-        let (kernel, bias) = model.tail_weights();
-        // Every way of taking the tail apart, read out with all weights 1, is the network.
-        let kernels = [kernel.clone()];
-        let ways = [
-            (TailImages::Channels, cfg.channels),
-            (TailImages::Taps, 9 * cfg.channels),
-            (TailImages::Kernels(&kernels), 1),
-        ];
-        for (flips, (images, n_images)) in
-            [false, true].into_iter().flat_map(|f| ways.iter().map(move |w| (f, w)))
-        {
+        for flips in [false, true] {
             let opts = InferOptions { batch: 2, flips, noise_sigma: None };
-            let readout = Readout::network(*n_images, bias);
+            let readout = Readout::network(cfg.channels, model.tail_weights().1);
             let mut got = [Vec::new()];
             let pe = PhaseEncodingDirection::Col;
             slice_parts(
@@ -370,7 +349,6 @@ mod tests {
                 &device,
                 opts,
                 &[1],
-                images,
                 &mut |_, _| {},
                 &mut |i, p| got[i] = readout.apply(&p).into_iter().map(|v| v.max(0.0)).collect(),
             );
@@ -395,54 +373,10 @@ mod tests {
             for (g, w) in got[0].iter().zip(&want) {
                 assert!(
                     (g - (w * scale).max(0.0)).abs() < 1e-3 * scale,
-                    "flips {flips}, {n_images} images: {g} vs {w}"
+                    "flips {flips}: {g} vs {w}"
                 );
             }
         }
-    }
-
-    /// Weights fitted on the tap images are the same readout as the tail kernel they fold
-    /// into (what `enhance_consistent`'s final pass runs), through the flip ensemble.
-    #[test]
-    fn tap_weights_fold_into_a_tail_kernel() {
-        let device = Device::flex();
-        let cfg = EnhanceNetConfig::new(1, 4, 3);
-        let mut model = cfg.init(&device);
-        model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
-            .with_padding(burn::nn::PaddingConfig2d::Same)
-            .init(&device);
-        let (nx, ny, nz) = (10, 8, 3);
-        let data: Vec<f32> = (0..nx * ny * nz).map(|i| ((i * 29) % 83) as f32).collect();
-        let vol = Volume::new([nx, ny, nz], data).unwrap();
-        let (kernel, _) = model.tail_weights();
-        let readout = Readout {
-            centre_weight: 0.7,
-            gains: (0..kernel.len()).map(|i| ((i * 13) % 7) as f32 / 3.0 - 0.5).collect(),
-            bias: 0.1,
-        };
-        let folded = [readout.tail_kernel(&kernel)];
-        let one = Readout { centre_weight: 0.7, gains: vec![1.0], bias: 0.1 };
-        let (pe, opts) = (PhaseEncodingDirection::Col, InferOptions::default());
-        let mut got = [Vec::new(), Vec::new()];
-        for (n, (images, r)) in
-            [(TailImages::Taps, &readout), (TailImages::Kernels(&folded), &one)].iter().enumerate()
-        {
-            slice_parts(
-                &model,
-                &cfg,
-                &vol,
-                pe,
-                &device,
-                opts,
-                &[2],
-                images,
-                &mut |_, _| {},
-                &mut |_, p| got[n] = r.apply(&p),
-            );
-        }
-        let worst = got[0].iter().zip(&got[1]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        let size = got[0].iter().map(|v| v.abs()).fold(0f32, f32::max);
-        assert!(size > 1.0 && worst < 1e-4 * size, "taps vs folded kernel differ by {worst}");
     }
 
     #[test]

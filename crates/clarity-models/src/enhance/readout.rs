@@ -8,11 +8,9 @@
 //!
 //! `s` the slab's normalisation scale, `centre` the normalised input slice and `t_c` what
 //! feature channel `c` contributes through its 3×3 kernel (averaged over the flip ensemble).
-//! The same sum splits further, into one image per tap of each channel's kernel (9·C + 2,
-//! [`TailImages::Taps`]), or collapses into one image per whole kernel
-//! ([`TailImages::Kernels`]). [`SliceParts`] holds a slice's images; a [`Readout`] weighs them.
-//! The network's own readout has every weight 1; the consistency step (`consistency.rs`) fits
-//! per-tap weights per volume without the truth.
+//! [`SliceParts`] holds those images for one slice; a [`Readout`] weighs them. The network's
+//! own readout has every weight 1; the consistency step (`consistency.rs`) fits other weights
+//! per volume without the truth.
 
 /// One slice's output, taken apart (all planes in the volume's own orientation, x fastest).
 #[derive(Debug, Clone, PartialEq)]
@@ -50,13 +48,6 @@ impl Readout {
         Self { centre_weight: 1.0, gains: vec![1.0; channels], bias: tail_bias }
     }
 
-    /// The tail kernel this readout amounts to when its gains weigh [`TailImages::Taps`]
-    /// images of a network whose tail kernel is `kernel` (`[C, 3, 3]`).
-    pub fn tail_kernel(&self, kernel: &[f32]) -> Vec<f32> {
-        assert_eq!(self.gains.len(), kernel.len(), "not a per-tap readout of this kernel");
-        self.gains.iter().zip(kernel).map(|(g, k)| g * k).collect()
-    }
-
     /// The readout in intensity units, not clamped (a negative value is the caller's to clip).
     pub fn apply(&self, parts: &SliceParts) -> Vec<f32> {
         let plane = parts.plane();
@@ -69,83 +60,6 @@ impl Readout {
         out.iter_mut().for_each(|o| *o *= parts.scale);
         out
     }
-}
-
-/// Which images a slice's output is taken apart into (the `channels` of [`SliceParts`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TailImages<'a> {
-    /// Each feature channel through its 3×3 kernel: C images.
-    Channels,
-    /// Each tap of each channel's kernel, `k[c, tap] · feature_c` shifted by the tap: 9·C
-    /// images in the kernel's layout (`c · 9 + tap`). Weights on them are a new tail kernel
-    /// ([`Readout::tail_kernel`]); in a flipped pass the taps are the flipped frame's, so a
-    /// weight set is the same kernel in every pass.
-    Taps,
-    /// The whole tail with each of these kernels (`[C, 3, 3]` each): one image per kernel.
-    Kernels(&'a [Vec<f32>]),
-}
-
-impl TailImages<'_> {
-    /// Images per slice for a network with `channels` feature channels.
-    pub fn count(&self, channels: usize) -> usize {
-        match self {
-            TailImages::Channels => channels,
-            TailImages::Taps => 9 * channels,
-            TailImages::Kernels(k) => k.len(),
-        }
-    }
-
-    /// The images of one slab's features.
-    ///
-    /// # Shapes
-    /// `features`: `[h, w, C]` (channels-last), `kernel`: `[C, 3, 3]` → `[h, w, count]`.
-    pub fn of(&self, features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
-        match self {
-            TailImages::Channels => tail_channels_last(features, h, w, kernel),
-            TailImages::Taps => tail_taps_last(features, h, w, kernel),
-            TailImages::Kernels(kernels) => {
-                let per_kernel: Vec<Vec<f32>> = kernels
-                    .iter()
-                    .map(|k| {
-                        let c = k.len() / 9;
-                        tail_channels_last(features, h, w, k)
-                            .chunks(c)
-                            .map(|px| px.iter().sum::<f32>())
-                            .collect()
-                    })
-                    .collect();
-                (0..h * w).flat_map(|p| per_kernel.iter().map(move |img| img[p])).collect()
-            }
-        }
-    }
-}
-
-/// [`TailImages::Taps`]: `[h, w, C]` features → `[h, w, 9·C]`, zero padding.
-fn tail_taps_last(features: &[f32], h: usize, w: usize, kernel: &[f32]) -> Vec<f32> {
-    use rayon::prelude::*;
-    let c = kernel.len() / 9;
-    assert_eq!(features.len(), h * w * c, "features are not [{h}, {w}, {c}]");
-    let k = 9 * c;
-    let mut out = vec![0f32; h * w * k];
-    out.par_chunks_mut(w * k).enumerate().for_each(|(y, row)| {
-        for x in 0..w {
-            let dst = &mut row[x * k..(x + 1) * k];
-            for ky in 0..3 {
-                let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else { continue };
-                for kx in 0..3 {
-                    let Some(sx) = (x + kx).checked_sub(1).filter(|&sx| sx < w) else {
-                        continue;
-                    };
-                    let tap = ky * 3 + kx;
-                    let src = &features[(sy * w + sx) * c..(sy * w + sx + 1) * c];
-                    for (ch, f) in src.iter().enumerate() {
-                        dst[ch * 9 + tap] = kernel[ch * 9 + tap] * f;
-                    }
-                }
-            }
-        }
-    });
-    out
 }
 
 /// Each channel's contribution through a one-output 3×3 convolution, zero padding, left
