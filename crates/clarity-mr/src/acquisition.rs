@@ -83,9 +83,21 @@ pub fn acquired_lines(n: usize, reduction: f64, partial_fourier: f64) -> std::op
 }
 
 impl Sampling {
+    /// The PE lines this sampling acquires out of `n` (`0..n`, DC at `n / 2`).
+    pub fn lines(&self, n: usize) -> std::ops::Range<usize> {
+        acquired_lines(n, self.reduction, self.partial_fourier)
+    }
+
     /// Fraction of all PE lines that this sampling acquires (f in the module docs).
     pub fn acquired_fraction(&self, n: usize) -> f64 {
-        acquired_lines(n, self.reduction, self.partial_fourier).len() as f64 / n as f64
+        self.lines(n).len() as f64 / n as f64
+    }
+
+    /// Per-pixel noise σ (one channel) of the zero-filled image of `n` PE lines:
+    /// `noise_sigma · sqrt(f)`, since the lines not acquired carry no noise. What a denoiser
+    /// of the shortened scan must be told.
+    pub fn image_sigma(&self, n: usize) -> f32 {
+        self.noise_sigma * self.acquired_fraction(n).sqrt() as f32
     }
 
     /// Acquire one slice (`nx × ny`, x fastest) and return the complex zero-filled image.
@@ -102,7 +114,7 @@ impl Sampling {
             PhaseEncodingDirection::Col => (ny, nx),
             PhaseEncodingDirection::Row => (nx, ny),
         };
-        let lines = acquired_lines(n_pe, self.reduction, self.partial_fourier);
+        let lines = self.lines(n_pe);
         let idx = |pe: usize, ro: usize| match self.pe {
             PhaseEncodingDirection::Col => pe * nx + ro,
             PhaseEncodingDirection::Row => ro * nx + pe,

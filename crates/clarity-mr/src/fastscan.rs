@@ -21,7 +21,7 @@ use clarity_core::{PhaseEncodingDirection, Volume};
 use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 
-use crate::acquisition::{acquired_lines, Sampling};
+use crate::acquisition::Sampling;
 use crate::fft::{fft2c, kspace_of, Direction};
 
 /// Voxels above 10 % of the volume's 99th percentile: the object, without the air around it.
@@ -329,15 +329,8 @@ pub struct FastScanTriplet {
     pub matrix: [usize; 2],
     /// The PE lines the shortened scan acquired (`0..n`, DC at `n / 2`).
     pub lr_lines: std::ops::Range<usize>,
-}
-
-impl FastScanTriplet {
-    /// Per-pixel noise σ of the zero-filled shortened scan: `sigma · sqrt(kept fraction)`,
-    /// since the dropped lines carry no noise (what a denoiser of LR must be told).
-    pub fn lr_sigma_pixel(&self, pe: PhaseEncodingDirection) -> f32 {
-        let n_pe = self.lr.dims[pe.voxel_axis()];
-        self.sigma * (self.lr_lines.len() as f32 / n_pe as f32).sqrt()
-    }
+    /// Per-pixel noise σ of the zero-filled shortened scan ([`Sampling::image_sigma`]).
+    pub lr_sigma_pixel: f32,
 }
 
 /// Run the protocol of the module docs on `input`.
@@ -357,6 +350,6 @@ pub fn simulate(input: &Volume, s: &FastScanSettings) -> FastScanTriplet {
     let hr = full.acquire_volume(&truth, s.seed.wrapping_mul(2).wrapping_add(1));
     let lr = short.acquire_volume(&truth, s.seed.wrapping_mul(2).wrapping_add(2));
     let n_pe = truth.dims[s.pe.voxel_axis()];
-    let lr_lines = acquired_lines(n_pe, short.reduction, short.partial_fourier);
-    FastScanTriplet { truth, hr, lr, sigma, matrix, lr_lines }
+    let (lr_lines, lr_sigma_pixel) = (short.lines(n_pe), short.image_sigma(n_pe));
+    FastScanTriplet { truth, hr, lr, sigma, matrix, lr_lines, lr_sigma_pixel }
 }

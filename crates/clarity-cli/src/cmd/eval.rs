@@ -104,7 +104,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         let t = simulate(&vol, &settings);
         let mask = foreground_mask(&t.truth);
         // The NLM baseline and the consistency step are both given the LR image's noise.
-        let sigma_pixel = t.lr_sigma_pixel(pe);
+        let sigma_pixel = t.lr_sigma_pixel;
         let nlm = clarity_transforms::nlm::denoise(
             &t.lr,
             &clarity_transforms::nlm::NlmSettings::for_sigma(sigma_pixel),

@@ -195,7 +195,7 @@ pub fn sample_pair(
             PhaseEncodingDirection::Col => sh,
             PhaseEncodingDirection::Row => sw,
         };
-        let sigma_pixel = sampling.noise_sigma * sampling.acquired_fraction(n_pe).sqrt() as f32;
+        let sigma_pixel = sampling.image_sigma(n_pe);
         let level = super::model::NOISE_MAP_GAIN * sigma_pixel / scale;
         input[lr.len() * p * p..(lr.len() + 1) * p * p].fill(level);
     }
