@@ -87,7 +87,8 @@ fn tiny_model_learns_resumes_and_round_trips_its_weights() {
     assert_eq!(header["tail.bias"]["shape"], serde_json::json!([1]));
 }
 
-const ONE_PASS: InferOptions = InferOptions { batch: 2, flips: false, noise_sigma: None };
+const ONE_PASS: InferOptions =
+    InferOptions { batch: 2, flips: false, noise_sigma: None, dropped_fraction: None };
 
 /// A volume with its in-plane axes swapped.
 fn transposed(v: &Volume) -> Volume {
@@ -114,6 +115,7 @@ fn pe_specific_network_sees_inputs_with_pe_along_its_own_axis() {
         depth: 3,
         pe_axis: Some(Col),
         noise_channel: false,
+        reduction_channel: false,
     };
     let mut model = cfg.init(&device);
     // A non-zero tail so the network is not the identity (it starts as one).
@@ -181,7 +183,7 @@ fn flip_ensemble_makes_the_output_mirror_with_the_input() {
             v,
             Col,
             &device,
-            InferOptions { batch: 2, flips, noise_sigma: None },
+            InferOptions { batch: 2, flips, noise_sigma: None, dropped_fraction: None },
             &mut |_, _| {},
         )
     };
@@ -304,10 +306,53 @@ fn noise_plane_of_a_pair_follows_the_noise_level() {
     }
 }
 
-/// Adding the noise input to a trained model (`init_from`, zero learning rate) keeps what it
-/// computes whatever the plane holds; pairs without the plane for a network with one are refused.
+/// The reduction plane of a training pair is constant and holds the fraction of PE lines the
+/// shortened scan dropped, counted in whole lines of the slice's PE extent; it comes after the
+/// noise plane.
 #[test]
-fn noise_input_added_to_a_trained_model_changes_nothing_until_trained() {
+fn reduction_plane_of_a_pair_holds_the_dropped_fraction() {
+    use clarity_core::PhaseEncodingDirection::Col;
+    use clarity_models::enhance::data::sample_batch;
+    use clarity_mr::acquisition::acquired_lines;
+    use rand::SeedableRng;
+    let vol = discs(1);
+    let n_pe = vol.dims[1]; // PE along columns: the j extent
+    for r in [0.2, 0.3, 0.4] {
+        let s = PairSettings {
+            patch: 32,
+            reduction: (r, r),
+            pe_axis: Some(Col),
+            noise_channel: true,
+            reduction_channel: true,
+            ..Default::default()
+        };
+        assert_eq!(s.input_channels(), 5);
+        let b = sample_batch(
+            std::slice::from_ref(&vol),
+            2,
+            &s,
+            &mut rand::rngs::StdRng::seed_from_u64(3),
+        );
+        let n = 32 * 32;
+        let want = 1.0 - acquired_lines(n_pe, r, 1.0).len() as f32 / n_pe as f32;
+        for i in 0..2 {
+            let noise = &b.input[(i * 5 + 3) * n..(i * 5 + 4) * n];
+            let plane = &b.input[(i * 5 + 4) * n..(i * 5 + 5) * n];
+            assert!(
+                plane.iter().all(|v| (*v - want).abs() < 1e-6),
+                "r {r}: {} vs {want}",
+                plane[0]
+            );
+            assert!(noise[0] > 0.0 && noise[0] != plane[0], "the noise plane comes first");
+        }
+    }
+}
+
+/// Adding the noise input, then the reduction input, to a trained model (`init_from`, zero
+/// learning rate) keeps what it computes whatever the planes hold; pairs without the plane
+/// for a network with one are refused, and so are planes out of order or taken away.
+#[test]
+fn plane_inputs_added_to_a_trained_model_change_nothing_until_trained() {
     let vols: Vec<Volume> = (0..2).map(discs).collect();
     let device = Device::flex();
     let small = tempfile::tempdir().unwrap();
@@ -334,6 +379,37 @@ fn noise_input_added_to_a_trained_model_changes_nothing_until_trained() {
             .into_scalar();
         assert!(d < 1e-5, "noise plane {level}: output moved by {d}");
     }
+    // The reduction plane on top of the noise plane: again the same function.
+    let planes = |noise_channel, reduction_channel| TrainSettings {
+        init_from: Some(dir.path().to_path_buf()),
+        net: EnhanceNetConfig { noise_channel, reduction_channel, ..tiny(5).net },
+        pairs: PairSettings { noise_channel, reduction_channel, ..tiny(5).pairs },
+        ..with_noise.clone()
+    };
+    let both = tempfile::tempdir().unwrap();
+    train(&planes(true, true), &vols, &vols, both.path(), &device, &mut |_, _| {}).unwrap();
+    let (m, cfg) = load_model(both.path(), &device).unwrap();
+    assert!(cfg.noise_channel && cfg.reduction_channel);
+    let input = |level: f32, dropped: f32| {
+        let noise = Tensor::<4>::full([1, 1, 20, 18], level, &device);
+        Tensor::cat(vec![x.clone(), noise, Tensor::full([1, 1, 20, 18], dropped, &device)], 1)
+    };
+    for (level, dropped) in [(0.0f32, 0.25f32), (0.5, 0.4)] {
+        let d: f32 = (m.forward(input(level, dropped)) - want.clone()).abs().max().into_scalar();
+        assert!(d < 1e-5, "planes {level}, {dropped}: output moved by {d}");
+    }
+    // Planes keep their order and are never dropped.
+    let to = |s: &TrainSettings, name: &str| {
+        let out = dir.path().join(name);
+        train(s, &vols, &vols, out.as_path(), &device, &mut |_, _| {}).unwrap_err().to_string()
+    };
+    let only_reduction =
+        TrainSettings { init_from: Some(small.path().to_path_buf()), ..planes(false, true) };
+    let r_dir = dir.path().join("r");
+    train(&only_reduction, &vols, &vols, &r_dir, &device, &mut |_, _| {}).unwrap();
+    let before = TrainSettings { init_from: Some(r_dir), ..planes(true, true) };
+    assert!(to(&before, "z").contains("before the model's later planes"));
+    assert!(to(&planes(false, false), "w").contains("takes a noise plane"));
     let mismatched = TrainSettings { pairs: tiny(5).pairs, ..with_noise };
     let err =
         train(&mismatched, &vols, &vols, dir.path().join("y").as_path(), &device, &mut |_, _| {});
@@ -363,10 +439,13 @@ fn shipped_model_consistency_keeps_up_with_the_network_on_brain2_at_snr_10() {
     let t =
         simulate(&vol, &FastScanSettings { reduction, snr, pe, to_acquired_matrix: true, seed: 0 });
     let n_pe = t.lr.dims[pe.voxel_axis()];
-    let lines = clarity_mr::acquisition::acquired_lines(n_pe, reduction, 1.0);
-    let sigma_pixel = t.sigma * (lines.len() as f32 / n_pe as f32).sqrt();
-    let noise = ScanNoise { sigma_pixel, lines, pe };
-    let opts = InferOptions { noise_sigma: Some(sigma_pixel), ..Default::default() };
+    let sigma_pixel = t.lr_sigma_pixel;
+    let noise = ScanNoise { sigma_pixel, lines: t.lr_lines.clone(), pe };
+    let opts = InferOptions {
+        noise_sigma: Some(sigma_pixel),
+        dropped_fraction: Some(clarity_models::enhance::infer::dropped_fraction(&t.lr_lines, n_pe)),
+        ..Default::default()
+    };
     let (net, consistent) =
         enhance_consistent(&model, &cfg, &t.lr, &device, opts, Some(&noise), pe, &mut |_, _| {});
     let (er, report) = consistent.unwrap();

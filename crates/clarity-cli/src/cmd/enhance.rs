@@ -1,5 +1,6 @@
 //! `clarity enhance`: run the enhanced-resolution network on a DICOM series or NIfTI volume.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use clap::Args;
 use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
-use clarity_models::enhance::infer::InferOptions;
+use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
 use clarity_models::enhance::noise::{scan_sigma, SigmaSource};
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
@@ -48,6 +49,12 @@ pub struct EnhanceArgs {
     /// this σ, estimated as for auto when off.
     #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
     pub noise_sigma: NoiseSigma,
+    /// Fraction of the phase-encoding lines the shortened scan dropped (0.25 for a scan 25 %
+    /// shorter). auto: detected from where the k-space energy is cut off (none found: 0).
+    /// Sets the band the consistency step trusts, and is given to a network that takes it
+    /// as an input (config.json `reduction_channel`).
+    #[arg(long, default_value = "auto", value_parser = parse_reduction)]
+    pub reduction: Reduction,
     /// Replace an existing NIfTI output file.
     #[arg(long)]
     pub force: bool,
@@ -71,6 +78,23 @@ fn parse_noise_sigma(s: &str) -> Result<NoiseSigma, String> {
         v => match v.parse::<f32>() {
             Ok(x) if x.is_finite() && x >= 0.0 => Ok(NoiseSigma::Value(x)),
             _ => Err(format!("`{v}` is not auto, off or a non-negative number")),
+        },
+    }
+}
+
+/// A `--reduction` argument.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reduction {
+    Auto,
+    Value(f64),
+}
+
+fn parse_reduction(s: &str) -> Result<Reduction, String> {
+    match s {
+        "auto" => Ok(Reduction::Auto),
+        v => match v.parse::<f64>() {
+            Ok(x) if (0.0..1.0).contains(&x) => Ok(Reduction::Value(x)),
+            _ => Err(format!("`{v}` is not auto or a fraction in [0, 1)")),
         },
     }
 }
@@ -100,12 +124,19 @@ fn noise_sigma(
     }
 }
 
-/// The noise model of the consistency step: σ and the acquired band, detected from the scan.
-fn scan_noise(vol: &Volume, pe: PhaseEncodingDirection, sigma_pixel: f32) -> ScanNoise {
+/// The acquired phase-encoding lines of `vol` (`0..n`, DC at `n / 2`): as `--reduction`
+/// says, or detected from the k-space cut-off (all lines when none is found).
+fn acquired_lines(vol: &Volume, pe: PhaseEncodingDirection, arg: Reduction) -> Range<usize> {
     let n = vol.dims[pe.voxel_axis()];
-    let lines = detect_acquired_lines(vol, pe).unwrap_or(0..n);
-    eprintln!("acquired phase-encoding lines {}..{} of {n}", lines.start, lines.end);
-    ScanNoise { sigma_pixel, lines, pe }
+    let (lines, how) = match arg {
+        Reduction::Value(r) => (clarity_mr::acquisition::acquired_lines(n, r, 1.0), "--reduction"),
+        Reduction::Auto => match detect_acquired_lines(vol, pe) {
+            Some(lines) => (lines, "detected from the k-space cut-off"),
+            None => (0..n, "no k-space cut-off found; --reduction sets it"),
+        },
+    };
+    eprintln!("acquired phase-encoding lines {}..{} of {n} ({how})", lines.start, lines.end);
+    lines
 }
 
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
@@ -145,9 +176,15 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
             a.input.display()
         );
     }
+    let consistency = a.noise_sigma != NoiseSigma::Off && noise_sigma.is_some();
+    let lines =
+        (consistency || cfg.reduction_channel).then(|| acquired_lines(&vol, pe, a.reduction));
+    let dropped_fraction = lines.as_ref().map(|l| dropped_fraction(l, vol.dims[pe.voxel_axis()]));
     let noise = match (a.noise_sigma, noise_sigma) {
         (NoiseSigma::Off, _) => None,
-        (_, Some(sigma)) => Some(scan_noise(&vol, pe, sigma)),
+        (_, Some(sigma_pixel)) => {
+            Some(ScanNoise { sigma_pixel, lines: lines.clone().expect("lines found above"), pe })
+        }
         (_, None) => {
             eprintln!(
                 "data consistency skipped: the noise level could not be estimated; pass \
@@ -161,7 +198,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         &cfg,
         &vol,
         &device,
-        InferOptions { batch: a.batch, flips: !a.single_pass, noise_sigma },
+        InferOptions { batch: a.batch, flips: !a.single_pass, noise_sigma, dropped_fraction },
         noise.as_ref(),
         pe,
         &mut |done, total| {

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
 use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
-use clarity_models::enhance::infer::InferOptions;
+use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
 use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
 use serde::Serialize;
 
@@ -115,7 +115,11 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             &cfg,
             &t.lr,
             &device,
-            InferOptions { noise_sigma: Some(sigma_pixel), ..Default::default() },
+            InferOptions {
+                noise_sigma: Some(sigma_pixel),
+                dropped_fraction: Some(dropped_fraction(&t.lr_lines, t.lr.dims[pe.voxel_axis()])),
+                ..Default::default()
+            },
             Some(&noise),
             pe,
             &mut |_, _| {},

@@ -122,6 +122,12 @@ pub struct EnhanceTrainArgs {
     /// one, the channel is added with zero weights (the start computes the same function).
     #[arg(long)]
     pub noise_channel: bool,
+    /// Give the network the fraction of phase-encoding lines the scan dropped as an extra input
+    /// channel (a constant plane, after the noise plane). `clarity enhance` then needs it:
+    /// --reduction, or detected from the k-space cut-off. With --init-from a model without
+    /// one, the channel is added with zero weights (the start computes the same function).
+    #[arg(long)]
+    pub reduction_channel: bool,
     /// Train on the real scans only, without the phantom images (MNI152 brain contrasts and the
     /// generated liver exam): they are piecewise smooth and teach smoothing. The shipped model's
     /// last stage was trained so.
@@ -192,6 +198,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         depth: a.depth,
         pe_axis,
         noise_channel: a.noise_channel,
+        reduction_channel: a.reduction_channel,
     };
     println!(
         "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² slice",
@@ -212,6 +219,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
             context: a.context,
             pe_axis,
             noise_channel: a.noise_channel,
+            reduction_channel: a.reduction_channel,
             ..Default::default()
         },
         net,

@@ -229,16 +229,18 @@ fn simulate_liver_exam_reads_back_as_nine_series() {
     }
 }
 
-/// A tiny untrained enhancement network (the identity: its tail is zero) saved in `dir/model`.
+/// A tiny untrained enhancement network (the identity: its tail is zero) saved in `dir/model`;
+/// `planes` = (noise plane, reduction plane).
 fn identity_enhance_model(
     dir: &std::path::Path,
     pe_axis: Option<clarity_core::PhaseEncodingDirection>,
-    noise_channel: bool,
+    planes: (bool, bool),
 ) -> PathBuf {
     let model_dir = dir.join("model");
     let cfg = clarity_models::enhance::EnhanceNetConfig {
         pe_axis,
-        noise_channel,
+        noise_channel: planes.0,
+        reduction_channel: planes.1,
         ..clarity_models::enhance::EnhanceNetConfig::new(1, 4, 3)
     };
     let net = cfg.init(&burn::prelude::Device::flex());
@@ -249,7 +251,7 @@ fn identity_enhance_model(
 #[test]
 fn enhance_dicom_series_keeps_geometry() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = identity_enhance_model(dir.path(), None, false);
+    let model_dir = identity_enhance_model(dir.path(), None, (false, false));
     let out = dir.path().join("er");
     // Consistency off: it would re-weigh the untrained network's features, and this test wants
     // the identity network's output, i.e. the input, back.
@@ -287,8 +289,11 @@ fn enhance_dicom_series_keeps_geometry() {
 #[test]
 fn enhance_finds_the_phase_encoding_axis_of_a_nifti_shortened_scan() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir =
-        identity_enhance_model(dir.path(), Some(clarity_core::PhaseEncodingDirection::Col), false);
+    let model_dir = identity_enhance_model(
+        dir.path(),
+        Some(clarity_core::PhaseEncodingDirection::Col),
+        (false, false),
+    );
     let fs = dir.path().join("fs");
     let (ok, text) = clarity(&[
         "simulate",
@@ -436,12 +441,13 @@ fn classify_calls_brain_and_ct_series_other() {
     }
 }
 
-/// A network that takes the noise level gets σ even with the consistency step off (estimated,
-/// and said where from).
+/// A network that takes the noise level and the lines dropped gets both even with the
+/// consistency step off (estimated or detected, and said where from); `--reduction` overrides
+/// the detection and must be a fraction.
 #[test]
-fn enhance_gives_a_noise_channel_network_its_sigma() {
+fn enhance_gives_a_plane_network_its_sigma_and_reduction() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = identity_enhance_model(dir.path(), None, true);
+    let model_dir = identity_enhance_model(dir.path(), None, (true, true));
     let fs = dir.path().join("fs");
     let (ok, text) =
         clarity(&["simulate", "fastscan", sample_series().to_str().unwrap(), fs.to_str().unwrap()]);
@@ -458,7 +464,26 @@ fn enhance_gives_a_noise_channel_network_its_sigma() {
     ]);
     assert!(ok, "{text}");
     assert!(text.contains("noise σ") && text.contains("per pixel, from the"), "{text}");
+    assert!(text.contains("detected from the k-space cut-off"), "{text}");
     assert!(!text.contains("data consistency: last layer"), "consistency ran while off: {text}");
     let er = clarity_io::nifti::read_nifti(&out).unwrap();
     assert_eq!(er.dims, clarity_io::nifti::read_nifti(&fs.join("lr.nii.gz")).unwrap().dims);
+    let lr = fs.join("lr.nii.gz");
+    let (model, lr) = (model_dir.to_str().unwrap(), lr.to_str().unwrap());
+    let out = out.to_str().unwrap();
+    let (ok, text) = clarity(&[
+        "enhance",
+        lr,
+        out,
+        "--model",
+        model,
+        "--noise-sigma",
+        "off",
+        "--reduction",
+        "0.25",
+        "--force",
+    ]);
+    assert!(ok && text.contains("(--reduction)"), "{text}");
+    let (ok, text) = clarity(&["enhance", lr, out, "--model", model, "--reduction", "1.5"]);
+    assert!(!ok && text.contains("not auto or a fraction"), "{text}");
 }

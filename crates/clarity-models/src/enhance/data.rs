@@ -27,6 +27,10 @@ pub struct PairSettings {
     /// Append the noise plane (see [`super::model`]) after the image channels.
     #[serde(default)]
     pub noise_channel: bool,
+    /// Append the reduction plane (the fraction of PE lines dropped, see [`super::model`])
+    /// after the noise plane.
+    #[serde(default)]
+    pub reduction_channel: bool,
 }
 
 impl Default for PairSettings {
@@ -38,14 +42,15 @@ impl Default for PairSettings {
             context: 1,
             pe_axis: None,
             noise_channel: false,
+            reduction_channel: false,
         }
     }
 }
 
 impl PairSettings {
-    /// Input channels of a pair: the slab, and the noise plane when asked for.
+    /// Input channels of a pair: the slab, and the noise and reduction planes when asked for.
     pub fn input_channels(&self) -> usize {
-        2 * self.context + 1 + usize::from(self.noise_channel)
+        2 * self.context + 1 + usize::from(self.noise_channel) + usize::from(self.reduction_channel)
     }
 }
 
@@ -189,15 +194,21 @@ pub fn sample_pair(
     for (ch, l) in lr.iter().enumerate() {
         input[ch * p * p..(ch + 1) * p * p].copy_from_slice(&cut(l));
     }
+    let n_pe = match pe {
+        PhaseEncodingDirection::Col => sh,
+        PhaseEncodingDirection::Row => sw,
+    };
+    let mut plane = lr.len();
     if s.noise_channel {
         // The shortened scan's per-pixel noise: σ of the full scan times √(kept fraction).
-        let n_pe = match pe {
-            PhaseEncodingDirection::Col => sh,
-            PhaseEncodingDirection::Row => sw,
-        };
-        let sigma_pixel = sampling.image_sigma(n_pe);
-        let level = super::model::NOISE_MAP_GAIN * sigma_pixel / scale;
-        input[lr.len() * p * p..(lr.len() + 1) * p * p].fill(level);
+        let level = super::model::NOISE_MAP_GAIN * sampling.image_sigma(n_pe) / scale;
+        input[plane * p * p..(plane + 1) * p * p].fill(level);
+        plane += 1;
+    }
+    if s.reduction_channel {
+        // What was dropped in whole lines, as inference measures it.
+        let dropped = 1.0 - sampling.acquired_fraction(n_pe) as f32;
+        input[plane * p * p..(plane + 1) * p * p].fill(dropped);
     }
     target[..p * p].copy_from_slice(&cut(&truth[c]));
 }

@@ -38,9 +38,10 @@ pub fn grow(
     Ok(deepen(&wide, depth))
 }
 
-/// `net` with one more input channel (the noise plane) whose weights are zero: the same
-/// function of the image channels, whatever the plane holds, until training finds a use for it.
-pub fn with_noise_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
+/// `net` with one more input channel at the end (a constant plane: noise level, reduction)
+/// whose weights are zero: the same function of the other channels, whatever the plane holds,
+/// until training finds a use for it.
+pub fn with_extra_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
     let mut layers = net.layers.clone();
     let head = &net.layers[0];
     let (ci, co) = (head.c_in, head.c_out);
@@ -200,24 +201,34 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_weighted_noise_input_changes_nothing_and_survives_growing() {
+    fn zero_weighted_plane_inputs_change_nothing_and_survive_growing() {
         let cfg = EnhanceNetConfig::new(1, 5, 3);
         let small = trained_looking(&cfg, 7);
         let (h, w) = (9, 12);
         let mut rng = StdRng::seed_from_u64(4);
         let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
         let want = small.forward_slab(&x, h, w);
-        let noisy = grow(&with_noise_input(&small), 7, 4, 0).unwrap();
-        assert_eq!(noisy.layers[0].c_in, 4);
-        let with_cfg = EnhanceNetConfig { channels: 7, depth: 4, noise_channel: true, ..cfg };
-        let params: usize = noisy.layers.iter().map(|l| l.weight.len() + l.bias.len()).sum();
-        assert_eq!(params, with_cfg.parameters());
-        for level in [0.0, 0.3, 2.0] {
+        let noisy = grow(&with_extra_input(&small), 7, 4, 0).unwrap();
+        // The noise plane, then the reduction plane on top of it.
+        let both = with_extra_input(&noisy);
+        assert_eq!((noisy.layers[0].c_in, both.layers[0].c_in), (4, 5));
+        let noise_cfg = EnhanceNetConfig { channels: 7, depth: 4, noise_channel: true, ..cfg };
+        let both_cfg = EnhanceNetConfig { reduction_channel: true, ..noise_cfg.clone() };
+        let params = |n: &CpuEnhanceNet| -> usize {
+            n.layers.iter().map(|l| l.weight.len() + l.bias.len()).sum()
+        };
+        assert_eq!(params(&noisy), noise_cfg.parameters());
+        assert_eq!(params(&both), both_cfg.parameters());
+        for (level, dropped) in [(0.0, 0.2), (0.3, 0.33), (2.0, 0.4)] {
             let mut x4 = x.clone();
             x4.extend(std::iter::repeat_n(level, h * w));
-            let got = noisy.forward_slab(&x4, h, w);
-            let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(diff < 1e-5, "noise plane {level}: max difference {diff}");
+            let mut x5 = x4.clone();
+            x5.extend(std::iter::repeat_n(dropped, h * w));
+            for (net, input) in [(&noisy, &x4), (&both, &x5)] {
+                let got = net.forward_slab(input, h, w);
+                let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(diff < 1e-5, "planes {level}, {dropped}: max difference {diff}");
+            }
         }
     }
 

@@ -48,8 +48,8 @@ fn flip_planes(data: &mut [f32], h: usize, w: usize, flip_x: bool, flip_y: bool)
 
 /// The network's input for the slices `group` of frame 0 of `vol`: each slice with its
 /// neighbours (`[n, in_channels, h, w]`, in the network's orientation), normalised per slab
-/// by its 99th percentile as in training, then the noise plane if the network takes one; and
-/// each slab's scale.
+/// by its 99th percentile as in training, then the noise and reduction planes if the network
+/// takes them; and each slab's scale.
 fn normalised_batch(
     vol: &Volume,
     group: &[usize],
@@ -62,6 +62,10 @@ fn normalised_batch(
     let (ch, c) = (cfg.in_channels(), cfg.context);
     let noise_sigma = cfg.noise_channel.then(|| {
         opts.noise_sigma.expect("the network takes the noise level: InferOptions::noise_sigma")
+    });
+    let dropped = cfg.reduction_channel.then(|| {
+        opts.dropped_fraction
+            .expect("the network takes the lines dropped: InferOptions::dropped_fraction")
     });
     let mut input = vec![0f32; group.len() * ch * plane];
     let mut scales = Vec::with_capacity(group.len());
@@ -80,10 +84,14 @@ fn normalised_batch(
                 *o = v.max(0.0) / scale;
             }
         }
+        let mut d = cfg.image_channels();
         if let Some(sigma) = noise_sigma {
-            let d = cfg.image_channels();
             input[(b * ch + d) * plane..(b * ch + d + 1) * plane]
                 .fill(super::model::NOISE_MAP_GAIN * sigma / scale);
+            d += 1;
+        }
+        if let Some(dropped) = dropped {
+            input[(b * ch + d) * plane..(b * ch + d + 1) * plane].fill(dropped);
         }
     }
     (input, scales)
@@ -102,12 +110,22 @@ pub struct InferOptions {
     /// The scan's per-pixel noise σ (its intensity units): required by a network with a noise
     /// channel ([`EnhanceNetConfig::noise_channel`]; it panics without), unused otherwise.
     pub noise_sigma: Option<f32>,
+    /// The fraction of phase-encoding lines the scan dropped (`1 − acquired / n`): required by
+    /// a network with a reduction channel ([`EnhanceNetConfig::reduction_channel`]; it panics
+    /// without), unused otherwise.
+    pub dropped_fraction: Option<f32>,
 }
 
 impl Default for InferOptions {
     fn default() -> Self {
-        Self { batch: 4, flips: true, noise_sigma: None }
+        Self { batch: 4, flips: true, noise_sigma: None, dropped_fraction: None }
     }
+}
+
+/// The fraction of `n` phase-encoding lines outside `acquired`: what a network with a
+/// reduction channel is told.
+pub fn dropped_fraction(acquired: &std::ops::Range<usize>, n: usize) -> f32 {
+    1.0 - acquired.len() as f32 / n.max(1) as f32
 }
 
 /// Enhance frame 0 of `vol`, whose phase encoding runs along `pe`; `progress(done, total)`
@@ -301,6 +319,7 @@ mod tests {
             depth: 3,
             pe_axis: Some(PhaseEncodingDirection::Col),
             noise_channel: false,
+            reduction_channel: false,
         };
         let mut model = cfg.init(&device);
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
@@ -337,7 +356,7 @@ mod tests {
         let data: Vec<f32> = (0..nx * ny * nz).map(|i| ((i * 37) % 101) as f32).collect();
         let vol = Volume::new([nx, ny, nz], data).unwrap();
         for flips in [false, true] {
-            let opts = InferOptions { batch: 2, flips, noise_sigma: None };
+            let opts = InferOptions { batch: 2, flips, noise_sigma: None, dropped_fraction: None };
             let readout = Readout::network(cfg.channels, model.tail_weights().1);
             let mut got = [Vec::new()];
             let pe = PhaseEncodingDirection::Col;

@@ -9,10 +9,14 @@
 //! With `noise_channel`, one more input channel holds the scan's noise level: a constant plane
 //! of [`NOISE_MAP_GAIN`] · σ / scale (σ the shortened scan's per-pixel noise, scale the slab's
 //! normalisation), so the network need not guess how much of the texture is noise.
+//! With `reduction_channel`, one more (after the noise plane) holds the fraction of phase-encoding
+//! lines the scan dropped, `1 − acquired / n`: where the k-space cut-off lies decides what the
+//! missing lines look like (the ringing's period, the blur's width), and a 25-pixel receptive
+//! field cannot measure it from the image.
 //!
 //! # Shapes
-//! - input: `[batch, 2·context + 1 (+ 1 noise plane), h, w]` — slices k−context..k+context,
-//!   normalised;
+//! - input: `[batch, 2·context + 1 (+ 1 noise plane) (+ 1 reduction plane), h, w]` — slices
+//!   k−context..k+context, normalised;
 //! - output: `[batch, 1, h, w]`.
 
 use burn::module::Module;
@@ -41,6 +45,10 @@ pub struct EnhanceNetConfig {
     /// `config.json` files, which have none.
     #[serde(default)]
     pub noise_channel: bool,
+    /// A last input channel with the fraction of PE lines dropped (see the module docs).
+    /// Absent in older `config.json` files, which have none.
+    #[serde(default)]
+    pub reduction_channel: bool,
 }
 
 /// The noise plane's value is this × σ / scale: at SNR 20 σ / scale is ~0.02, and inputs of
@@ -56,17 +64,26 @@ impl Default for EnhanceNetConfig {
 impl EnhanceNetConfig {
     /// A network for either PE axis, without the noise plane.
     pub fn new(context: usize, channels: usize, depth: usize) -> Self {
-        Self { context, channels, depth, pe_axis: None, noise_channel: false }
+        Self {
+            context,
+            channels,
+            depth,
+            pe_axis: None,
+            noise_channel: false,
+            reduction_channel: false,
+        }
     }
 
-    /// Image channels (the slice and its neighbours), the noise plane excluded.
+    /// Image channels (the slice and its neighbours), the constant planes excluded.
     pub fn image_channels(&self) -> usize {
         2 * self.context + 1
     }
 
     /// All input channels.
     pub fn in_channels(&self) -> usize {
-        self.image_channels() + usize::from(self.noise_channel)
+        self.image_channels()
+            + usize::from(self.noise_channel)
+            + usize::from(self.reduction_channel)
     }
 
     /// Floating-point operations (multiply and add counted separately) for one `h × w` slice.
@@ -174,9 +191,19 @@ mod tests {
                     depth: 3,
                     pe_axis: None,
                     noise_channel: true,
+                    reduction_channel: false,
                 },
                 [2, 4, 10, 7],
                 [2, 1, 10, 7],
+            ),
+            (
+                EnhanceNetConfig {
+                    noise_channel: true,
+                    reduction_channel: true,
+                    ..EnhanceNetConfig::new(1, 4, 3)
+                },
+                [1, 5, 6, 9],
+                [1, 1, 6, 9],
             ),
         ];
         for (cfg, input, output) in cases {
@@ -188,13 +215,14 @@ mod tests {
 
     #[test]
     fn parameter_count_matches_the_module() {
-        for noise_channel in [false, true] {
+        for (noise_channel, reduction_channel) in [(false, false), (true, false), (true, true)] {
             let cfg = EnhanceNetConfig {
                 context: 1,
                 channels: 8,
                 depth: 5,
                 pe_axis: None,
                 noise_channel,
+                reduction_channel,
             };
             let net = cfg.init(&Device::flex());
             assert_eq!(net.num_params(), cfg.parameters());

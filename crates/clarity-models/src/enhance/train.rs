@@ -202,14 +202,16 @@ fn prepare(
     let (pairs, net) = (&settings.pairs, &settings.net);
     if pairs.input_channels() != net.in_channels() {
         return Err(TrainError::Settings(format!(
-            "pairs have {} input channels (context {}, noise plane {}), the network takes {} \
-             (context {}, noise plane {})",
+            "pairs have {} input channels (context {}, noise plane {}, reduction plane {}), the \
+             network takes {} (context {}, noise plane {}, reduction plane {})",
             pairs.input_channels(),
             pairs.context,
             pairs.noise_channel,
+            pairs.reduction_channel,
             net.in_channels(),
             net.context,
-            net.noise_channel
+            net.noise_channel,
+            net.reduction_channel
         )));
     }
     let pool: Vec<Volume> =
@@ -276,15 +278,31 @@ fn initial_net(s: &TrainSettings) -> Result<CpuEnhanceNet, TrainError> {
         ));
     }
     let mut small = CpuEnhanceNet::from_model(&model, cfg.context);
-    match (cfg.noise_channel, s.net.noise_channel) {
-        (false, true) => small = super::grow::with_noise_input(&small),
-        (true, false) => {
+    // Constant planes come after the image channels in a fixed order (noise, reduction), so a
+    // model grows planes only at the end: it may gain the noise plane only while it has no
+    // reduction plane, and neither plane can be taken away.
+    let planes = |c: &EnhanceNetConfig| [c.noise_channel, c.reduction_channel];
+    let (have, want) = (planes(&cfg), planes(&s.net));
+    let names = ["noise", "reduction"];
+    for i in 0..2 {
+        if have[i] && !want[i] {
             return Err(ck_err(
                 dir,
-                "the model to start from takes a noise plane; this run asks for none",
-            ))
+                format!(
+                    "the model to start from takes a {} plane; this run asks for none",
+                    names[i]
+                ),
+            ));
         }
-        _ => {}
+        if !have[i] && want[i] && have[i + 1..].iter().any(|&h| h) {
+            return Err(ck_err(
+                dir,
+                format!("cannot add a {} plane before the model's later planes", names[i]),
+            ));
+        }
+    }
+    for _ in (0..2).filter(|&i| want[i] && !have[i]) {
+        small = super::grow::with_extra_input(&small);
     }
     super::grow::grow(&small, s.net.channels, s.net.depth, s.seed).map_err(|e| ck_err(dir, e))
 }

@@ -208,6 +208,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         let pairs = clarity_models::enhance::data::PairSettings {
             context: cfg.context,
             noise_channel: cfg.noise_channel,
+            reduction_channel: cfg.reduction_channel,
             ..Default::default()
         };
         let vol = clarity_core::Volume::new([128, 128, 3], test_input(1, 3, 128))?;
