@@ -26,7 +26,7 @@ pub struct ClassifyArgs {
     /// Write a Grad-CAM montage (PNG) per series into this folder.
     #[arg(long)]
     pub explain: Option<PathBuf>,
-    /// cpu or cuda (cuda needs a build with --features cuda).
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }

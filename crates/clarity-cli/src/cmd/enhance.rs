@@ -25,7 +25,7 @@ pub struct EnhanceArgs {
     /// Folder with model.safetensors and config.json.
     #[arg(long, default_value = "models/enhance")]
     pub model: PathBuf,
-    /// cpu or cuda (cuda needs a build with --features cuda).
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Phase-encoding axis of the input. auto: the DICOM header's InPlanePhaseEncodingDirection,

@@ -44,7 +44,7 @@ pub struct EvalEnhanceArgs {
     /// Noise seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// cpu or cuda.
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Accept DICOM series whose slice gaps are not uniform.

@@ -25,7 +25,7 @@ pub struct EvalClassifyArgs {
     /// Output folder for eval_classify.json and confusion_{pixel,pixel_context,header,fused}.png.
     #[arg(long, default_value = "out/eval_classify")]
     pub out: PathBuf,
-    /// cpu or cuda (cuda needs a build with --features cuda).
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }

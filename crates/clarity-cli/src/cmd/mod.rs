@@ -96,7 +96,13 @@ pub fn device(name: &str) -> anyhow::Result<burn::prelude::Device> {
         "cuda" => {
             anyhow::bail!("this clarity was built without CUDA; rebuild with --features cuda")
         }
-        other => anyhow::bail!("unknown device {other:?} (cpu or cuda)"),
+        #[cfg(feature = "vulkan")]
+        "vulkan" => Ok(burn::prelude::Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(0))),
+        #[cfg(not(feature = "vulkan"))]
+        "vulkan" => {
+            anyhow::bail!("this clarity was built without Vulkan; rebuild with --features vulkan")
+        }
+        other => anyhow::bail!("unknown device {other:?} (cpu, cuda or vulkan)"),
     }
 }
 

@@ -58,7 +58,7 @@ pub struct ClassifyTrainArgs {
     /// Seed of the exam generator (training uses it, validation seed + 1) and of training.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// cpu or cuda (cuda needs a build with --features cuda).
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
@@ -135,7 +135,7 @@ pub struct EnhanceTrainArgs {
     pub no_phantoms: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// cpu or cuda (cuda needs a build with --features cuda).
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }

@@ -41,7 +41,7 @@ pub struct EnhanceBenchArgs {
     /// Also time this many training steps with burn's autodiff and with the CPU engine (0: skip).
     #[arg(long, default_value_t = 5)]
     pub train_steps: usize,
-    /// cpu or cuda (cuda needs a build with --features cuda).
+    /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
