@@ -82,6 +82,12 @@ pub fn acquired_lines(n: usize, reduction: f64, partial_fourier: f64) -> std::op
     start..start + acquired.max(kept / 2 + 1).min(kept)
 }
 
+/// The fraction of `n` PE lines outside `acquired` (`1 − acquired / n`): the reduction as whole
+/// lines made it, what a network told the reduction is given.
+pub fn dropped_fraction(acquired: &std::ops::Range<usize>, n: usize) -> f32 {
+    1.0 - acquired.len() as f32 / n.max(1) as f32
+}
+
 impl Sampling {
     /// The PE lines this sampling acquires out of `n` (`0..n`, DC at `n / 2`).
     pub fn lines(&self, n: usize) -> std::ops::Range<usize> {

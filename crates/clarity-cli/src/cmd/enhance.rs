@@ -176,15 +176,10 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
             a.input.display()
         );
     }
-    let consistency = a.noise_sigma != NoiseSigma::Off && noise_sigma.is_some();
-    let lines =
-        (consistency || cfg.reduction_channel).then(|| acquired_lines(&vol, pe, a.reduction));
-    let dropped_fraction = lines.as_ref().map(|l| dropped_fraction(l, vol.dims[pe.voxel_axis()]));
-    let noise = match (a.noise_sigma, noise_sigma) {
+    // σ for the consistency step: none when it is off or σ is unknown.
+    let consistency_sigma = match (a.noise_sigma, noise_sigma) {
         (NoiseSigma::Off, _) => None,
-        (_, Some(sigma_pixel)) => {
-            Some(ScanNoise { sigma_pixel, lines: lines.clone().expect("lines found above"), pe })
-        }
+        (_, Some(sigma)) => Some(sigma),
         (_, None) => {
             eprintln!(
                 "data consistency skipped: the noise level could not be estimated; pass \
@@ -193,6 +188,14 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let lines = (consistency_sigma.is_some() || cfg.reduction_channel)
+        .then(|| acquired_lines(&vol, pe, a.reduction));
+    let dropped_fraction = lines.as_ref().map(|l| dropped_fraction(l, vol.dims[pe.voxel_axis()]));
+    let noise = consistency_sigma.zip(lines).map(|(sigma_pixel, lines)| ScanNoise {
+        sigma_pixel,
+        lines,
+        pe,
+    });
     let (net, consistent) = enhance_consistent(
         &model,
         &cfg,

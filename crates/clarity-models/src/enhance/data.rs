@@ -207,7 +207,7 @@ pub fn sample_pair(
     }
     if s.reduction_channel {
         // What was dropped in whole lines, as inference measures it.
-        let dropped = 1.0 - sampling.acquired_fraction(n_pe) as f32;
+        let dropped = clarity_mr::acquisition::dropped_fraction(&sampling.lines(n_pe), n_pe);
         input[plane * p * p..(plane + 1) * p * p].fill(dropped);
     }
     target[..p * p].copy_from_slice(&cut(&truth[c]));

@@ -122,11 +122,8 @@ impl Default for InferOptions {
     }
 }
 
-/// The fraction of `n` phase-encoding lines outside `acquired`: what a network with a
-/// reduction channel is told.
-pub fn dropped_fraction(acquired: &std::ops::Range<usize>, n: usize) -> f32 {
-    1.0 - acquired.len() as f32 / n.max(1) as f32
-}
+/// What a network with a reduction channel is told ([`InferOptions::dropped_fraction`]).
+pub use clarity_mr::acquisition::dropped_fraction;
 
 /// Enhance frame 0 of `vol`, whose phase encoding runs along `pe`; `progress(done, total)`
 /// after each batch of slices.
