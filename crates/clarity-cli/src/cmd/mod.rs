@@ -97,7 +97,7 @@ pub fn device(name: &str) -> anyhow::Result<burn::prelude::Device> {
             anyhow::bail!("this clarity was built without CUDA; rebuild with --features cuda")
         }
         #[cfg(feature = "vulkan")]
-        "vulkan" => Ok(burn::prelude::Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(0))),
+        "vulkan" => Ok(burn::prelude::Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(not(feature = "vulkan"))]
         "vulkan" => {
             anyhow::bail!("this clarity was built without Vulkan; rebuild with --features vulkan")

@@ -133,6 +133,13 @@ pub struct EnhanceTrainArgs {
     /// last stage was trained so.
     #[arg(long)]
     pub no_phantoms: bool,
+    /// Print the files and series folders this run would read from --data (training, then
+    /// validation), marking any that are missing, and exit without training. Missing DICOM
+    /// training series are skipped by a run; missing NIfTI volumes stop it.
+    #[arg(long)]
+    pub list_data: bool,
+    /// Random seed: initial weights, patch and noise draws (a run is repeatable per seed on the
+    /// CPU engine).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
@@ -178,6 +185,13 @@ pub fn run(c: TrainCommand) -> anyhow::Result<()> {
 }
 
 fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
+    if a.list_data {
+        for f in clarity_models::enhance::sources::files(&a.data, !a.no_phantoms) {
+            let missing = if f.exists() { "" } else { "\t(missing)" };
+            println!("{}{missing}", f.display());
+        }
+        return Ok(());
+    }
     let device = super::device(&a.device)?;
     let pb = super::spinner(if a.no_phantoms {
         "preparing training volumes (real MRI)"

@@ -5,7 +5,8 @@
 //! - `simulate`: fast-scan outputs and scan-time report, a liver exam that `info` reads back as
 //!   nine series, and refusal to write into a non-empty folder;
 //! - `enhance`: a DICOM series in, a derived " ER" series out with the same geometry (with an
-//!   untrained, identity network, so the values must also come back unchanged).
+//!   untrained, identity network, so the values must also come back unchanged);
+//! - `train enhance --list-data`: the files a run reads, missing ones marked.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -486,4 +487,33 @@ fn enhance_gives_a_plane_network_its_sigma_and_reduction() {
     assert!(ok && text.contains("(--reduction)"), "{text}");
     let (ok, text) = clarity(&["enhance", lr, out, "--model", model, "--reduction", "1.5"]);
     assert!(!ok && text.contains("not auto or a fraction"), "{text}");
+}
+
+#[test]
+fn train_enhance_lists_its_data_and_marks_what_is_missing() {
+    let Some(data) = shared_data() else { return };
+    let mri = data.join("mri");
+    let (ok, text) = clarity(&["train", "enhance", "--data", mri.to_str().unwrap(), "--list-data"]);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    // Real training scans first, the validation volumes last, the phantom source by default.
+    assert!(lines[0].ends_with("pyradiomics_brain1/t1.nii.gz"), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with("wg04/REF/MR1_UNC")), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with("prostatex_0000/t2_tse.nii.gz")), "{text}");
+    assert!(lines.last().unwrap().ends_with("mni152"), "{text}");
+    assert!(!text.contains("(missing)"), "{text}");
+    // Without phantoms no MNI152; a folder without the data is listed as missing, not an error.
+    let empty = std::env::temp_dir().join("clarity-list-data-empty/mri");
+    let (ok, text) = clarity(&[
+        "train",
+        "enhance",
+        "--data",
+        empty.to_str().unwrap(),
+        "--list-data",
+        "--no-phantoms",
+    ]);
+    assert!(ok, "{text}");
+    assert!(!text.contains("mni152"), "{text}");
+    assert_eq!(text.lines().count(), text.matches("(missing)").count(), "{text}");
+    assert_eq!(text.lines().count(), 13, "2 NIfTI + 9 DICOM training, 2 validation: {text}");
 }

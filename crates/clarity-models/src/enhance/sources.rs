@@ -8,7 +8,7 @@
 //! templates are averages of many scans and are left out (see [`REAL_WEIGHT`]). Validation: `prostatex_0000/t2_tse` and `pyradiomics_brain2/t1`, never trained on.
 //! Every volume is first brought to its acquired matrix (see `clarity_mr::fastscan`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clarity_core::Volume;
 use clarity_mr::fastscan::{detect_acquired_matrix, to_acquired_matrix};
@@ -52,6 +52,21 @@ const REAL_WEIGHT: usize = 4;
 fn acquired(v: Volume) -> Volume {
     let m = detect_acquired_matrix(&v);
     to_acquired_matrix(&v, m)
+}
+
+/// Every file or series folder [`load`] reads (training first, then validation; with
+/// `phantoms` the MNI152 folder the brain phantom is rendered from), whether or not it exists:
+/// what `clarity train enhance --list-data` prints, so a run elsewhere can be given exactly
+/// its data.
+pub fn files(mri: &Path, phantoms: bool) -> Vec<PathBuf> {
+    let dicom = mri.join("../dicom");
+    let mut out: Vec<PathBuf> = TRAINING_MRI.iter().map(|rel| mri.join(rel)).collect();
+    out.extend(TRAINING_DICOM.iter().map(|rel| dicom.join(rel)));
+    out.extend(VALIDATION.iter().map(|rel| mri.join(rel)));
+    if phantoms {
+        out.push(mri.join("mni152"));
+    }
+    out
 }
 
 /// `(training, validation)` volumes from the shared `mri` folder (and the `dicom` folder beside

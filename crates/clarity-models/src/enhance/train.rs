@@ -546,9 +546,16 @@ pub fn load_model(
 }
 
 /// Median seconds of one training step (forward, backward, Adam update) on `batch` for burn's
-/// autodiff on the `flex` CPU backend and for the hand-written CPU engine, `repeats` steps each
-/// after one warm-up: the comparison `clarity bench enhance` prints. Data generation excluded.
-pub fn time_training_steps(net: &EnhanceNetConfig, batch: &Batch, repeats: usize) -> (f64, f64) {
+/// autodiff on `device` (`flex`, or a GPU: what a GPU run would use) and for the hand-written
+/// CPU engine, `repeats` steps each after one warm-up: the comparison `clarity bench enhance`
+/// prints. Data generation excluded. On a GPU a step's queued work finishes while the next
+/// one reads its loss, so the median is the steady-state time.
+pub fn time_training_steps(
+    net: &EnhanceNetConfig,
+    batch: &Batch,
+    repeats: usize,
+    device: &Device,
+) -> (f64, f64) {
     fn median_step(engine: &mut impl Engine, batch: &Batch, repeats: usize) -> f64 {
         let mut times: Vec<f64> = (0..=repeats.max(1))
             .map(|_| {
@@ -564,8 +571,7 @@ pub fn time_training_steps(net: &EnhanceNetConfig, batch: &Batch, repeats: usize
     let s = TrainSettings { net: net.clone(), ..Default::default() };
     // A folder without a checkpoint: both engines start fresh.
     let fresh = Path::new("/nonexistent/clarity-bench");
-    let device = Device::flex();
-    let mut burn = BurnEngine::start(&s, fresh, &device).expect("fresh start").0;
-    let mut cpu = CpuEngine::start(&s, fresh, &device).expect("fresh start").0;
+    let mut burn = BurnEngine::start(&s, fresh, device).expect("fresh start").0;
+    let mut cpu = CpuEngine::start(&s, fresh, &Device::flex()).expect("fresh start").0;
     (median_step(&mut burn, batch, repeats), median_step(&mut cpu, batch, repeats))
 }

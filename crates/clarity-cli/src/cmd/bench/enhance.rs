@@ -214,15 +214,24 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         let vol = clarity_core::Volume::new([128, 128, 3], test_input(1, 3, 128))?;
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
         let batch = clarity_models::enhance::data::sample_batch(&[vol], 16, &pairs, &mut rng);
-        let (burn_s, cpu_s) =
-            clarity_models::enhance::train::time_training_steps(&cfg, &batch, a.train_steps);
+        let (burn_s, cpu_s) = clarity_models::enhance::train::time_training_steps(
+            &cfg,
+            &batch,
+            a.train_steps,
+            &device,
+        );
         let step_flop = cfg.flops_per_slice(64, 64) * 16.0 * 3.0;
         println!(
             "\ntraining step (16 × 64² patches, forward + backward + Adam; median of {}):",
             a.train_steps
         );
         println!("| engine | s/step | GFLOP/s (3× forward FLOPs) |\n|---|---|---|");
-        println!("| burn flex autodiff | {burn_s:.3} | {:.1} |", step_flop / burn_s / 1e9);
+        println!(
+            "| burn {} autodiff | {burn_s:.3} | {:.1} |",
+            // `cpu` runs burn's flex backend.
+            if a.device == "cpu" { "flex" } else { a.device.as_str() },
+            step_flop / burn_s / 1e9
+        );
         println!("| clarity CPU engine | {cpu_s:.3} | {:.1} |", step_flop / cpu_s / 1e9);
         println!("(the CPU engine takes {:.2}× burn's time)", cpu_s / burn_s);
     }
