@@ -10,4 +10,5 @@
 
 pub mod classify;
 pub mod enhance;
+pub mod shipped;
 pub mod store;

@@ -45,17 +45,98 @@ pub fn save_weights<M: Module>(
     std::fs::write(dir.join("config.json"), json).map_err(|e| ck_err(dir, e))
 }
 
-/// Read `config.json` from `dir`, build the network with `init`, load `model.safetensors`.
+/// A copy of a shipped model's two files, built into the binary.
+#[derive(Debug)]
+pub struct BuiltIn {
+    /// The folder the files were read from at build time, relative to the repository.
+    pub origin: &'static str,
+    pub config_json: &'static str,
+    pub safetensors: &'static [u8],
+}
+
+/// Where a network's weights come from.
+#[derive(Debug, Clone)]
+pub enum ModelSource {
+    /// A folder with `model.safetensors` and `config.json`.
+    Folder(PathBuf),
+    /// A shipped model built into the binary, so `clarity` needs no `models/` folder beside it.
+    BuiltIn(&'static BuiltIn),
+}
+
+impl ModelSource {
+    /// The folder if one is given, else the built-in model.
+    pub fn or_built_in(folder: Option<PathBuf>, built_in: &'static BuiltIn) -> Self {
+        folder.map_or(Self::BuiltIn(built_in), Self::Folder)
+    }
+
+    /// The model's two files in a folder: the given one, or `scratch` (created) with the
+    /// built-in model written into it, for tools that read files (the ONNX Runtime baseline).
+    pub fn folder(&self, scratch: &Path) -> Result<PathBuf, TrainError> {
+        match self {
+            Self::Folder(dir) => Ok(dir.clone()),
+            Self::BuiltIn(b) => {
+                std::fs::create_dir_all(scratch).map_err(|e| ck_err(scratch, e))?;
+                let write = |name: &str, bytes: &[u8]| {
+                    let path = scratch.join(name);
+                    std::fs::write(&path, bytes).map_err(|e| ck_err(&path, e))
+                };
+                write("config.json", b.config_json.as_bytes())?;
+                write("model.safetensors", b.safetensors)?;
+                Ok(scratch.to_path_buf())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+            Self::BuiltIn(b) => write!(f, "the built-in {}", b.origin),
+        }
+    }
+}
+
+impl From<&Path> for ModelSource {
+    fn from(dir: &Path) -> Self {
+        Self::Folder(dir.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for ModelSource {
+    fn from(dir: &PathBuf) -> Self {
+        Self::Folder(dir.clone())
+    }
+}
+
+/// Read `config.json`, build the network with `init`, load `model.safetensors`: from a folder
+/// or from the built-in copy.
 pub fn load_weights<C: DeserializeOwned, M: Module>(
-    dir: &Path,
+    source: &ModelSource,
     init: impl FnOnce(&C) -> M,
 ) -> Result<(M, C), TrainError> {
-    let cfg_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| ck_err(&cfg_path, e))?;
+    // The paths name the files in errors; a built-in copy is named by where it came from.
+    let (cfg_path, weights_path, text, mut store) = match source {
+        ModelSource::Folder(dir) => {
+            let (cfg_path, weights_path) = (dir.join("config.json"), dir.join("model.safetensors"));
+            let text = std::fs::read_to_string(&cfg_path).map_err(|e| ck_err(&cfg_path, e))?;
+            let store = SafetensorsStore::from_file(&weights_path);
+            (cfg_path, weights_path, text, store)
+        }
+        ModelSource::BuiltIn(b) => {
+            let dir = Path::new(b.origin);
+            let store = SafetensorsStore::from_bytes(Some(b.safetensors.to_vec()));
+            (
+                dir.join("config.json"),
+                dir.join("model.safetensors"),
+                b.config_json.to_string(),
+                store,
+            )
+        }
+    };
     let cfg: C = serde_json::from_str(&text).map_err(|e| ck_err(&cfg_path, e))?;
     let mut model = init(&cfg);
-    let path = dir.join("model.safetensors");
-    model.load_from(&mut SafetensorsStore::from_file(&path)).map_err(|e| ck_err(&path, e))?;
+    model.load_from(&mut store).map_err(|e| ck_err(&weights_path, e))?;
     Ok((model, cfg))
 }
 

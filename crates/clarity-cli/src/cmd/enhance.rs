@@ -11,6 +11,7 @@ use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
 use clarity_models::enhance::noise::{scan_sigma, SigmaSource};
+use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
 use super::PeArg;
@@ -22,9 +23,10 @@ pub struct EnhanceArgs {
     /// Output: a `.nii`/`.nii.gz` file, or a folder for a derived DICOM series (DICOM input
     /// only; SeriesDescription gets " ER").
     pub output: PathBuf,
-    /// Folder with model.safetensors and config.json.
-    #[arg(long, default_value = "models/enhance")]
-    pub model: PathBuf,
+    /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
+    /// built into this binary].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -61,6 +63,13 @@ pub struct EnhanceArgs {
     /// Accept DICOM series whose slice gaps are not uniform.
     #[arg(long)]
     pub allow_gaps: bool,
+}
+
+impl EnhanceArgs {
+    /// `--model`, or the shipped model built into the binary.
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::ENHANCE)
+    }
 }
 
 /// A `--noise-sigma` argument.
@@ -148,9 +157,17 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         bail!("DICOM output needs a DICOM input series; write NIfTI (.nii.gz) instead");
     }
     let device = super::device(&a.device)?;
-    let (model, cfg) = clarity_models::enhance::train::load_model(&a.model, &device)
-        .with_context(|| format!("loading the model from {}", a.model.display()))?;
+    let (model, cfg) = clarity_models::enhance::train::load_model(a.model_source(), &device)
+        .with_context(|| format!("loading the model from {}", a.model_source()))?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    if vol.frames > 1 {
+        // Said, not silent: the later frames (a 4D series) are not in the output.
+        eprintln!(
+            "note: {} has {} frames; only the first is enhanced, and the output has that one",
+            a.input.display(),
+            vol.frames
+        );
+    }
     let (pe, source) = a.pe_axis.resolve(&vol);
     let how = match source {
         PeSource::Override => "from --pe-axis",
@@ -172,7 +189,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         bail!(
             "the model in {} takes the scan's noise level as an input and none could be \
              estimated from {}: pass --noise-sigma (per-pixel σ)",
-            a.model.display(),
+            a.model_source(),
             a.input.display()
         );
     }
@@ -211,6 +228,13 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     );
     bar.finish_and_clear();
     let out = match consistent {
+        Some((out, r)) if !r.refitted => {
+            eprintln!(
+                "data consistency: the network's own readout kept (SURE found no re-weighing \
+                 of its last layer it can trust on this scan)"
+            );
+            out
+        }
         Some((out, r)) => {
             eprintln!(
                 "data consistency: last layer re-weighed in the acquired band by SURE (weight of \

@@ -8,6 +8,7 @@ use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
 use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
+use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
 use serde::Serialize;
 
@@ -32,9 +33,10 @@ pub struct EvalEnhanceArgs {
     /// SNRs of the full-length scan (mean foreground / σ).
     #[arg(long, value_delimiter = ',', default_values_t = [10.0, 20.0, 40.0])]
     pub snr: Vec<f64>,
-    /// Folder with model.safetensors and config.json.
-    #[arg(long, default_value = "models/enhance")]
-    pub model: PathBuf,
+    /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
+    /// built into this binary].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Output folder for eval.json and the PNG strips.
     #[arg(long, default_value = "out/eval")]
     pub out: PathBuf,
@@ -50,6 +52,13 @@ pub struct EvalEnhanceArgs {
     /// Accept DICOM series whose slice gaps are not uniform.
     #[arg(long)]
     pub allow_gaps: bool,
+}
+
+impl EvalEnhanceArgs {
+    /// `--model`, or the shipped model built into the binary.
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::ENHANCE)
+    }
 }
 
 /// One (r, SNR) row of the report.
@@ -82,8 +91,8 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         bail!("--reduction values must be in [0, 1) and --snr values positive");
     }
     let device = super::device(&a.device)?;
-    let (model, cfg) = clarity_models::enhance::train::load_model(&a.model, &device)
-        .with_context(|| format!("loading the model from {}", a.model.display()))?;
+    let (model, cfg) = clarity_models::enhance::train::load_model(a.model_source(), &device)
+        .with_context(|| format!("loading the model from {}", a.model_source()))?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     let (pe, _) = a.pe.resolve(&vol);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

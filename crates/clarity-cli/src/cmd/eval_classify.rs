@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use clarity_metrics::classification::{ClassificationReport, ConfusionMatrix};
 use clarity_models::classify::Class;
+use clarity_models::store::ModelSource;
 
 #[derive(Args)]
 pub struct EvalClassifyArgs {
@@ -19,15 +20,23 @@ pub struct EvalClassifyArgs {
     /// CSV with `series_uid,class` rows (a header line is allowed); default DATA/labels.csv.
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Folder with the classifier's model.safetensors and config.json.
-    #[arg(long, default_value = "models/classify")]
-    pub model: PathBuf,
+    /// Folder with the classifier's model.safetensors and config.json [default: the shipped
+    /// models/classify, built into this binary].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Output folder for eval_classify.json and confusion_{pixel,pixel_context,header,fused}.png.
     #[arg(long, default_value = "out/eval_classify")]
     pub out: PathBuf,
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+}
+
+impl EvalClassifyArgs {
+    /// `--model`, or the shipped model built into the binary.
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::CLASSIFY)
+    }
 }
 
 /// `series_uid → class` from a CSV; names the file and line of anything it cannot read.
@@ -109,7 +118,8 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
     let labels = read_labels(&labels_path)?;
     let t = Instant::now();
-    let results = super::classify::classify_folder(&a.data, &a.model, &device, &mut |_, _| Ok(()))?;
+    let results =
+        super::classify::classify_folder(&a.data, &a.model_source(), &device, &mut |_, _| Ok(()))?;
     let secs = t.elapsed().as_secs_f64();
     let ids = Class::ids();
     let mut pixel = ConfusionMatrix::new(&ids);

@@ -6,6 +6,7 @@
 //!   nine series, and refusal to write into a non-empty folder;
 //! - `enhance`: a DICOM series in, a derived " ER" series out with the same geometry (with an
 //!   untrained, identity network, so the values must also come back unchanged);
+//! - `enhance` with the built-in model from any folder, saying a 4D input loses its later frames;
 //! - `train enhance --list-data`: the files a run reads, missing ones marked.
 
 use std::path::PathBuf;
@@ -516,4 +517,32 @@ fn train_enhance_lists_its_data_and_marks_what_is_missing() {
     assert!(!text.contains("mni152"), "{text}");
     assert_eq!(text.lines().count(), text.matches("(missing)").count(), "{text}");
     assert_eq!(text.lines().count(), 13, "2 NIfTI + 9 DICOM training, 2 validation: {text}");
+}
+
+/// The shipped model is built into the binary: `enhance` runs from a folder without `models/`
+/// and without `--model`; a 4D input says that only its first frame is enhanced.
+#[test]
+fn enhance_uses_the_built_in_model_anywhere_and_says_it_drops_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, nz) = (64, 3);
+    let data: Vec<f32> = (0..2 * nz * n * n)
+        .map(|i| {
+            let (x, y) = ((i % n) as f32 - 32.0, ((i / n) % n) as f32 - 32.0);
+            let object = if x * x + y * y < 400.0 { 200.0 } else { 0.0 };
+            object + ((i * 7919) % 101) as f32 * 0.2
+        })
+        .collect();
+    let vol = clarity_core::Volume::new_4d([n, n, nz], 2, data).unwrap();
+    let input = dir.path().join("in.nii.gz");
+    clarity_io::nifti::write_nifti(&vol, &input).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clarity"))
+        .current_dir(dir.path())
+        .args(["enhance", "in.nii.gz", "er.nii.gz", "--single-pass"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("has 2 frames; only the first is enhanced"), "{text}");
+    let er = clarity_io::nifti::read_nifti(&dir.path().join("er.nii.gz")).unwrap();
+    assert_eq!((er.dims, er.frames), ([n, n, nz], 1));
 }

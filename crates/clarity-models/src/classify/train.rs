@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::store::TrainError;
 use crate::store::{
     checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
-    save_weights, TrainState,
+    save_weights, ModelSource, TrainState,
 };
 
 use super::data::Sample;
@@ -196,7 +196,10 @@ pub fn train(
     })
 }
 
-/// Load `model.safetensors` and `config.json` from `dir` onto `device`.
-pub fn load_model(dir: &Path, device: &Device) -> Result<(SeriesNet, SeriesNetConfig), TrainError> {
-    load_weights(dir, |cfg: &SeriesNetConfig| cfg.init(device))
+/// Load `model.safetensors` and `config.json` (a folder, or a built-in copy) onto `device`.
+pub fn load_model(
+    source: impl Into<ModelSource>,
+    device: &Device,
+) -> Result<(SeriesNet, SeriesNetConfig), TrainError> {
+    load_weights(&source.into(), |cfg: &SeriesNetConfig| cfg.init(device))
 }

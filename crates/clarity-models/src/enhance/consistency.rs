@@ -90,6 +90,9 @@ pub struct ConsistencyReport {
     /// readout and for the fitted one (intensity units squared; estimates, no truth used).
     pub risk_network: f64,
     pub risk_fitted: f64,
+    /// Whether the fitted readout is used; false when the network's own was kept (the fit
+    /// failed, estimated no gain, or estimated a negative error).
+    pub refitted: bool,
 }
 
 impl ConsistencyReport {
@@ -224,7 +227,14 @@ pub fn fit(
         }
         (q + y_energy - noise_energy) / in_mask.max(1.0)
     };
-    let fitted = solve(&gram, &rhs).filter(|w| risk(w) < risk(&own_w));
+    // A squared error is never negative: a fit whose estimate is means the Monte-Carlo trace
+    // was too noisy to trust (seen on a pure-noise input, where 50 weights chased it to gains
+    // of ±4000), so the network keeps its own readout.
+    let fitted = solve(&gram, &rhs).filter(|w| {
+        let r = risk(w);
+        r > 0.0 && r < risk(&own_w)
+    });
+    let refitted = fitted.is_some();
     let w = fitted.unwrap_or_else(|| own_w.clone());
     let readout = Readout {
         centre_weight: w[0] as f32,
@@ -239,6 +249,7 @@ pub fn fit(
         gain_max: gains.iter().copied().fold(f32::NEG_INFINITY, f32::max),
         risk_network: risk(&own_w),
         risk_fitted: risk(&w),
+        refitted,
     };
     FittedReadout { readout, report, probed: probes.into_iter().zip(at).collect() }
 }
@@ -416,6 +427,29 @@ mod tests {
         }
     }
 
+    /// The residual `blur(y) − y` of a 5×5 box blur (edges clamped): with [`parts_of`], an
+    /// over-smoothing "network".
+    fn box_blur_residual(nx: usize, ny: usize) -> impl Fn(&[f32], usize) -> Vec<f32> {
+        move |y: &[f32], _k: usize| -> Vec<f32> {
+            (0..nx * ny)
+                .map(|p| {
+                    let (x0, y0) = ((p % nx) as isize, (p / nx) as isize);
+                    let mut s = 0.0;
+                    for dy in -2..=2isize {
+                        for dx in -2..=2isize {
+                            let (x, yy) = (
+                                (x0 + dx).clamp(0, nx as isize - 1),
+                                (y0 + dy).clamp(0, ny as isize - 1),
+                            );
+                            s += y[yy as usize * nx + x as usize];
+                        }
+                    }
+                    s / 25.0 - y[p]
+                })
+                .collect()
+        }
+    }
+
     /// Run a parts network over the whole volume with `readout`, then the consistency output.
     fn outputs(
         lr: &Volume,
@@ -443,26 +477,8 @@ mod tests {
     fn sure_readout_beats_the_network_and_matches_the_best_truth_chosen_mix() {
         let (truth, lr, noise) = scan(4.0);
         let (nx, ny) = (truth.dims[0], truth.dims[1]);
-        let blur = move |y: &[f32], _k: usize| -> Vec<f32> {
-            (0..nx * ny)
-                .map(|p| {
-                    let (x0, y0) = ((p % nx) as isize, (p / nx) as isize);
-                    let mut s = 0.0;
-                    for dy in -2..=2isize {
-                        for dx in -2..=2isize {
-                            let (x, yy) = (
-                                (x0 + dx).clamp(0, nx as isize - 1),
-                                (y0 + dy).clamp(0, ny as isize - 1),
-                            );
-                            s += y[yy as usize * nx + x as usize];
-                        }
-                    }
-                    s / 25.0 - y[p]
-                })
-                .collect()
-        };
         let own = Readout::network(1, 0.0);
-        let mut net = parts_of(blur);
+        let mut net = parts_of(box_blur_residual(nx, ny));
         let FittedReadout { readout: fitted, report, .. } =
             fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
         let (f, out) = outputs(&lr, &noise, &own, &fitted, &mut net);
@@ -507,6 +523,52 @@ mod tests {
         let sigma2 = (noise.sigma_pixel as f64).powi(2);
         assert!(report.risk_network.abs() < 0.05 * sigma2, "{report:?}");
         assert!(report.risk_network - report.risk_fitted < 0.01 * sigma2, "{report:?}");
+    }
+
+    /// A scan of pure white noise (no object, σ as high as an estimate from such a scan) under
+    /// a "network" of 40 random 3×3 filters: the Monte-Carlo trace is noisy enough for the 42
+    /// weights to chase it to a negative error estimate (−90 against the network's 105 360;
+    /// gains ±50 without the check), which no squared error can have. The network's own
+    /// readout must then stay.
+    #[test]
+    fn a_fit_that_estimates_a_negative_error_is_not_used() {
+        let (nx, ny, nz) = (32, 32, 2);
+        let mut rng = StdRng::seed_from_u64(3);
+        let data: Vec<f32> =
+            (0..nx * ny * nz).map(|_| rand::Rng::gen::<f32>(&mut rng) * 100.0).collect();
+        let lr = Volume::new([nx, ny, nz], data).unwrap();
+        let pe = PhaseEncodingDirection::Col;
+        let noise = ScanNoise { pe, lines: acquired_lines(ny, 0.0, 1.0), sigma_pixel: 29.0 };
+        // 40 feature channels, each a random 3×3 filter of the slice: as many weights as a
+        // real network's tail has, for the fit to chase the trace with.
+        let filters: Vec<[f32; 9]> = (0..40)
+            .map(|_| std::array::from_fn(|_| rand::Rng::gen::<f32>(&mut rng) - 0.5))
+            .collect();
+        let mut net =
+            move |v: &Volume, slices: &[usize], sink: &mut dyn FnMut(usize, SliceParts)| {
+                for (i, &k) in slices.iter().enumerate() {
+                    let y = v.slice(k).to_vec();
+                    let mut channels = Vec::with_capacity(filters.len() * nx * ny);
+                    for f in &filters {
+                        for p in 0..nx * ny {
+                            let (x0, y0) = ((p % nx) as isize, (p / nx) as isize);
+                            let mut s = 0.0;
+                            for (t, w) in f.iter().enumerate() {
+                                let x = (x0 + t as isize % 3 - 1).clamp(0, nx as isize - 1);
+                                let yy = (y0 + t as isize / 3 - 1).clamp(0, ny as isize - 1);
+                                s += w * y[yy as usize * nx + x as usize];
+                            }
+                            channels.push(s);
+                        }
+                    }
+                    sink(i, SliceParts { scale: 1.0, centre: y, channels });
+                }
+            };
+        let own = Readout::network(40, 0.0);
+        let FittedReadout { report, readout, .. } =
+            fit(&lr, &noise, &SureSettings::default(), &own, &mut net);
+        assert!(!report.refitted || report.risk_fitted > 0.0, "{report:?}");
+        assert!(readout.gains.iter().all(|g| g.abs() < 10.0), "{readout:?}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::store::TrainError;
 use crate::store::{
     checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
-    save_weights, write_state, TrainState,
+    save_weights, write_state, ModelSource, TrainState,
 };
 
 use super::cpu::CpuEnhanceNet;
@@ -537,12 +537,12 @@ pub fn save_model(
     save_weights(model, cfg, dir)
 }
 
-/// Load `model.safetensors` and `config.json` from `dir` onto `device`.
+/// Load `model.safetensors` and `config.json` (a folder, or a built-in copy) onto `device`.
 pub fn load_model(
-    dir: &Path,
+    source: impl Into<ModelSource>,
     device: &Device,
 ) -> Result<(EnhanceNet, EnhanceNetConfig), TrainError> {
-    load_weights(dir, |cfg: &EnhanceNetConfig| cfg.init(device))
+    load_weights(&source.into(), |cfg: &EnhanceNetConfig| cfg.init(device))
 }
 
 /// Median seconds of one training step (forward, backward, Adam update) on `batch` for burn's

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use burn::prelude::*;
 use clap::Args;
 use clarity_models::enhance::EnhanceNetConfig;
+use clarity_models::store::ModelSource;
 
 use super::{median, tempfile_dir};
 
@@ -18,9 +19,10 @@ const ORT_SCRIPT: &str = include_str!("ort_enhance.py");
 
 #[derive(Args)]
 pub struct EnhanceBenchArgs {
-    /// Folder with model.safetensors and config.json.
-    #[arg(long, default_value = "models/enhance")]
-    pub model: PathBuf,
+    /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
+    /// built into this binary].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Square slice sizes to time.
     #[arg(long, value_delimiter = ',', default_values_t = [256, 512])]
     pub sizes: Vec<usize>,
@@ -44,6 +46,13 @@ pub struct EnhanceBenchArgs {
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+}
+
+impl EnhanceBenchArgs {
+    /// `--model`, or the shipped model built into the binary.
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::ENHANCE)
+    }
 }
 
 /// A deterministic, image-like input in [0, 1]: smooth structure plus fine texture (speed does
@@ -92,7 +101,7 @@ fn run_ort(
     let dims = [a.batch, cfg.in_channels(), n, n, a.repeats.max(1), threads].map(|d| d.to_string());
     let out = Command::new(&a.python)
         .arg(&script)
-        .arg(&a.model)
+        .arg(a.model_source().folder(&work.join("model"))?)
         .arg(&xi)
         .arg(&yo)
         .args(dims)
@@ -114,8 +123,8 @@ fn run_ort(
 
 pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
     let device = crate::cmd::device(&a.device)?;
-    let (model, cfg) = clarity_models::enhance::train::load_model(&a.model, &device)
-        .with_context(|| format!("loading the model from {}", a.model.display()))?;
+    let (model, cfg) = clarity_models::enhance::train::load_model(a.model_source(), &device)
+        .with_context(|| format!("loading the model from {}", a.model_source()))?;
     let threads = rayon::current_num_threads();
     println!(
         "network: {} channels × {} layers, {} input channels, {} parameters; {} CPU threads",
