@@ -28,7 +28,10 @@ pack() {
   strip -o .gpu/clarity target/vulkan/release/clarity
   xz -T0 -6 .gpu/clarity
   # Only the Vulkan loader and its GL-vendor neighbours: the NVIDIA driver brings the ICD.
-  (cd .gpu/debs && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+  local debs=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+  # A fresh machine may have no package lists yet.
+  (cd .gpu/debs && apt-get download "${debs[@]}") ||
+    { apt-get update -qq && (cd .gpu/debs && apt-get download "${debs[@]}"); }
   local listed
   listed=$(target/vulkan/release/clarity train enhance --data "$shared/mri" --list-data)
   if grep -q '(missing)' <<<"$listed"; then
