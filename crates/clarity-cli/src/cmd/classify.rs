@@ -33,13 +33,6 @@ pub struct ClassifyArgs {
     pub device: String,
 }
 
-impl ClassifyArgs {
-    /// `--model`, or the shipped model built into the binary.
-    pub fn model_source(&self) -> ModelSource {
-        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::CLASSIFY)
-    }
-}
-
 /// Every series under `path`, classified study by study; `each(result, volume)` sees every
 /// series while its volume is loaded. Studies are grouped from the headers before any pixels
 /// are read, and a study's volumes are dropped once it is classified, so memory holds one
@@ -130,17 +123,18 @@ fn write_explanation(
 
 pub fn run(a: ClassifyArgs) -> anyhow::Result<()> {
     let device = super::device(&a.device)?;
+    let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::CLASSIFY);
     // Grad-CAM needs gradients: the model once more, on the autodiff device, loaded once.
     let explainer = match &a.explain {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             let ad = device.clone().autodiff();
-            Some((clarity_models::classify::train::load_model(a.model_source(), &ad)?, ad, dir))
+            Some((clarity_models::classify::train::load_model(source.clone(), &ad)?, ad, dir))
         }
         None => None,
     };
     let t = Instant::now();
-    let results = classify_folder(&a.study, &a.model_source(), &device, &mut |r, vol| {
+    let results = classify_folder(&a.study, &source, &device, &mut |r, vol| {
         let Some((net, ad, dir)) = &explainer else { return Ok(()) };
         let safe: String = r
             .series_uid

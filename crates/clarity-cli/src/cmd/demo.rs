@@ -82,24 +82,20 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let w = clarity_io::png::write_montage(&vol, &png, 20, None)?;
     println!("\nwrote {} (RAS affine as dcm2niix's)", nii.display());
     println!("wrote {} (window centre {:.0}, width {:.0})", png.display(), w.center, w.width);
-    {
-        println!("\n== clarity classify: is the sample one of the liver mpMRI series?");
-        let device = super::device("cpu")?;
-        let classifier = ModelSource::BuiltIn(&clarity_models::shipped::CLASSIFY);
-        for r in
-            super::classify::classify_folder(&sample, &classifier, &device, &mut |_, _| Ok(()))?
-        {
-            println!(
-                "{}: pixel {} ({:.3}), header {} ({:.2}: {}), fused {}",
-                r.description,
-                r.pixel_class.id(),
-                r.pixel_prob,
-                r.header_class.id(),
-                r.header_confidence,
-                r.header_reason,
-                r.class.id()
-            );
-        }
+    println!("\n== clarity classify: is the sample one of the liver mpMRI series?");
+    let device = super::device("cpu")?;
+    let classifier = ModelSource::BuiltIn(&clarity_models::shipped::CLASSIFY);
+    for r in super::classify::classify_folder(&sample, &classifier, &device, &mut |_, _| Ok(()))? {
+        println!(
+            "{}: pixel {} ({:.3}), header {} ({:.2}: {}), fused {}",
+            r.description,
+            r.pixel_class.id(),
+            r.pixel_prob,
+            r.header_class.id(),
+            r.header_confidence,
+            r.header_reason,
+            r.class.id()
+        );
     }
     println!("\n== a 30 % shorter scan of the sample (SNR 20), enhanced, scored against the truth");
     let (_, enhanced) = super::eval::enhance(super::eval::EvalEnhanceArgs {

@@ -65,13 +65,6 @@ pub struct EnhanceArgs {
     pub allow_gaps: bool,
 }
 
-impl EnhanceArgs {
-    /// `--model`, or the shipped model built into the binary.
-    pub fn model_source(&self) -> ModelSource {
-        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::ENHANCE)
-    }
-}
-
 /// A `--noise-sigma` argument.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NoiseSigma {
@@ -157,8 +150,9 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         bail!("DICOM output needs a DICOM input series; write NIfTI (.nii.gz) instead");
     }
     let device = super::device(&a.device)?;
-    let (model, cfg) = clarity_models::enhance::train::load_model(a.model_source(), &device)
-        .with_context(|| format!("loading the model from {}", a.model_source()))?;
+    let model_source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::ENHANCE);
+    let (model, cfg) = clarity_models::enhance::train::load_model(model_source.clone(), &device)
+        .with_context(|| format!("loading the model from {model_source}"))?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     if vol.frames > 1 {
         // Said, not silent: the later frames (a 4D series) are not in the output.
@@ -189,7 +183,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         bail!(
             "the model in {} takes the scan's noise level as an input and none could be \
              estimated from {}: pass --noise-sigma (per-pixel σ)",
-            a.model_source(),
+            model_source,
             a.input.display()
         );
     }

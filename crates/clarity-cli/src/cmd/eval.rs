@@ -54,13 +54,6 @@ pub struct EvalEnhanceArgs {
     pub allow_gaps: bool,
 }
 
-impl EvalEnhanceArgs {
-    /// `--model`, or the shipped model built into the binary.
-    pub fn model_source(&self) -> ModelSource {
-        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::ENHANCE)
-    }
-}
-
 /// One (r, SNR) row of the report.
 #[derive(Debug, Serialize)]
 pub struct EvalRow {
@@ -91,8 +84,9 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         bail!("--reduction values must be in [0, 1) and --snr values positive");
     }
     let device = super::device(&a.device)?;
-    let (model, cfg) = clarity_models::enhance::train::load_model(a.model_source(), &device)
-        .with_context(|| format!("loading the model from {}", a.model_source()))?;
+    let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::ENHANCE);
+    let (model, cfg) = clarity_models::enhance::train::load_model(source.clone(), &device)
+        .with_context(|| format!("loading the model from {source}"))?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     let (pe, _) = a.pe.resolve(&vol);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

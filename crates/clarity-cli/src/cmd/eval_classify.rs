@@ -32,13 +32,6 @@ pub struct EvalClassifyArgs {
     pub device: String,
 }
 
-impl EvalClassifyArgs {
-    /// `--model`, or the shipped model built into the binary.
-    pub fn model_source(&self) -> ModelSource {
-        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::CLASSIFY)
-    }
-}
-
 /// `series_uid → class` from a CSV; names the file and line of anything it cannot read.
 pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, Class>> {
     let text =
@@ -118,8 +111,8 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
     let labels = read_labels(&labels_path)?;
     let t = Instant::now();
-    let results =
-        super::classify::classify_folder(&a.data, &a.model_source(), &device, &mut |_, _| Ok(()))?;
+    let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::CLASSIFY);
+    let results = super::classify::classify_folder(&a.data, &source, &device, &mut |_, _| Ok(()))?;
     let secs = t.elapsed().as_secs_f64();
     let ids = Class::ids();
     let mut pixel = ConfusionMatrix::new(&ids);

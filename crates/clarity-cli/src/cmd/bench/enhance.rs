@@ -48,13 +48,6 @@ pub struct EnhanceBenchArgs {
     pub device: String,
 }
 
-impl EnhanceBenchArgs {
-    /// `--model`, or the shipped model built into the binary.
-    pub fn model_source(&self) -> ModelSource {
-        ModelSource::or_built_in(self.model.clone(), &clarity_models::shipped::ENHANCE)
-    }
-}
-
 /// A deterministic, image-like input in [0, 1]: smooth structure plus fine texture (speed does
 /// not depend on values, but denormals or all-zero inputs could flatter either side).
 fn test_input(b: usize, c: usize, n: usize) -> Vec<f32> {
@@ -86,6 +79,7 @@ struct Baseline {
 #[allow(clippy::too_many_arguments)]
 fn run_ort(
     a: &EnhanceBenchArgs,
+    source: &ModelSource,
     work: &Path,
     input: &[f32],
     output: &[f32],
@@ -101,7 +95,7 @@ fn run_ort(
     let dims = [a.batch, cfg.in_channels(), n, n, a.repeats.max(1), threads].map(|d| d.to_string());
     let out = Command::new(&a.python)
         .arg(&script)
-        .arg(a.model_source().folder(&work.join("model"))?)
+        .arg(source.folder(&work.join("model"))?)
         .arg(&xi)
         .arg(&yo)
         .args(dims)
@@ -123,8 +117,9 @@ fn run_ort(
 
 pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
     let device = crate::cmd::device(&a.device)?;
-    let (model, cfg) = clarity_models::enhance::train::load_model(a.model_source(), &device)
-        .with_context(|| format!("loading the model from {}", a.model_source()))?;
+    let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::ENHANCE);
+    let (model, cfg) = clarity_models::enhance::train::load_model(source.clone(), &device)
+        .with_context(|| format!("loading the model from {source}"))?;
     let threads = rayon::current_num_threads();
     println!(
         "network: {} channels × {} layers, {} input channels, {} parameters; {} CPU threads",
@@ -172,7 +167,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         let baseline = if a.no_baseline || skipped.is_some() {
             None
         } else {
-            match run_ort(&a, &work, &input, &output, &cfg, n, threads) {
+            match run_ort(&a, &source, &work, &input, &output, &cfg, n, threads) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     skipped = Some(format!("{e:#}"));
