@@ -11,7 +11,6 @@ use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
 use clarity_models::enhance::noise::{scan_sigma, SigmaSource};
-use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
 use super::PeArg;
@@ -150,9 +149,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         bail!("DICOM output needs a DICOM input series; write NIfTI (.nii.gz) instead");
     }
     let device = super::device(&a.device)?;
-    let model_source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::ENHANCE);
-    let (model, cfg) = clarity_models::enhance::train::load_model(model_source.clone(), &device)
-        .with_context(|| format!("loading the model from {model_source}"))?;
+    let (model, cfg, model_source) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     if vol.frames > 1 {
         // Said, not silent: the later frames (a 4D series) are not in the output.

@@ -8,7 +8,6 @@ use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
 use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
-use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
 use serde::Serialize;
 
@@ -84,9 +83,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         bail!("--reduction values must be in [0, 1) and --snr values positive");
     }
     let device = super::device(&a.device)?;
-    let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::ENHANCE);
-    let (model, cfg) = clarity_models::enhance::train::load_model(source.clone(), &device)
-        .with_context(|| format!("loading the model from {source}"))?;
+    let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     let (pe, _) = a.pe.resolve(&vol);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

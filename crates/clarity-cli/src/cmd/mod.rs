@@ -12,12 +12,14 @@ pub mod simulate;
 pub mod train;
 pub mod view;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
 use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_io::dicom::{read_series_with_progress, SeriesOptions};
+use clarity_models::enhance::{EnhanceNet, EnhanceNetConfig};
+use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{resolve_phase_encoding, PeSource};
 
 /// A `--pe-axis` argument.
@@ -42,6 +44,18 @@ impl PeArg {
         };
         resolve_phase_encoding(vol, forced)
     }
+}
+
+/// The enhancement network from `--model`, else the shipped one built into the binary, with
+/// where it came from (for messages, and for tools that read its files).
+pub fn load_enhance_model(
+    folder: Option<PathBuf>,
+    device: &burn::prelude::Device,
+) -> anyhow::Result<(EnhanceNet, EnhanceNetConfig, ModelSource)> {
+    let source = ModelSource::or_built_in(folder, &clarity_models::shipped::ENHANCE);
+    let (model, cfg) = clarity_models::enhance::train::load_model(source.clone(), device)
+        .with_context(|| format!("loading the model from {source}"))?;
+    Ok((model, cfg, source))
 }
 
 /// True for paths that name NIfTI files.

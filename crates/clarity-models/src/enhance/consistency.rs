@@ -230,12 +230,15 @@ pub fn fit(
     // A squared error is never negative: a fit whose estimate is means the Monte-Carlo trace
     // was too noisy to trust (seen on a pure-noise input, where 50 weights chased it to gains
     // of ±4000), so the network keeps its own readout.
-    let fitted = solve(&gram, &rhs).filter(|w| {
-        let r = risk(w);
-        r > 0.0 && r < risk(&own_w)
-    });
+    let risk_network = risk(&own_w);
+    let fitted = solve(&gram, &rhs)
+        .map(|w| {
+            let r = risk(&w);
+            (w, r)
+        })
+        .filter(|&(_, r)| r > 0.0 && r < risk_network);
     let refitted = fitted.is_some();
-    let w = fitted.unwrap_or_else(|| own_w.clone());
+    let (w, risk_fitted) = fitted.unwrap_or((own_w, risk_network));
     let readout = Readout {
         centre_weight: w[0] as f32,
         gains: w[1..k - 1].iter().map(|&g| g as f32).collect(),
@@ -247,8 +250,8 @@ pub fn fit(
         gain_mean: gains.iter().sum::<f32>() / gains.len().max(1) as f32,
         gain_min: gains.iter().copied().fold(f32::INFINITY, f32::min),
         gain_max: gains.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-        risk_network: risk(&own_w),
-        risk_fitted: risk(&w),
+        risk_network,
+        risk_fitted,
         refitted,
     };
     FittedReadout { readout, report, probed: probes.into_iter().zip(at).collect() }

@@ -117,9 +117,7 @@ fn run_ort(
 
 pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
     let device = crate::cmd::device(&a.device)?;
-    let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::ENHANCE);
-    let (model, cfg) = clarity_models::enhance::train::load_model(source.clone(), &device)
-        .with_context(|| format!("loading the model from {source}"))?;
+    let (model, cfg, source) = crate::cmd::load_enhance_model(a.model.clone(), &device)?;
     let threads = rayon::current_num_threads();
     println!(
         "network: {} channels × {} layers, {} input channels, {} parameters; {} CPU threads",
