@@ -269,6 +269,16 @@ mod tests {
         let data = full.acquire_magnitude(&object, nx, ny, &mut rng);
         let vol = Volume::new([nx, ny, 1], data).unwrap();
         assert_eq!(detect_acquired_lines(&vol, PhaseEncodingDirection::Col), None);
+        // A cut that keeps under half the lines is not believed (small matrices fall off that
+        // steeply on their own); r 0.45 still is.
+        for (reduction, believed) in [(0.45, true), (0.6, false)] {
+            let pe = PhaseEncodingDirection::Col;
+            let short = Sampling { reduction, pe, noise_sigma: 3.0, ..Default::default() };
+            let data = short.acquire_magnitude(&object, nx, ny, &mut rng);
+            let vol = Volume::new([nx, ny, 1], data).unwrap();
+            let want = believed.then(|| acquired_lines(64, reduction, 1.0));
+            assert_eq!(detect_acquired_lines(&vol, pe), want, "r {reduction}");
+        }
     }
 
     #[test]

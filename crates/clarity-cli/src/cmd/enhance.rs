@@ -56,7 +56,8 @@ pub struct EnhanceArgs {
     /// as an input (config.json `reduction_channel`).
     #[arg(long, default_value = "auto", value_parser = parse_reduction)]
     pub reduction: Reduction,
-    /// Replace an existing NIfTI output file.
+    /// Replace an existing NIfTI output file (a DICOM output folder must hold none of the
+    /// files the series would take: nothing there is overwritten).
     #[arg(long)]
     pub force: bool,
     /// Accept DICOM series whose slice gaps are not uniform.
@@ -151,6 +152,17 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let device = super::device(&a.device)?;
     let (model, cfg, model_source) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    if !nifti_out {
+        // Before the minutes of work, not after: the writer refuses to overwrite.
+        clarity_io::dicom::series_file_paths(&a.output, vol.dims[2])?;
+    }
+    if let Some(m) = vol.meta.modality.as_deref().filter(|m| *m != "MR") {
+        eprintln!(
+            "warning: {} is {m}, not MR: the network was trained and validated on MR magnitude \
+             images only, so its output here is unvalidated",
+            a.input.display()
+        );
+    }
     if vol.frames > 1 {
         // Said, not silent: the later frames (a 4D series) are not in the output.
         eprintln!(

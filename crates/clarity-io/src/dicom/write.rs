@@ -69,6 +69,23 @@ fn ds(values: &[f64]) -> PrimitiveValue {
     PrimitiveValue::Strs(values.iter().map(|&v| one(v)).collect::<Vec<_>>().into())
 }
 
+/// The files a series of `slices` single-frame files gets in `out_dir` (`IM00001.dcm`, ...),
+/// or an error naming the first that already exists.
+///
+/// Both writers check every name before writing any, so a clash leaves no half-written series;
+/// a caller with minutes of work before the write (`clarity enhance`) checks up front too.
+pub fn series_file_paths(out_dir: &Path, slices: usize) -> Result<Vec<PathBuf>> {
+    let paths: Vec<PathBuf> =
+        (0..slices).map(|k| out_dir.join(format!("IM{:05}.dcm", k + 1))).collect();
+    if let Some(taken) = paths.iter().find(|p| p.exists()) {
+        return Err(IoError::DicomWrite {
+            path: taken.clone(),
+            reason: "file exists; refusing to overwrite (choose an empty folder)".into(),
+        });
+    }
+    Ok(paths)
+}
+
 /// Write `vol` (frame 0) as a derived series of single-frame files into `out_dir`, one file per
 /// slice, copying patient/study/equipment attributes from `source`. Refuses to overwrite
 /// existing files. Returns the written paths.
@@ -78,10 +95,11 @@ pub fn write_derived_series(
     out_dir: &Path,
     description_suffix: &str,
 ) -> Result<Vec<PathBuf>> {
+    let nz = vol.dims[2];
+    let paths = series_file_paths(out_dir, nz)?;
     create_dir(out_dir)?;
     let series_uid = new_uid();
     let rescale = choose_rescale(vol);
-    let nz = vol.dims[2];
     let description = format!("{}{}", source.description(), description_suffix);
     let series_number = source.headers[0].meta.series_number.unwrap_or(0) + 1000;
     let template_for = |k: usize| -> &Path {
@@ -122,7 +140,7 @@ pub fn write_derived_series(
             put_str(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, &description);
             put_str(&mut obj, tags::SERIES_NUMBER, VR::IS, &series_number.to_string());
             put_slice(&mut obj, vol, k, rescale);
-            write_object(obj, &sop_class, &out_dir.join(format!("IM{:05}.dcm", k + 1)))
+            write_object(obj, &sop_class, &paths[k])
         })
         .collect()
 }
@@ -131,6 +149,7 @@ pub fn write_derived_series(
 /// `vol.meta` (patient, study and series UIDs are made up when absent). Used for synthetic data.
 /// Refuses to overwrite existing files.
 pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let paths = series_file_paths(out_dir, vol.dims[2])?;
     create_dir(out_dir)?;
     let m = &vol.meta;
     let mut base = InMemDicomObject::new_empty();
@@ -213,7 +232,7 @@ pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
         .map(|k| {
             let mut obj = base.clone();
             put_slice(&mut obj, vol, k, rescale);
-            write_object(obj, uids::MR_IMAGE_STORAGE, &out_dir.join(format!("IM{:05}.dcm", k + 1)))
+            write_object(obj, uids::MR_IMAGE_STORAGE, &paths[k])
         })
         .collect()
 }

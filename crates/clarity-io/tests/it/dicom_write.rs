@@ -91,3 +91,24 @@ fn derived_series_round_trips_and_dcm2niix_agrees() {
     let shape = [nii.shape[0], nii.shape[1], nii.shape[2]];
     voxel_map(&back, &nii.affine, shape).expect("dcm2niix voxels land on ours");
 }
+
+/// A folder holding one of the names the series would take gets nothing written: no
+/// half-written series beside the clash, and the error names the clashing file.
+#[test]
+fn a_clash_on_any_slice_writes_no_file() {
+    let Some(data) = shared_data() else { return };
+    let report = scan(&data.join("dicom/series/mr_brain_20"), SeriesOptions::default()).unwrap();
+    let source = &report.series[0];
+    let vol = source.load().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("IM00007.dcm"), b"not ours").unwrap();
+    let err = write_derived_series(&vol, source, out.path(), " ER").unwrap_err().to_string();
+    assert!(err.contains("IM00007.dcm"), "{err}");
+    let names: Vec<_> =
+        std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["IM00007.dcm"]);
+    assert_eq!(std::fs::read(out.path().join("IM00007.dcm")).unwrap(), b"not ours");
+    // The up-front check a long job runs before its work says the same.
+    assert!(clarity_io::dicom::series_file_paths(out.path(), vol.dims[2]).is_err());
+    assert_eq!(clarity_io::dicom::series_file_paths(out.path(), 6).unwrap().len(), 6);
+}
