@@ -108,6 +108,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         seed: 0,
         device: "cpu".into(),
         allow_gaps: false,
+        // The demo's own folder: it rewrites what it wrote before (see `out`).
+        force: true,
     })?;
     let er_dir = a.out.join("mr_brain_20_ER");
     if er_dir.exists() {

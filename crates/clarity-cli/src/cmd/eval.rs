@@ -51,6 +51,9 @@ pub struct EvalEnhanceArgs {
     /// Accept DICOM series whose slice gaps are not uniform.
     #[arg(long)]
     pub allow_gaps: bool,
+    /// Replace eval.json and strips an earlier run left in --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// One (r, SNR) row of the report.
@@ -86,9 +89,13 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     let (pe, _) = a.pe.resolve(&vol);
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let combos: Vec<(f64, f64)> =
         a.reduction.iter().flat_map(|&r| a.snr.iter().map(move |&s| (r, s))).collect();
+    let strip = |r: f64, s: f64| a.out.join(format!("strip_r{r}_snr{s}.png"));
+    let mut outputs: Vec<PathBuf> = combos.iter().map(|&(r, s)| strip(r, s)).collect();
+    outputs.push(a.out.join("eval.json"));
+    super::refuse_to_replace(&outputs, a.force)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let bar = indicatif::ProgressBar::new(combos.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -135,11 +142,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
             er: quality(&er, &t.truth, &mask),
             consistency: report,
         });
-        super::write_strip(
-            &[&t.truth, &t.hr, &t.lr, &er],
-            &[1, 3],
-            &a.out.join(format!("strip_r{reduction}_snr{snr}.png")),
-        )?;
+        super::write_strip(&[&t.truth, &t.hr, &t.lr, &er], &[1, 3], &strip(reduction, snr))?;
         enhanced.push(er);
         bar.inc(1);
     }

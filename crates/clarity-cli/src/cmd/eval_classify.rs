@@ -30,6 +30,9 @@ pub struct EvalClassifyArgs {
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Replace eval_classify.json and confusion maps an earlier run left in --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `series_uid → class` from a CSV; names the file and line of anything it cannot read.
@@ -107,6 +110,11 @@ fn print_report(name: &str, r: &ClassificationReport) {
 }
 
 pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
+    const REPORTS: [&str; 4] = ["pixel", "pixel_context", "header", "fused"];
+    let mut outputs: Vec<PathBuf> =
+        REPORTS.iter().map(|n| a.out.join(format!("confusion_{n}.png"))).collect();
+    outputs.push(a.out.join("eval_classify.json"));
+    super::refuse_to_replace(&outputs, a.force)?;
     let device = super::device(&a.device)?;
     let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
     let labels = read_labels(&labels_path)?;
@@ -136,12 +144,10 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
         bail!("no series under {} has a label in {}", a.data.display(), labels_path.display());
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let reports: Vec<(&str, ClassificationReport)> = vec![
-        ("pixel", pixel.report()),
-        ("pixel_context", context.report()),
-        ("header", header.report()),
-        ("fused", fused.report()),
-    ];
+    let reports: Vec<(&str, ClassificationReport)> = REPORTS
+        .into_iter()
+        .zip([pixel.report(), context.report(), header.report(), fused.report()])
+        .collect();
     for (name, r) in &reports {
         print_report(name, r);
         heat_map(&r.confusion, &a.out.join(format!("confusion_{name}.png")))?;

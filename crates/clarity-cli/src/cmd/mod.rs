@@ -58,6 +58,18 @@ pub fn load_enhance_model(
     Ok((model, cfg, source))
 }
 
+/// Fail, naming the first of `outputs` that exists, unless `force`: a report or picture from
+/// an earlier run is not replaced silently. Called before the work, not after it.
+pub fn refuse_to_replace(outputs: &[PathBuf], force: bool) -> anyhow::Result<()> {
+    match outputs.iter().find(|p| p.exists()) {
+        Some(p) if !force => anyhow::bail!(
+            "{} exists (an earlier run's output); pass --force to replace it, or choose another --out",
+            p.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// True for paths that name NIfTI files.
 pub fn is_nifti(path: &Path) -> bool {
     let s = path.to_string_lossy().to_ascii_lowercase();

@@ -286,6 +286,19 @@ fn enhance_dicom_series_keeps_geometry() {
     for (a, b) in er.data.iter().zip(&src.data) {
         assert!((a - b).abs() <= step + 1e-3 * b.abs().max(1.0), "{a} vs {b}");
     }
+    // Into the same folder again: refused before any work (nothing enhanced, nothing touched).
+    let (ok, text) = clarity(&[
+        "enhance",
+        sample_series().to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && text.contains("IM00001.dcm") && text.contains("refusing to overwrite"),
+        "{text}"
+    );
+    assert!(!text.contains("phase encoding along"), "checked only after the work: {text}");
 }
 
 #[test]
@@ -423,6 +436,12 @@ fn classify_names_every_series_of_a_generated_exam_and_eval_scores_it() {
         serde_json::from_str(&std::fs::read_to_string(out.join("eval_classify.json")).unwrap())
             .unwrap();
     assert_eq!(report["fused"]["n"], 9);
+    // A second run does not replace the first's report unless told to.
+    let args = ["eval", "classify", exam.to_str().unwrap(), "--model", model.to_str().unwrap()];
+    let (ok, text) = clarity(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert!(!ok && text.contains("confusion_pixel.png") && text.contains("--force"), "{text}");
+    let (ok, text) = clarity(&[&args[..], &["--out", out.to_str().unwrap(), "--force"]].concat());
+    assert!(ok, "{text}");
 }
 
 #[test]
