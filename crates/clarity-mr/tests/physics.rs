@@ -235,3 +235,24 @@ fn phase_encoding_direction_is_found_where_kspace_is_cut() {
         "an unshortened volume without a header falls back to COL"
     );
 }
+
+/// Full-length scans show no band of acquired lines along either axis, so `clarity enhance`
+/// trusts all their lines. nibabel's 33×41 `anatomical.nii` (2 mm) is the case that needed
+/// [`clarity_mr::fastscan::MIN_DETECTED_KEPT_FRACTION`]: its steep natural fall-off once read as
+/// 7 of 33 lines kept.
+#[test]
+fn full_scans_show_no_acquired_band() {
+    use clarity_mr::fastscan::detect_acquired_lines;
+    let mut paths: Vec<PathBuf> = ["prostatex_0000/t2_tse.nii.gz", "pyradiomics_brain2/t1.nii.gz"]
+        .iter()
+        .filter_map(|n| shared_mri(n))
+        .collect();
+    let Some(nifti) = shared_mri("../nifti/anatomical.nii") else { return };
+    paths.push(nifti);
+    for p in paths {
+        let v = clarity_io::nifti::read_nifti(&p).unwrap();
+        for pe in [PhaseEncodingDirection::Row, PhaseEncodingDirection::Col] {
+            assert_eq!(detect_acquired_lines(&v, pe), None, "{} along {pe:?}", p.display());
+        }
+    }
+}
