@@ -51,7 +51,9 @@ pub struct EnhanceArgs {
     #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
     pub noise_sigma: NoiseSigma,
     /// Fraction of the phase-encoding lines the shortened scan dropped (0.25 for a scan 25 %
-    /// shorter). auto: detected from where the k-space energy is cut off (none found: 0).
+    /// shorter). auto: detected from where the k-space energy is cut off (0 when none is found,
+    /// or when the cut would keep under half the lines: small matrices fall off that steeply
+    /// on their own).
     /// Sets the band the consistency step trusts, and is given to a network that takes it
     /// as an input (config.json `reduction_channel`).
     #[arg(long, default_value = "auto", value_parser = parse_reduction)]
@@ -151,7 +153,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     }
     let device = super::device(&a.device)?;
     let (model, cfg, model_source) = super::load_enhance_model(a.model.clone(), &device)?;
-    let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let vol = super::load_finite_volume(&a.input, a.allow_gaps)?;
     if !nifti_out {
         // Before the minutes of work, not after: the writer refuses to overwrite.
         clarity_io::dicom::series_file_paths(&a.output, vol.dims[2])?;

@@ -92,6 +92,26 @@ pub fn load_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
     vol.with_context(|| format!("reading DICOM from {}", path.display()))
 }
 
+/// [`load_volume`] for the networks: non-finite voxels (NaN, ±Inf: NIfTI float files may hold
+/// them) become 0, said with their count. Why: one NaN spreads through every convolution, the
+/// intensity normalisation and the consistency fit, and the output would be all NaN or quietly
+/// wrong.
+pub fn load_finite_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
+    let mut vol = load_volume(path, allow_gaps)?;
+    let mut bad = 0usize;
+    for v in vol.data.iter_mut().filter(|v| !v.is_finite()) {
+        *v = 0.0;
+        bad += 1;
+    }
+    if bad > 0 {
+        eprintln!(
+            "note: {} has {bad} non-finite voxel(s) (NaN or infinite); they are treated as 0",
+            path.display()
+        );
+    }
+    Ok(vol)
+}
+
 /// A bar counting files (its length is set once the folder has been listed).
 pub fn file_bar(msg: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(0);

@@ -462,6 +462,37 @@ fn classify_calls_brain_and_ct_series_other() {
     }
 }
 
+/// NaN and infinite voxels are said and enhanced as 0, not spread through the network.
+#[test]
+fn enhance_treats_non_finite_voxels_as_zero_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = identity_enhance_model(dir.path(), None, (false, false));
+    let n = 32;
+    let mut data: Vec<f32> = (0..n * n * 3).map(|i| 100.0 + (i % 7) as f32 * 10.0).collect();
+    data[n * n + 5 * n + 5] = f32::NAN;
+    data[7] = f32::INFINITY;
+    let input = dir.path().join("holes.nii");
+    let vol = clarity_core::Volume::new([n, n, 3], data).unwrap();
+    clarity_io::nifti::write_nifti(&vol, &input).unwrap();
+    let out = dir.path().join("er.nii");
+    let (ok, text) = clarity(&[
+        "enhance",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model_dir.to_str().unwrap(),
+        "--noise-sigma",
+        "off",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("2 non-finite voxel(s)"), "{text}");
+    let er = clarity_io::nifti::read_nifti(&out).unwrap();
+    assert!(er.data.iter().all(|v| v.is_finite()), "non-finite values in the output");
+    // The identity network gives the input back, holes as 0.
+    assert!(er.data[n * n + 5 * n + 5].abs() < 1e-3 && er.data[7].abs() < 1e-3);
+    assert!((er.data[0] - 100.0).abs() < 1e-2, "{}", er.data[0]);
+}
+
 /// A network that takes the noise level and the lines dropped gets both even with the
 /// consistency step off (estimated or detected, and said where from); `--reduction` overrides
 /// the detection and must be a fraction.
