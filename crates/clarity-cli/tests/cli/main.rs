@@ -9,7 +9,7 @@
 //! - `enhance` with the built-in model from any folder, saying a 4D input loses its later frames;
 //! - `train enhance --list-data`: the files a run reads, missing ones marked.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn shared_data() -> Option<PathBuf> {
@@ -250,22 +250,27 @@ fn identity_enhance_model(
     model_dir
 }
 
+/// `clarity enhance INPUT OUT --model MODEL` with the consistency step off: it would re-weigh
+/// an untrained network's features, and the tests using this want the identity network's
+/// output, i.e. the input, back.
+fn enhance_as_is(input: &Path, out: &Path, model: &Path) -> (bool, String) {
+    clarity(&[
+        "enhance",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--noise-sigma",
+        "off",
+    ])
+}
+
 #[test]
 fn enhance_dicom_series_keeps_geometry() {
     let dir = tempfile::tempdir().unwrap();
     let model_dir = identity_enhance_model(dir.path(), None, (false, false));
     let out = dir.path().join("er");
-    // Consistency off: it would re-weigh the untrained network's features, and this test wants
-    // the identity network's output, i.e. the input, back.
-    let (ok, text) = clarity(&[
-        "enhance",
-        sample_series().to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--model",
-        model_dir.to_str().unwrap(),
-        "--noise-sigma",
-        "off",
-    ]);
+    let (ok, text) = enhance_as_is(&sample_series(), &out, &model_dir);
     assert!(ok, "{text}");
     let src = clarity_io::dicom::read_series(&sample_series(), Default::default()).unwrap();
     let report = clarity_io::dicom::scan(&out, Default::default()).unwrap();
@@ -475,15 +480,7 @@ fn enhance_treats_non_finite_voxels_as_zero_and_says_so() {
     let vol = clarity_core::Volume::new([n, n, 3], data).unwrap();
     clarity_io::nifti::write_nifti(&vol, &input).unwrap();
     let out = dir.path().join("er.nii");
-    let (ok, text) = clarity(&[
-        "enhance",
-        input.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--model",
-        model_dir.to_str().unwrap(),
-        "--noise-sigma",
-        "off",
-    ]);
+    let (ok, text) = enhance_as_is(&input, &out, &model_dir);
     assert!(ok, "{text}");
     assert!(text.contains("2 non-finite voxel(s)"), "{text}");
     let er = clarity_io::nifti::read_nifti(&out).unwrap();
