@@ -28,6 +28,9 @@ pub struct ClassifyArgs {
     /// Write a Grad-CAM montage (PNG) per series into this folder.
     #[arg(long)]
     pub explain: Option<PathBuf>,
+    /// Replace Grad-CAM montages of the same names already in the --explain folder.
+    #[arg(long)]
+    pub force: bool,
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -142,6 +145,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<()> {
             .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
             .collect();
         let path = dir.join(format!("{safe}_{}.png", r.pixel_class.id()));
+        super::refuse_to_replace(std::slice::from_ref(&path), a.force)?;
         write_explanation(&path, vol, r.pixel_class, net, ad)
     })?;
     let secs = t.elapsed().as_secs_f64();

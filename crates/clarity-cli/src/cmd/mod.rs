@@ -63,7 +63,7 @@ pub fn load_enhance_model(
 pub fn refuse_to_replace(outputs: &[PathBuf], force: bool) -> anyhow::Result<()> {
     match outputs.iter().find(|p| p.exists()) {
         Some(p) if !force => anyhow::bail!(
-            "{} exists (an earlier run's output); pass --force to replace it, or choose another --out",
+            "{} exists (an earlier run's output); pass --force to replace it, or write elsewhere",
             p.display()
         ),
         _ => Ok(()),

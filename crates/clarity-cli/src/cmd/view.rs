@@ -20,6 +20,9 @@ pub struct ViewArgs {
     /// Accept DICOM series whose slice gaps are not uniform.
     #[arg(long)]
     pub allow_gaps: bool,
+    /// Replace the PNG file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_window(s: &str) -> Result<Window, String> {
@@ -34,6 +37,7 @@ fn parse_window(s: &str) -> Result<Window, String> {
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    super::refuse_to_replace(std::slice::from_ref(&a.png), a.force)?;
     let w = write_montage(&vol, &a.png, a.max_slices, a.window)?;
     println!("wrote {} (window centre {:.1}, width {:.1})", a.png.display(), w.center, w.width);
     Ok(())

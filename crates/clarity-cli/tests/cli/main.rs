@@ -152,6 +152,27 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(!ok && !text.contains("panicked"), "{text}");
 }
 
+#[test]
+fn view_writes_a_montage_and_keeps_an_existing_one_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("m.png");
+    let sample = sample_series();
+    let view = |extra: &[&str]| {
+        let args = ["view", sample.to_str().unwrap(), "--png", png.to_str().unwrap()];
+        clarity(&[&args[..], extra].concat())
+    };
+    let (ok, text) = view(&[]);
+    assert!(ok, "{text}");
+    let first = std::fs::read(&png).unwrap();
+    assert!(first.starts_with(b"\x89PNG"));
+    let (ok, text) = view(&["--max-slices", "4"]);
+    assert!(!ok && text.contains("m.png exists"), "{text}");
+    assert_eq!(std::fs::read(&png).unwrap(), first, "the existing PNG was touched");
+    let (ok, text) = view(&["--max-slices", "4", "--force"]);
+    assert!(ok, "{text}");
+    assert_ne!(std::fs::read(&png).unwrap(), first);
+}
+
 fn sample_series() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/mr_brain_20")
 }
@@ -424,6 +445,10 @@ fn classify_names_every_series_of_a_generated_exam_and_eval_scores_it() {
     assert!(pixel_right >= 8, "pixel model right on only {pixel_right} of 9");
     let cams = std::fs::read_dir(dir.path().join("cam")).unwrap().count();
     assert_eq!(cams, 9, "one Grad-CAM montage per series");
+    let cam = dir.path().join("cam");
+    let again = ["classify", exam.to_str().unwrap(), "--model", model.to_str().unwrap()];
+    let (ok, text) = clarity(&[&again[..], &["--explain", cam.to_str().unwrap()]].concat());
+    assert!(!ok && text.contains(".png exists") && text.contains("--force"), "{text}");
     let out = dir.path().join("eval");
     let (ok, text) = clarity(&[
         "eval",
