@@ -81,6 +81,10 @@ pub struct EnhanceTrainArgs {
     /// Patch size in pixels.
     #[arg(long, default_value_t = 64)]
     pub patch: usize,
+    /// SNR range of the simulated full-length scans, LOW,HIGH (drawn log-uniformly; SNR is the
+    /// slice's foreground mean over the noise σ, as in `clarity eval enhance --snr`).
+    #[arg(long, value_name = "LOW,HIGH", default_value = "8,60", value_parser = parse_snr_range)]
+    pub snr_range: (f64, f64),
     /// Peak learning rate (cosine decay to 2 % of it).
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
@@ -234,6 +238,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
             pe_axis,
             noise_channel: a.noise_channel,
             reduction_channel: a.reduction_channel,
+            snr: a.snr_range,
             ..Default::default()
         },
         net,
@@ -345,4 +350,34 @@ fn classify(a: ClassifyTrainArgs) -> anyhow::Result<()> {
         report.seconds
     );
     Ok(())
+}
+
+/// `LOW,HIGH` with 0 < LOW ≤ HIGH, both finite.
+fn parse_snr_range(text: &str) -> Result<(f64, f64), String> {
+    let (low, high) = text
+        .split_once(',')
+        .ok_or_else(|| format!("expected LOW,HIGH (for example 8,60), got '{text}'"))?;
+    let parse =
+        |t: &str| t.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", t.trim()));
+    let (low, high) = (parse(low)?, parse(high)?);
+    if !(low.is_finite() && high.is_finite() && low > 0.0 && low <= high) {
+        return Err(format!("need 0 < LOW <= HIGH, got {low},{high}"));
+    }
+    Ok((low, high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_snr_range;
+
+    #[test]
+    fn snr_range_parses_and_rejects_bad_ranges() {
+        assert_eq!(parse_snr_range("8,60"), Ok((8.0, 60.0)));
+        assert_eq!(parse_snr_range(" 10 , 40 "), Ok((10.0, 40.0)));
+        assert_eq!(parse_snr_range("20,20"), Ok((20.0, 20.0)));
+        for bad in ["40,10", "0,10", "-1,10", "10", "a,10", "10,inf", "NaN,10"] {
+            let err = parse_snr_range(bad).expect_err(bad);
+            assert!(!err.is_empty(), "{bad}");
+        }
+    }
 }
