@@ -71,6 +71,15 @@ pub fn refuse_to_replace(outputs: &[PathBuf], force: bool) -> anyhow::Result<()>
 }
 
 /// True for paths that name NIfTI files.
+/// Two numbers written `A,B` (spaces allowed), for flags such as `--window CENTER,WIDTH`;
+/// `form` names them in the error message.
+pub fn parse_number_pair(text: &str, form: &str) -> Result<(f64, f64), String> {
+    let (a, b) = text.split_once(',').ok_or_else(|| format!("expected {form}, got '{text}'"))?;
+    let number =
+        |t: &str| t.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", t.trim()));
+    Ok((number(a)?, number(b)?))
+}
+
 pub fn is_nifti(path: &Path) -> bool {
     let s = path.to_string_lossy().to_ascii_lowercase();
     s.ends_with(".nii") || s.ends_with(".nii.gz")

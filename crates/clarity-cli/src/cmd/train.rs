@@ -82,9 +82,10 @@ pub struct EnhanceTrainArgs {
     #[arg(long, default_value_t = 64)]
     pub patch: usize,
     /// SNR range of the simulated full-length scans, LOW,HIGH (drawn log-uniformly; SNR is the
-    /// slice's foreground mean over the noise σ, as in `clarity eval enhance --snr`).
-    #[arg(long, value_name = "LOW,HIGH", default_value = "8,60", value_parser = parse_snr_range)]
-    pub snr_range: (f64, f64),
+    /// slice's foreground mean over the noise σ, as in `clarity eval enhance --snr`). Default:
+    /// the training pairs' own range, 8,60.
+    #[arg(long, value_name = "LOW,HIGH", value_parser = parse_snr_range)]
+    pub snr_range: Option<(f64, f64)>,
     /// Peak learning rate (cosine decay to 2 % of it).
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
@@ -225,6 +226,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         net.parameters(),
         net.flops_per_slice(256, 256) / 1e9
     );
+    let default_pairs = PairSettings::default();
     let settings = TrainSettings {
         steps: a.steps,
         batch: a.batch,
@@ -238,8 +240,8 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
             pe_axis,
             noise_channel: a.noise_channel,
             reduction_channel: a.reduction_channel,
-            snr: a.snr_range,
-            ..Default::default()
+            snr: a.snr_range.unwrap_or(default_pairs.snr),
+            ..default_pairs
         },
         net,
         stop_after: a.stop_after,
@@ -354,12 +356,7 @@ fn classify(a: ClassifyTrainArgs) -> anyhow::Result<()> {
 
 /// `LOW,HIGH` with 0 < LOW ≤ HIGH, both finite.
 fn parse_snr_range(text: &str) -> Result<(f64, f64), String> {
-    let (low, high) = text
-        .split_once(',')
-        .ok_or_else(|| format!("expected LOW,HIGH (for example 8,60), got '{text}'"))?;
-    let parse =
-        |t: &str| t.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", t.trim()));
-    let (low, high) = (parse(low)?, parse(high)?);
+    let (low, high) = super::parse_number_pair(text, "LOW,HIGH (for example 8,60)")?;
     if !(low.is_finite() && high.is_finite() && low > 0.0 && low <= high) {
         return Err(format!("need 0 < LOW <= HIGH, got {low},{high}"));
     }

@@ -26,9 +26,7 @@ pub struct ViewArgs {
 }
 
 fn parse_window(s: &str) -> Result<Window, String> {
-    let (c, w) = s.split_once(',').ok_or("expected CENTER,WIDTH")?;
-    let center = c.trim().parse::<f64>().map_err(|e| format!("centre: {e}"))?;
-    let width = w.trim().parse::<f64>().map_err(|e| format!("width: {e}"))?;
+    let (center, width) = super::parse_number_pair(s, "CENTER,WIDTH")?;
     if width <= 0.0 {
         return Err("width must be positive".into());
     }
