@@ -69,6 +69,14 @@ impl ModelSource {
         folder.map_or(Self::BuiltIn(built_in), Self::Folder)
     }
 
+    /// Where the model's `config.json` is (a built-in one: where it was built from), for errors.
+    pub fn config_path(&self) -> PathBuf {
+        match self {
+            Self::Folder(dir) => dir.join("config.json"),
+            Self::BuiltIn(b) => Path::new(b.origin).join("config.json"),
+        }
+    }
+
     /// The model's two files in a folder: the given one, or `scratch` (created) with the
     /// built-in model written into it, for tools that read files (the ONNX Runtime baseline).
     pub fn folder(&self, scratch: &Path) -> Result<PathBuf, TrainError> {
@@ -118,7 +126,7 @@ pub fn load_weights<C: DeserializeOwned, M: Module>(
     // The paths name the files in errors; a built-in copy is named by where it came from.
     let (cfg_path, weights_path, text, mut store) = match source {
         ModelSource::Folder(dir) => {
-            let (cfg_path, weights_path) = (dir.join("config.json"), dir.join("model.safetensors"));
+            let (cfg_path, weights_path) = (source.config_path(), dir.join("model.safetensors"));
             let text = std::fs::read_to_string(&cfg_path).map_err(|e| ck_err(&cfg_path, e))?;
             let store = SafetensorsStore::from_file(&weights_path);
             (cfg_path, weights_path, text, store)
@@ -126,12 +134,7 @@ pub fn load_weights<C: DeserializeOwned, M: Module>(
         ModelSource::BuiltIn(b) => {
             let dir = Path::new(b.origin);
             let store = SafetensorsStore::from_bytes(Some(b.safetensors.to_vec()));
-            (
-                dir.join("config.json"),
-                dir.join("model.safetensors"),
-                b.config_json.to_string(),
-                store,
-            )
+            (source.config_path(), dir.join("model.safetensors"), b.config_json.to_string(), store)
         }
     };
     let cfg: C = serde_json::from_str(&text).map_err(|e| ck_err(&cfg_path, e))?;

@@ -116,6 +116,8 @@ fn pe_specific_network_sees_inputs_with_pe_along_its_own_axis() {
         pe_axis: Some(Col),
         noise_channel: false,
         reduction_channel: false,
+        // A dilated middle layer: inference must take the same tap spacing as training.
+        dilations: vec![1, 2, 1],
     };
     let mut model = cfg.init(&device);
     // A non-zero tail so the network is not the identity (it starts as one).

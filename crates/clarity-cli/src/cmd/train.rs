@@ -98,6 +98,13 @@ pub struct EnhanceTrainArgs {
     /// Neighbouring slices on each side used as input channels.
     #[arg(long, default_value_t = 1)]
     pub context: usize,
+    /// Tap spacing of each layer's 3×3 convolution, head first, one per --depth layer (e.g.
+    /// 1,1,2,4,2,1): values over 1 make dilated convolutions that see farther at the same cost.
+    /// With --init-from a deeper network, the old layers keep their spacing (1 in every shipped
+    /// model) and the new ones, spread evenly between them, take the spacing given here.
+    /// Default: all 1.
+    #[arg(long, value_name = "D1,D2,...", value_delimiter = ',')]
+    pub dilations: Vec<usize>,
     /// Validate and checkpoint every N steps.
     #[arg(long, default_value_t = 200)]
     pub every: usize,
@@ -197,6 +204,26 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let pe_axis = match a.pe_axis {
+        TrainPe::Either => None,
+        TrainPe::Row => Some(PhaseEncodingDirection::Row),
+        TrainPe::Col => Some(PhaseEncodingDirection::Col),
+    };
+    let mut net = EnhanceNetConfig {
+        context: a.context,
+        channels: a.channels,
+        depth: a.depth,
+        pe_axis,
+        noise_channel: a.noise_channel,
+        reduction_channel: a.reduction_channel,
+        dilations: a.dilations.clone(),
+    };
+    // Before the slow data loading: a bad network configuration fails at once.
+    net.check().map_err(|why| anyhow::anyhow!("--depth {} --dilations: {why}", a.depth))?;
+    if net.dilations.iter().all(|&d| d == 1) {
+        // All-plain saves as older models did, without the list.
+        net.dilations.clear();
+    }
     let device = super::device(&a.device)?;
     let pb = super::spinner(if a.no_phantoms {
         "preparing training volumes (real MRI)"
@@ -206,25 +233,14 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
     let (train_vols, val_vols) = clarity_models::enhance::sources::load(&a.data, !a.no_phantoms)
         .with_context(|| format!("loading training data from {}", a.data.display()))?;
     pb.finish_and_clear();
-    let pe_axis = match a.pe_axis {
-        TrainPe::Either => None,
-        TrainPe::Row => Some(PhaseEncodingDirection::Row),
-        TrainPe::Col => Some(PhaseEncodingDirection::Col),
-    };
-    let net = EnhanceNetConfig {
-        context: a.context,
-        channels: a.channels,
-        depth: a.depth,
-        pe_axis,
-        noise_channel: a.noise_channel,
-        reduction_channel: a.reduction_channel,
-    };
     println!(
-        "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² slice",
+        "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² \
+         slice, receptive field {} pixels",
         train_vols.len(),
         val_vols.len(),
         net.parameters(),
-        net.flops_per_slice(256, 256) / 1e9
+        net.flops_per_slice(256, 256) / 1e9,
+        net.receptive_field()
     );
     let default_pairs = PairSettings::default();
     let settings = TrainSettings {

@@ -591,6 +591,37 @@ fn train_enhance_lists_its_data_and_marks_what_is_missing() {
     assert_eq!(text.lines().count(), 13, "2 NIfTI + 9 DICOM training, 2 validation: {text}");
 }
 
+/// A `--dilations` list that does not fit `--depth` (or dilates the tail) is refused by name
+/// before any training data is read (the data folder here does not exist).
+#[test]
+fn train_enhance_refuses_bad_dilations_before_reading_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-data");
+    let out = dir.path().join("run");
+    for (dilations, why) in [
+        ("1,2,1", "3 dilations given for 4 layers"),
+        ("1,2,2,2", "the tail"),
+        ("1,0,1,1", "dilation of 0"),
+    ] {
+        let (ok, text) = clarity(&[
+            "train",
+            "enhance",
+            "--data",
+            missing.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--depth",
+            "4",
+            "--dilations",
+            dilations,
+        ]);
+        assert!(!ok, "{dilations}: {text}");
+        assert!(text.contains("--dilations") && text.contains(why), "{dilations}: {text}");
+        assert!(!text.contains("no-such-data"), "{dilations}: data read first: {text}");
+    }
+    assert!(!out.exists(), "nothing written");
+}
+
 /// The shipped model is built into the binary: `enhance` runs from a folder without `models/`
 /// and without `--model`; a 4D input says that only its first frame is enhanced.
 #[test]

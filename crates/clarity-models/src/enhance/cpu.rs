@@ -21,6 +21,8 @@ pub(crate) struct Conv3x3 {
     /// `[9·c_in, c_out]`, rows ordered (ky, kx, c_in).
     pub(crate) weight: Vec<f32>,
     pub(crate) bias: Vec<f32>,
+    /// Spacing of the taps in pixels (1: a plain 3×3 convolution; d: a dilated one).
+    pub(crate) dilation: usize,
 }
 
 impl Conv3x3 {
@@ -30,6 +32,8 @@ impl Conv3x3 {
         let w = weight_tensor.into_data();
         let w = w.as_slice::<f32>().expect("f32 weights");
         assert_eq!((kh, kw), (3, 3), "EnhanceNet uses 3×3 convolutions");
+        let [dy, dx] = conv.dilation;
+        assert_eq!(dy, dx, "EnhanceNet dilates both axes alike");
         // PyTorch layout [out, in, ky, kx] → [(ky, kx, in), out].
         let mut weight = vec![0f32; 9 * c_in * c_out];
         for o in 0..c_out {
@@ -43,7 +47,7 @@ impl Conv3x3 {
             Some(b) => b.val().into_data().as_slice::<f32>().expect("f32 bias").to_vec(),
             None => vec![0.0; c_out],
         };
-        Self { c_in, c_out, weight, bias }
+        Self { c_in, c_out, weight, bias, dilation: dy }
     }
 
     /// The layer as a burn convolution (PyTorch layout `[out, in, ky, kx]`), for saving.
@@ -60,7 +64,8 @@ impl Conv3x3 {
             }
         }
         let mut conv = burn::nn::conv::Conv2dConfig::new([ci, co], [3, 3])
-            .with_padding(burn::nn::PaddingConfig2d::Same)
+            .with_dilation([self.dilation; 2])
+            .with_padding(super::model::same_padding(self.dilation))
             .init(device);
         conv.weight =
             Param::from_tensor(Tensor::from_data(TensorData::new(w, [co, ci, 3, 3]), device));
@@ -105,7 +110,7 @@ impl Conv3x3 {
         cols.clear();
         cols.resize(n_rows * w * k, 0.0);
         // Taps outside the image stay 0: zero padding.
-        for_each_tap(h, w, y0, n_rows, |px, t, src| {
+        for_each_tap(h, w, self.dilation, y0, n_rows, |px, t, src| {
             cols[px * k + t * ci..px * k + (t + 1) * ci]
                 .copy_from_slice(&input[src * ci..(src + 1) * ci]);
         });
@@ -214,7 +219,7 @@ impl Conv3x3 {
                     );
                 }
                 // col2im: each im2col entry came from one input pixel; its gradient goes back there.
-                for_each_tap(h, w, y0, n_rows, |px, t, dst| {
+                for_each_tap(h, w, self.dilation, y0, n_rows, |px, t, dst| {
                     let from = &dcols[px * k + t * ci..px * k + (t + 1) * ci];
                     for (o, v) in d[dst * ci..(dst + 1) * ci].iter_mut().zip(from) {
                         *o += v;
@@ -228,11 +233,12 @@ impl Conv3x3 {
 
 /// Calls `f(px, t, src)` for every output pixel `px` (counted from row `y0`) of rows
 /// `y0..y0 + n_rows` of an `h × w` image and every tap `t = 3·ky + kx` of its 3×3 neighbourhood
-/// that lies inside the image, `src` being that neighbour's pixel index: the index map that
-/// im2col reads through and col2im writes back through.
+/// (taps `dilation` pixels apart) that lies inside the image, `src` being that neighbour's
+/// pixel index: the index map that im2col reads through and col2im writes back through.
 fn for_each_tap(
     h: usize,
     w: usize,
+    dilation: usize,
     y0: usize,
     n_rows: usize,
     mut f: impl FnMut(usize, usize, usize),
@@ -241,9 +247,11 @@ fn for_each_tap(
         let y = y0 + r;
         for x in 0..w {
             for ky in 0..3 {
-                let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else { continue };
+                let sy = (y + ky * dilation).checked_sub(dilation).filter(|&sy| sy < h);
+                let Some(sy) = sy else { continue };
                 for kx in 0..3 {
-                    let Some(sx) = (x + kx).checked_sub(1).filter(|&sx| sx < w) else { continue };
+                    let sx = (x + kx * dilation).checked_sub(dilation).filter(|&sx| sx < w);
+                    let Some(sx) = sx else { continue };
                     f(r * w + x, ky * 3 + kx, sy * w + sx);
                 }
             }
@@ -315,6 +323,11 @@ impl CpuEnhanceNet {
         Self { layers, context }
     }
 
+    /// Each layer's tap spacing, head first (as [`super::EnhanceNetConfig::dilations`]).
+    pub fn dilations(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.dilation).collect()
+    }
+
     /// Back into a burn module (for saving), with `cfg`'s architecture.
     pub fn to_model(
         &self,
@@ -365,13 +378,21 @@ mod tests {
     #[test]
     fn matches_the_burn_forward_pass() {
         let device = Device::flex();
-        for (cfg, h, w) in
-            [(EnhanceNetConfig::new(1, 8, 4), 37, 29), (EnhanceNetConfig::new(0, 5, 3), 3, 70)]
-        {
+        let dilated =
+            EnhanceNetConfig { dilations: vec![2, 1, 4, 3, 1], ..EnhanceNetConfig::new(1, 6, 5) };
+        for (cfg, h, w) in [
+            (EnhanceNetConfig::new(1, 8, 4), 37, 29),
+            (EnhanceNetConfig::new(0, 5, 3), 3, 70),
+            (dilated.clone(), 23, 31),
+            // Taps farther apart than the image is tall.
+            (dilated, 3, 40),
+        ] {
             let mut model = cfg.init(&device);
             // A random tail: the initial zero tail would hide every error in the body.
+            let d = cfg.dilation(cfg.depth - 1);
             model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
-                .with_padding(burn::nn::PaddingConfig2d::Same)
+                .with_dilation([d, d])
+                .with_padding(crate::enhance::model::same_padding(d))
                 .init(&device);
             let c = cfg.in_channels();
             let x = Tensor::<4>::random(

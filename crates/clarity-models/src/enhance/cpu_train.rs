@@ -42,7 +42,7 @@ pub(crate) fn seeded_init(cfg: &super::EnhanceNetConfig, seed: u64) -> CpuEnhanc
             let weight = (0..9 * c_in * c_out)
                 .map(|_| if l == last { 0.0 } else { std * normal() })
                 .collect();
-            Conv3x3 { c_in, c_out, weight, bias: vec![0.0; c_out] }
+            Conv3x3 { c_in, c_out, weight, bias: vec![0.0; c_out], dilation: cfg.dilation(l) }
         })
         .collect();
     CpuEnhanceNet { layers, context: cfg.context }
@@ -249,18 +249,24 @@ mod tests {
     /// both losses.
     #[test]
     fn gradients_match_burn_autodiff() {
-        for loss in [Loss::L1, Loss::Mse] {
-            gradients_match_burn_autodiff_for(loss);
+        let plain = EnhanceNetConfig::new(1, 6, 4);
+        // Dilated layers, one reaching past the 13-pixel patch's edge from most pixels.
+        let dilated = EnhanceNetConfig { dilations: vec![2, 5, 2, 1], ..plain.clone() };
+        for cfg in [plain, dilated] {
+            for loss in [Loss::L1, Loss::Mse] {
+                gradients_match_burn_autodiff_for(&cfg, loss);
+            }
         }
     }
 
-    fn gradients_match_burn_autodiff_for(loss_fn: Loss) {
+    fn gradients_match_burn_autodiff_for(cfg: &EnhanceNetConfig, loss_fn: Loss) {
         let device = Device::flex().autodiff();
-        let cfg = EnhanceNetConfig::new(1, 6, 4);
         let mut model = cfg.init(&device);
         // A random tail, or every gradient below it would be zero and prove nothing.
+        let d = cfg.dilation(cfg.depth - 1);
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])
-            .with_padding(burn::nn::PaddingConfig2d::Same)
+            .with_dilation([d, d])
+            .with_padding(crate::enhance::model::same_padding(d))
             .init(&device);
         let (n, p) = (3, 13);
         let x = Tensor::<4>::random(
@@ -290,6 +296,7 @@ mod tests {
         let net = CpuEnhanceNet::from_model(&model.valid(), cfg.context);
         let (got_loss, grads) = loss_and_grads(&net, &batch, loss_fn);
         assert!((got_loss - want_loss).abs() < 1e-6, "{loss_fn:?}: {got_loss} vs {want_loss}");
+        assert_eq!(net.dilations(), (0..cfg.depth).map(|l| cfg.dilation(l)).collect::<Vec<_>>());
         let convs: Vec<&burn::nn::conv::Conv2d> =
             std::iter::once(&model.head).chain(&model.body).chain([&model.tail]).collect();
         for (l, conv) in convs.iter().enumerate() {
@@ -330,7 +337,8 @@ mod tests {
     #[test]
     fn weights_round_trip_through_burn_and_safetensors() {
         let device = Device::flex();
-        let cfg = EnhanceNetConfig::new(1, 5, 4);
+        let cfg =
+            EnhanceNetConfig { dilations: vec![1, 3, 2, 1], ..EnhanceNetConfig::new(1, 5, 4) };
         let mut net = CpuEnhanceNet::from_model(&cfg.init(&device), cfg.context);
         for (i, l) in net.layers.iter_mut().enumerate() {
             l.weight
@@ -341,8 +349,10 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         crate::store::save_weights(&net.to_model(&cfg, &device), &cfg, dir.path()).unwrap();
-        let (model, _) = crate::enhance::train::load_model(dir.path(), &device).unwrap();
+        let (model, loaded_cfg) = crate::enhance::train::load_model(dir.path(), &device).unwrap();
+        assert_eq!(loaded_cfg, cfg);
         let back = CpuEnhanceNet::from_model(&model, cfg.context);
+        assert_eq!(back.dilations(), vec![1, 3, 2, 1]);
         for (a, b) in net.layers.iter().zip(&back.layers) {
             assert_eq!(a.weight, b.weight);
             assert_eq!(a.bias, b.bias);

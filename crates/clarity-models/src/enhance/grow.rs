@@ -11,7 +11,9 @@
 //!   channel's old weight in random positive fractions summing to one. Unequal fractions make
 //!   the copies' gradients differ, so they do not stay copies (with equal halves they would).
 //! - **Deeper**: new layers are identities (centre tap 1 on its own channel, zero elsewhere);
-//!   they sit after a ReLU, so their own ReLU changes nothing.
+//!   they sit after a ReLU, so their own ReLU changes nothing. The centre tap is the same pixel
+//!   whatever the tap spacing, so new layers may be dilated ones: the function is unchanged and
+//!   training can then use their wider reach.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,11 +21,15 @@ use rand::{Rng, SeedableRng};
 use super::cpu::{Conv3x3, CpuEnhanceNet};
 
 /// `net` grown to `channels` feature channels and `depth` layers, computing the same function
-/// (up to float rounding). `seed` picks which channels are copied and the fractions.
+/// (up to float rounding). `dilations` is the grown network's tap spacing per layer (empty:
+/// all 1); the old layers keep theirs, so it must agree with them where they land (new layers
+/// are spread evenly between the old ones). `seed` picks which channels are copied and the
+/// fractions.
 pub fn grow(
     net: &CpuEnhanceNet,
     channels: usize,
     depth: usize,
+    dilations: &[usize],
     seed: u64,
 ) -> Result<CpuEnhanceNet, String> {
     let old_depth = net.layers.len();
@@ -34,8 +40,23 @@ pub fn grow(
              asked for {channels} and {depth}"
         ));
     }
+    if !dilations.is_empty() && dilations.len() != depth {
+        return Err(format!("{} dilations given for {depth} layers", dilations.len()));
+    }
     let wide = widen(net, channels, &mut StdRng::seed_from_u64(seed ^ 0x6E72_6F77));
-    Ok(deepen(&wide, depth))
+    let dilation = |l: usize| dilations.get(l).copied().unwrap_or(1);
+    let deep = deepen(&wide, depth, dilation);
+    let (old, new) = (net.dilations(), deep.dilations());
+    if new.iter().enumerate().any(|(l, &d)| d != dilation(l)) {
+        // Only an old layer can disagree: new ones were given the asked spacing.
+        return Err(format!(
+            "the model's {} layers have dilations {old:?} and keep them; grown to {depth} \
+             layers they sit where {new:?} has them, but the dilations asked are {:?}",
+            old.len(),
+            (0..depth).map(dilation).collect::<Vec<_>>()
+        ));
+    }
+    Ok(deep)
 }
 
 /// `net` with one more input channel at the end (a constant plane: noise level, reduction)
@@ -51,7 +72,13 @@ pub fn with_extra_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
         weight.extend_from_slice(tap);
         weight.extend(std::iter::repeat_n(0.0, co));
     }
-    layers[0] = Conv3x3 { c_in: ci + 1, c_out: co, weight, bias: head.bias.clone() };
+    layers[0] = Conv3x3 {
+        c_in: ci + 1,
+        c_out: co,
+        weight,
+        bias: head.bias.clone(),
+        dilation: head.dilation,
+    };
     CpuEnhanceNet { layers, context: net.context }
 }
 
@@ -104,13 +131,15 @@ fn widen(net: &CpuEnhanceNet, channels: usize, rng: &mut StdRng) -> CpuEnhanceNe
                 }
             }
             let bias = output.source.iter().map(|&so| old.bias[so]).collect();
-            Conv3x3 { c_in: ci, c_out: co, weight, bias }
+            Conv3x3 { c_in: ci, c_out: co, weight, bias, dilation: old.dilation }
         })
         .collect();
     CpuEnhanceNet { layers, context: net.context }
 }
 
-fn deepen(net: &CpuEnhanceNet, depth: usize) -> CpuEnhanceNet {
+/// `net` with identity layers added up to `depth`; a new layer at position `l` of the result
+/// gets tap spacing `dilation(l)`.
+fn deepen(net: &CpuEnhanceNet, depth: usize, dilation: impl Fn(usize) -> usize) -> CpuEnhanceNet {
     let n = net.layers.len();
     let extra = depth - n;
     let c = net.layers[0].c_out;
@@ -121,21 +150,21 @@ fn deepen(net: &CpuEnhanceNet, depth: usize) -> CpuEnhanceNet {
         layers.push(layer.clone());
         if l < slots {
             for _ in 0..(extra * (l + 1) / slots - extra * l / slots) {
-                layers.push(identity_layer(c));
+                layers.push(identity_layer(c, dilation(layers.len())));
             }
         }
     }
     CpuEnhanceNet { layers, context: net.context }
 }
 
-/// A 3×3 convolution that passes its input through: the centre tap (ky = kx = 1) of each
-/// channel onto itself.
-fn identity_layer(c: usize) -> Conv3x3 {
+/// A 3×3 convolution (taps `dilation` apart) that passes its input through: the centre tap
+/// (ky = kx = 1) of each channel onto itself.
+fn identity_layer(c: usize, dilation: usize) -> Conv3x3 {
     let mut weight = vec![0f32; 9 * c * c];
     for i in 0..c {
         weight[(4 * c + i) * c + i] = 1.0;
     }
-    Conv3x3 { c_in: c, c_out: c, weight, bias: vec![0.0; c] }
+    Conv3x3 { c_in: c, c_out: c, weight, bias: vec![0.0; c], dilation }
 }
 
 #[cfg(test)]
@@ -170,7 +199,7 @@ mod tests {
         assert!(residual > 1e-2, "the test network must not be the identity");
         // (channels, depth): wider only, deeper only, both.
         for (c, d) in [(9, 4), (6, 7), (10, 9)] {
-            let big = grow(&small, c, d, 1).unwrap();
+            let big = grow(&small, c, d, &[], 1).unwrap();
             assert_eq!(big.layers.len(), d);
             assert!(big.layers[..d - 1].iter().all(|l| l.c_out == c));
             assert_eq!(big.layers[0].c_in, 3);
@@ -189,7 +218,7 @@ mod tests {
         // Each copied channel carries a different share of the outgoing weight, or training
         // could never tell the copies apart.
         let cfg = EnhanceNetConfig::new(0, 2, 3);
-        let big = grow(&trained_looking(&cfg, 5), 8, 3, 2).unwrap();
+        let big = grow(&trained_looking(&cfg, 5), 8, 3, &[], 2).unwrap();
         let next = &big.layers[1];
         let column = |i: usize| (0..9).map(|t| next.weight[(t * 8 + i) * 8]).collect::<Vec<_>>();
         let columns: Vec<Vec<f32>> = (0..8).map(column).collect();
@@ -208,7 +237,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(4);
         let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
         let want = small.forward_slab(&x, h, w);
-        let noisy = grow(&with_extra_input(&small), 7, 4, 0).unwrap();
+        let noisy = grow(&with_extra_input(&small), 7, 4, &[], 0).unwrap();
         // The noise plane, then the reduction plane on top of it.
         let both = with_extra_input(&noisy);
         assert_eq!((noisy.layers[0].c_in, both.layers[0].c_in), (4, 5));
@@ -233,10 +262,31 @@ mod tests {
     }
 
     #[test]
+    fn new_layers_may_be_dilated_and_old_ones_keep_their_spacing() {
+        let cfg = EnhanceNetConfig::new(1, 5, 4);
+        let small = trained_looking(&cfg, 11);
+        let (h, w) = (17, 14);
+        let mut rng = StdRng::seed_from_u64(6);
+        let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let want = small.forward_slab(&x, h, w);
+        // 4 → 7 layers: the new ones land after the old layers 0, 1 and 2 (positions 1, 3, 5).
+        let dilations = [1, 2, 1, 4, 1, 3, 1];
+        let big = grow(&small, 6, 7, &dilations, 2).unwrap();
+        assert_eq!(big.dilations(), dilations);
+        let got = big.forward_slab(&x, h, w);
+        let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-5, "max difference {diff}");
+        // Asking an old layer (position 2) to change its spacing would change the function.
+        let err = grow(&small, 6, 7, &[1, 2, 2, 4, 1, 3, 1], 2).err().unwrap();
+        assert!(err.contains("keep them"), "{err}");
+        assert!(grow(&small, 6, 7, &[1, 2, 1], 2).err().unwrap().contains("3 dilations"));
+    }
+
+    #[test]
     fn refuses_to_shrink() {
         let cfg = EnhanceNetConfig::new(0, 4, 4);
         let net = seeded_init(&cfg, 0);
-        assert!(matches!(grow(&net, 3, 4, 0), Err(e) if e.contains("cannot shrink")));
-        assert!(grow(&net, 4, 3, 0).is_err());
+        assert!(matches!(grow(&net, 3, 4, &[], 0), Err(e) if e.contains("cannot shrink")));
+        assert!(grow(&net, 4, 3, &[], 0).is_err());
     }
 }

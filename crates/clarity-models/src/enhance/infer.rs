@@ -317,6 +317,7 @@ mod tests {
             pe_axis: Some(PhaseEncodingDirection::Col),
             noise_channel: false,
             reduction_channel: false,
+            dilations: vec![2, 3, 1],
         };
         let mut model = cfg.init(&device);
         model.tail = burn::nn::conv::Conv2dConfig::new([cfg.channels, 1], [3, 3])

@@ -49,6 +49,12 @@ pub struct EnhanceNetConfig {
     /// Absent in older `config.json` files, which have none.
     #[serde(default)]
     pub reduction_channel: bool,
+    /// Per layer (head first, tail last), the spacing of the 3×3 taps in pixels: 1 is a plain
+    /// 3×3 convolution, d > 1 reads the neighbours d pixels away (a dilated convolution), so a
+    /// few layers widen the receptive field at no extra cost. Empty: all 1 (and absent in
+    /// older `config.json` files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dilations: Vec<usize>,
 }
 
 /// The noise plane's value is this × σ / scale: at SNR 20 σ / scale is ~0.02, and inputs of
@@ -71,7 +77,44 @@ impl EnhanceNetConfig {
             pe_axis: None,
             noise_channel: false,
             reduction_channel: false,
+            dilations: Vec::new(),
         }
+    }
+
+    /// The tap spacing of layer `layer` (0 = head); see [`Self::dilations`].
+    pub fn dilation(&self, layer: usize) -> usize {
+        self.dilations.get(layer).copied().unwrap_or(1)
+    }
+
+    /// Why this configuration cannot build a network, if it cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.depth < 2 || self.channels == 0 {
+            return Err(format!(
+                "a network needs at least 2 layers and 1 channel (got {} layers, {} channels)",
+                self.depth, self.channels
+            ));
+        }
+        if !self.dilations.is_empty() && self.dilations.len() != self.depth {
+            return Err(format!(
+                "{} dilations given for {} layers: give one per layer, head first",
+                self.dilations.len(),
+                self.depth
+            ));
+        }
+        if self.dilations.contains(&0) {
+            return Err("a dilation of 0 is not a convolution (1 is a plain one)".into());
+        }
+        if self.dilation(self.depth - 1) != 1 {
+            // `clarity enhance` re-weighs the tail's per-channel 3×3 readout (readout.rs),
+            // which reads adjacent pixels.
+            return Err("the last layer (the tail) must have dilation 1".into());
+        }
+        Ok(())
+    }
+
+    /// Receptive field of one output pixel, in pixels across.
+    pub fn receptive_field(&self) -> usize {
+        1 + (0..self.depth).map(|l| 2 * self.dilation(l)).sum::<usize>()
     }
 
     /// Image channels (the slice and its neighbours), the constant planes excluded.
@@ -103,9 +146,10 @@ impl EnhanceNetConfig {
         // He (Kaiming normal, gain √2) initialisation: burn's default (PyTorch's, gain 1/√3)
         // shrinks activations by ~0.4 per ReLU layer, which starves an 8-layer stack without
         // normalisation of gradient (measured: validation L1 never beat the input in 1000 steps).
-        let conv = |i: usize, o: usize| {
+        let conv = |i: usize, o: usize, d: usize| {
             Conv2dConfig::new([i, o], [3, 3])
-                .with_padding(PaddingConfig2d::Same)
+                .with_dilation([d, d])
+                .with_padding(same_padding(d))
                 .with_initializer(burn::nn::Initializer::KaimingNormal {
                     gain: std::f64::consts::SQRT_2,
                     fan_out_only: false,
@@ -113,19 +157,27 @@ impl EnhanceNetConfig {
                 .init(device)
         };
         EnhanceNet {
-            head: conv(self.in_channels(), self.channels),
-            body: (0..self.depth.saturating_sub(2))
-                .map(|_| conv(self.channels, self.channels))
+            head: conv(self.in_channels(), self.channels, self.dilation(0)),
+            body: (1..self.depth.saturating_sub(1))
+                .map(|l| conv(self.channels, self.channels, self.dilation(l)))
                 .collect(),
             // Zero-initialised tail: the untrained network is exactly the identity on the
             // centre slice, so training starts from the zero-filled scan, never below it.
             tail: Conv2dConfig::new([self.channels, 1], [3, 3])
-                .with_padding(PaddingConfig2d::Same)
+                .with_dilation([self.dilation(self.depth.saturating_sub(1)); 2])
+                .with_padding(same_padding(self.dilation(self.depth.saturating_sub(1))))
                 .with_initializer(burn::nn::Initializer::Zeros)
                 .init(device),
             context: self.context,
         }
     }
+}
+
+/// Zero padding that keeps a 3×3 convolution with tap spacing `dilation` the input's size.
+/// burn's `Same` sizes the padding from the kernel alone, which for a dilated kernel is too
+/// little.
+pub(crate) fn same_padding(dilation: usize) -> PaddingConfig2d {
+    PaddingConfig2d::Explicit(dilation, dilation, dilation, dilation)
 }
 
 /// See the module docs.
@@ -192,6 +244,7 @@ mod tests {
                     pe_axis: None,
                     noise_channel: true,
                     reduction_channel: false,
+                    dilations: vec![],
                 },
                 [2, 4, 10, 7],
                 [2, 1, 10, 7],
@@ -205,12 +258,39 @@ mod tests {
                 [1, 5, 6, 9],
                 [1, 1, 6, 9],
             ),
+            (
+                EnhanceNetConfig { dilations: vec![1, 4, 2, 1], ..EnhanceNetConfig::new(1, 4, 4) },
+                [2, 3, 11, 5],
+                [2, 1, 11, 5],
+            ),
         ];
         for (cfg, input, output) in cases {
             let net = cfg.init(&device);
             let y = net.forward(Tensor::zeros(input, &device));
             assert_eq!(y.dims(), output, "{cfg:?}");
         }
+    }
+
+    #[test]
+    fn checks_dilations_and_counts_the_receptive_field() {
+        let plain = EnhanceNetConfig::new(1, 48, 12);
+        assert_eq!(plain.check(), Ok(()));
+        assert_eq!(plain.receptive_field(), 25);
+        let mut dilated = EnhanceNetConfig::new(1, 8, 4);
+        dilated.dilations = vec![1, 2, 4, 1];
+        assert_eq!(dilated.check(), Ok(()));
+        assert_eq!(dilated.receptive_field(), 1 + 2 * (1 + 2 + 4 + 1));
+        dilated.dilations = vec![1, 2, 1];
+        assert!(dilated.check().unwrap_err().contains("3 dilations given for 4 layers"));
+        dilated.dilations = vec![1, 0, 1, 1];
+        assert!(dilated.check().is_err());
+        dilated.dilations = vec![1, 2, 1, 2];
+        assert!(dilated.check().unwrap_err().contains("tail"));
+        // Older config.json files have no "dilations": all 1; and all-1 ones save without it.
+        let json = r#"{"context":1,"channels":8,"depth":4}"#;
+        let old: EnhanceNetConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(old, EnhanceNetConfig::new(1, 8, 4));
+        assert!(!serde_json::to_string(&old).unwrap().contains("dilations"));
     }
 
     #[test]
@@ -223,6 +303,8 @@ mod tests {
                 pe_axis: None,
                 noise_channel,
                 reduction_channel,
+                // Dilation spaces the taps out without adding any.
+                dilations: vec![1, 2, 3, 2, 1],
             };
             let net = cfg.init(&Device::flex());
             assert_eq!(net.num_params(), cfg.parameters());

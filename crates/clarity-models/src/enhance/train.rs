@@ -304,7 +304,8 @@ fn initial_net(s: &TrainSettings) -> Result<CpuEnhanceNet, TrainError> {
     for _ in (0..2).filter(|&i| want[i] && !have[i]) {
         small = super::grow::with_extra_input(&small);
     }
-    super::grow::grow(&small, s.net.channels, s.net.depth, s.seed).map_err(|e| ck_err(dir, e))
+    super::grow::grow(&small, s.net.channels, s.net.depth, &s.net.dilations, s.seed)
+        .map_err(|e| ck_err(dir, e))
 }
 
 /// The hand-written CPU engine ([`super::cpu_train`]).
@@ -542,7 +543,11 @@ pub fn load_model(
     source: impl Into<ModelSource>,
     device: &Device,
 ) -> Result<(EnhanceNet, EnhanceNetConfig), TrainError> {
-    load_weights(&source.into(), |cfg: &EnhanceNetConfig| cfg.init(device))
+    let source = source.into();
+    let (model, cfg) = load_weights(&source, |cfg: &EnhanceNetConfig| cfg.init(device))?;
+    // init() builds something from any configuration; a bad one is refused here, by name.
+    cfg.check().map_err(|why| ck_err(&source.config_path(), why))?;
+    Ok((model, cfg))
 }
 
 /// Median seconds of one training step (forward, backward, Adam update) on `batch` for burn's

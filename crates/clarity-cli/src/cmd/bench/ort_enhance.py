@@ -21,20 +21,26 @@ from safetensors.numpy import load_file
 def build(weights, cfg):
     nodes, inits = [], []
     names = ["head"] + [f"body.{i}" for i in range(cfg["depth"] - 2)] + ["tail"]
+    # Tap spacing per layer (absent or empty: plain 3x3 convolutions); padding = spacing keeps
+    # the size.
+    dilations = cfg.get("dilations") or [1] * len(names)
     prev = "x"
     for n, name in enumerate(names):
+        d = int(dilations[n])
         w, b = weights[f"{name}.weight"].astype(np.float32), weights[f"{name}.bias"].astype(np.float32)
         inits += [numpy_helper.from_array(w, f"{name}.weight"), numpy_helper.from_array(b, f"{name}.bias")]
         out = f"{name}.conv"
         nodes.append(helper.make_node("Conv", [prev, f"{name}.weight", f"{name}.bias"], [out],
-                                      kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
+                                      kernel_shape=[3, 3], pads=[d, d, d, d],
+                                      dilations=[d, d]))
         if name != "tail":
             nodes.append(helper.make_node("Relu", [out], [f"{name}.relu"]))
             out = f"{name}.relu"
         prev = out
     c = cfg["context"]
-    # The slab, then the noise-level plane when the network takes one.
-    in_channels = 2 * c + 1 + int(cfg.get("noise_channel", False))
+    # The slab, then the noise-level and reduction planes when the network takes them.
+    in_channels = (2 * c + 1 + int(cfg.get("noise_channel", False))
+                   + int(cfg.get("reduction_channel", False)))
     for arr, nm in [([c], "starts"), ([c + 1], "ends"), ([1], "axes")]:
         inits.append(numpy_helper.from_array(np.array(arr, dtype=np.int64), nm))
     nodes.append(helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["centre"]))
