@@ -186,16 +186,25 @@ mod tests {
         net
     }
 
+    /// `len` values uniform in [0, 1), from `seed`: a network input.
+    fn random_slab(len: usize, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..len).map(|_| rng.gen_range(0.0..1.0)).collect()
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
+    }
+
     #[test]
     fn grown_network_computes_the_same_function() {
         let cfg = EnhanceNetConfig::new(1, 6, 4);
         let small = trained_looking(&cfg, 3);
         let (h, w) = (13, 11);
-        let mut rng = StdRng::seed_from_u64(9);
-        let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let x = random_slab(3 * h * w, 9);
         let want = small.forward_slab(&x, h, w);
         let centre = &x[h * w..2 * h * w];
-        let residual = want.iter().zip(centre).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let residual = max_abs_diff(&want, centre);
         assert!(residual > 1e-2, "the test network must not be the identity");
         // (channels, depth): wider only, deeper only, both.
         for (c, d) in [(9, 4), (6, 7), (10, 9)] {
@@ -208,7 +217,7 @@ mod tests {
             let grown_cfg = EnhanceNetConfig { channels: c, depth: d, ..cfg.clone() };
             assert_eq!(params, grown_cfg.parameters());
             let got = big.forward_slab(&x, h, w);
-            let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let diff = max_abs_diff(&want, &got);
             assert!(diff < 1e-5, "{c} channels, {d} layers: max difference {diff}");
         }
     }
@@ -234,8 +243,7 @@ mod tests {
         let cfg = EnhanceNetConfig::new(1, 5, 3);
         let small = trained_looking(&cfg, 7);
         let (h, w) = (9, 12);
-        let mut rng = StdRng::seed_from_u64(4);
-        let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let x = random_slab(3 * h * w, 4);
         let want = small.forward_slab(&x, h, w);
         let noisy = grow(&with_extra_input(&small), 7, 4, &[], 0).unwrap();
         // The noise plane, then the reduction plane on top of it.
@@ -255,7 +263,7 @@ mod tests {
             x5.extend(std::iter::repeat_n(dropped, h * w));
             for (net, input) in [(&noisy, &x4), (&both, &x5)] {
                 let got = net.forward_slab(input, h, w);
-                let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                let diff = max_abs_diff(&want, &got);
                 assert!(diff < 1e-5, "planes {level}, {dropped}: max difference {diff}");
             }
         }
@@ -266,15 +274,14 @@ mod tests {
         let cfg = EnhanceNetConfig::new(1, 5, 4);
         let small = trained_looking(&cfg, 11);
         let (h, w) = (17, 14);
-        let mut rng = StdRng::seed_from_u64(6);
-        let x: Vec<f32> = (0..3 * h * w).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let x = random_slab(3 * h * w, 6);
         let want = small.forward_slab(&x, h, w);
         // 4 → 7 layers: the new ones land after the old layers 0, 1 and 2 (positions 1, 3, 5).
         let dilations = [1, 2, 1, 4, 1, 3, 1];
         let big = grow(&small, 6, 7, &dilations, 2).unwrap();
         assert_eq!(big.dilations(), dilations);
         let got = big.forward_slab(&x, h, w);
-        let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff = max_abs_diff(&want, &got);
         assert!(diff < 1e-5, "max difference {diff}");
         // Asking an old layer (position 2) to change its spacing would change the function.
         let err = grow(&small, 6, 7, &[1, 2, 2, 4, 1, 3, 1], 2).err().unwrap();
