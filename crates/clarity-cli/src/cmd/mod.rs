@@ -70,7 +70,6 @@ pub fn refuse_to_replace(outputs: &[PathBuf], force: bool) -> anyhow::Result<()>
     }
 }
 
-/// True for paths that name NIfTI files.
 /// Two numbers written `A,B` (spaces allowed), for flags such as `--window CENTER,WIDTH`;
 /// `form` names them in the error message.
 pub fn parse_number_pair(text: &str, form: &str) -> Result<(f64, f64), String> {
@@ -80,6 +79,7 @@ pub fn parse_number_pair(text: &str, form: &str) -> Result<(f64, f64), String> {
     Ok((number(a)?, number(b)?))
 }
 
+/// True for paths that name NIfTI files.
 pub fn is_nifti(path: &Path) -> bool {
     let s = path.to_string_lossy().to_ascii_lowercase();
     s.ends_with(".nii") || s.ends_with(".nii.gz")

@@ -43,17 +43,17 @@ pub fn grow(
     if !dilations.is_empty() && dilations.len() != depth {
         return Err(format!("{} dilations given for {depth} layers", dilations.len()));
     }
+    let asked: Vec<usize> = if dilations.is_empty() { vec![1; depth] } else { dilations.to_vec() };
     let wide = widen(net, channels, &mut StdRng::seed_from_u64(seed ^ 0x6E72_6F77));
-    let dilation = |l: usize| dilations.get(l).copied().unwrap_or(1);
-    let deep = deepen(&wide, depth, dilation);
-    let (old, new) = (net.dilations(), deep.dilations());
-    if new.iter().enumerate().any(|(l, &d)| d != dilation(l)) {
+    let deep = deepen(&wide, depth, |l| asked[l]);
+    let got = deep.dilations();
+    if got != asked {
         // Only an old layer can disagree: new ones were given the asked spacing.
         return Err(format!(
-            "the model's {} layers have dilations {old:?} and keep them; grown to {depth} \
-             layers they sit where {new:?} has them, but the dilations asked are {:?}",
-            old.len(),
-            (0..depth).map(dilation).collect::<Vec<_>>()
+            "the model's {} layers have dilations {:?} and keep them; grown to {depth} layers \
+             they sit where {got:?} has them, but the dilations asked are {asked:?}",
+            net.layers.len(),
+            net.dilations()
         ));
     }
     Ok(deep)
