@@ -7,11 +7,29 @@
 //! (`[h, w, c]`) for the whole network, each 3×3 convolution is an im2col of a band of rows into
 //! a `[pixels, 9·c_in]` matrix times the `[9·c_in, c_out]` weight matrix (the `gemm` crate),
 //! with the bias pre-loaded into the output and ReLU applied while the band is still in cache.
-//! Bands run in parallel. The same layers back-propagate for CPU training (`cpu_train.rs`).
+//! On CPUs with AVX2 and FMA, layers with 16·n output channels run a direct convolution instead
+//! (`direct.rs`, [`ConvKernel`]). Bands run in parallel. The same layers back-propagate for CPU
+//! training (`cpu_train.rs`).
 
 use rayon::prelude::*;
 
 use super::model::EnhanceNet;
+
+/// Which kernel computes a 3×3 convolution's forward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// The direct AVX2 kernel where the CPU and the layer allow it, else im2col + `gemm`.
+    #[default]
+    Auto,
+    /// Always im2col + `gemm` (the portable path; `clarity bench enhance` times both).
+    Gemm,
+}
+
+/// Whether this CPU runs the direct convolution kernel ([`ConvKernel::Auto`] uses it for
+/// layers with 16·n output channels).
+pub fn direct_kernel_available() -> bool {
+    super::direct::available()
+}
 
 /// One 3×3 convolution, weights as a `[9·c_in, c_out]` matrix with rows ordered (ky, kx, c_in).
 #[derive(Clone)]
@@ -77,19 +95,43 @@ impl Conv3x3 {
     }
 
     /// `input` is `[h, w, c_in]`; returns `[h, w, c_out]`, ReLU applied when `relu`.
-    fn forward(&self, input: &[f32], h: usize, w: usize, relu: bool) -> Vec<f32> {
+    fn forward(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        relu: bool,
+        kernel: ConvKernel,
+    ) -> Vec<f32> {
         let co = self.c_out;
         let mut out = vec![0f32; h * w * co];
-        let rows = self.band_rows(w);
+        let rows = self.forward_rows(w, kernel);
         out.par_chunks_mut(rows * w * co).enumerate().for_each(|(band, dst)| {
-            let mut cols = Vec::new();
-            self.forward_band(input, h, w, band * rows, dst, relu, &mut cols);
+            let mut scratch = Vec::new();
+            self.forward_band(input, h, w, band * rows, dst, relu, &mut scratch, kernel);
         });
         out
     }
 
-    /// Rows per band, sized so the im2col block stays around 0.5 MB (cache-resident; measured:
-    /// 0.125-4 MB all within 5 %).
+    /// Whether [`Self::forward_band`] runs the direct kernel with `kernel`.
+    fn direct(&self, kernel: ConvKernel) -> bool {
+        kernel == ConvKernel::Auto && super::direct::supports(self)
+    }
+
+    /// Rows per band of the forward pass. The direct kernel copies a band with `dilation` rows
+    /// of border above and below, so its bands are at least 8 rows (the copy ≤ 1.25× the band
+    /// for plain layers) and still many per core on a 256² slice; im2col's are sized by
+    /// [`Self::band_rows`].
+    pub(crate) fn forward_rows(&self, w: usize, kernel: ConvKernel) -> usize {
+        if self.direct(kernel) {
+            8.max(4 * self.dilation)
+        } else {
+            self.band_rows(w)
+        }
+    }
+
+    /// Rows per im2col band, sized so the im2col block stays around 0.5 MB (cache-resident;
+    /// measured: 0.125-4 MB all within 5 %).
     pub(crate) fn band_rows(&self, w: usize) -> usize {
         (131_072 / (w * 9 * self.c_in).max(1)).max(1)
     }
@@ -116,9 +158,30 @@ impl Conv3x3 {
         });
     }
 
-    /// Output rows `y0..` of the layer into `dst` (`[rows, w, c_out]`); `cols` is scratch.
+    /// Output rows `y0..` of the layer into `dst` (`[rows, w, c_out]`); `scratch` is reused
+    /// between calls.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward_band(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        y0: usize,
+        dst: &mut [f32],
+        relu: bool,
+        scratch: &mut Vec<f32>,
+        kernel: ConvKernel,
+    ) {
+        if self.direct(kernel) {
+            super::direct::forward_band(self, input, h, w, y0, dst, relu, scratch);
+        } else {
+            self.forward_band_gemm(input, h, w, y0, dst, relu, scratch);
+        }
+    }
+
+    /// [`Self::forward_band`] by im2col + `gemm`; `cols` is scratch.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_band_gemm(
         &self,
         input: &[f32],
         h: usize,
@@ -347,12 +410,26 @@ impl CpuEnhanceNet {
     /// # Shapes
     /// `input`: `[2·context + 1, h, w]` → `[h, w, C]` (channels-last).
     pub fn features_slab(&self, input: &[f32], h: usize, w: usize) -> Vec<f32> {
+        self.features_slab_with(input, h, w, ConvKernel::Auto)
+    }
+
+    fn features_slab_with(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        kernel: ConvKernel,
+    ) -> Vec<f32> {
         let c = self.layers[0].c_in;
         assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
         let mut x = channels_last(input, c, h * w);
         let last = self.layers.len() - 1;
-        for layer in &self.layers[..last] {
-            x = layer.forward(&x, h, w, true); // [h, w, C]
+        let hidden = &self.layers[..last];
+        if kernel == ConvKernel::Auto && hidden.iter().all(super::direct::supports) {
+            return super::direct::forward_layers(hidden, &x, h, w);
+        }
+        for layer in hidden {
+            x = layer.forward(&x, h, w, true, kernel); // [h, w, C]
         }
         x
     }
@@ -362,8 +439,20 @@ impl CpuEnhanceNet {
     /// # Shapes
     /// `input`: `[2·context + 1, h, w]` (channel-first, as the network's input) → `[h, w]`.
     pub fn forward_slab(&self, input: &[f32], h: usize, w: usize) -> Vec<f32> {
-        let features = self.features_slab(input, h, w); // [h, w, C]
-        let x = self.layers[self.layers.len() - 1].forward(&features, h, w, false); // [h, w]
+        self.forward_slab_with(input, h, w, ConvKernel::Auto)
+    }
+
+    /// [`Self::forward_slab`] with the convolutions computed by `kernel`.
+    pub fn forward_slab_with(
+        &self,
+        input: &[f32],
+        h: usize,
+        w: usize,
+        kernel: ConvKernel,
+    ) -> Vec<f32> {
+        let features = self.features_slab_with(input, h, w, kernel); // [h, w, C]
+        let tail = &self.layers[self.layers.len() - 1];
+        let x = tail.forward(&features, h, w, false, kernel); // [h, w]
         let centre = &input[self.context * h * w..(self.context + 1) * h * w];
         x.iter().zip(centre).map(|(r, c)| r + c).collect()
     }
@@ -380,8 +469,13 @@ mod tests {
         let device = Device::flex();
         let dilated =
             EnhanceNetConfig { dilations: vec![2, 1, 4, 3, 1], ..EnhanceNetConfig::new(1, 6, 5) };
+        let dilated_wide =
+            EnhanceNetConfig { dilations: vec![1, 2, 1, 1], ..EnhanceNetConfig::new(1, 32, 4) };
         for (cfg, h, w) in [
             (EnhanceNetConfig::new(1, 8, 4), 37, 29),
+            // 16·n channels: the direct kernel where the CPU has AVX2 + FMA.
+            (EnhanceNetConfig::new(1, 16, 4), 19, 27),
+            (dilated_wide, 21, 17),
             (EnhanceNetConfig::new(0, 5, 3), 3, 70),
             (dilated.clone(), 23, 31),
             // Taps farther apart than the image is tall.

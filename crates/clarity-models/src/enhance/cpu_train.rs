@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu::{channels_last, Conv3x3, CpuEnhanceNet};
+use super::cpu::{channels_last, Conv3x3, ConvKernel, CpuEnhanceNet};
 use super::data::Batch;
 use super::train::Loss;
 
@@ -108,9 +108,10 @@ pub(crate) fn forward_activations(
     let mut cols = Vec::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let mut out = vec![0f32; plane * layer.c_out];
-        let rows = layer.band_rows(w);
+        let rows = layer.forward_rows(w, ConvKernel::Auto);
         for (band, dst) in out.chunks_mut(rows * w * layer.c_out).enumerate() {
-            layer.forward_band(&acts[i], h, w, band * rows, dst, i + 1 != n_layers, &mut cols);
+            let relu = i + 1 != n_layers;
+            layer.forward_band(&acts[i], h, w, band * rows, dst, relu, &mut cols, ConvKernel::Auto);
         }
         acts.push(out);
     }

@@ -4,6 +4,7 @@ pub mod consistency;
 pub mod cpu;
 mod cpu_train;
 pub mod data;
+mod direct;
 pub mod grow;
 pub mod infer;
 pub mod model;
