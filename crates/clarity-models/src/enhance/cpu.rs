@@ -31,6 +31,12 @@ pub fn direct_kernel_available() -> bool {
     super::direct::available()
 }
 
+/// This machine's measured fused multiply-add peak in GFLOP/s on `threads` threads, timed for
+/// about `seconds`; `None` where the CPU lacks AVX2 + FMA.
+pub fn fma_peak_gflops(threads: usize, seconds: f64) -> Option<f64> {
+    super::direct::fma_peak_gflops(threads, seconds)
+}
+
 /// One 3×3 convolution, weights as a `[9·c_in, c_out]` matrix with rows ordered (ky, kx, c_in).
 #[derive(Clone)]
 pub(crate) struct Conv3x3 {

@@ -216,11 +216,63 @@ fn run(
     }
 }
 
+/// This machine's fused multiply-add peak in GFLOP/s on `threads` threads (each runs 12
+/// independent 8-lane FMA chains for about `seconds`), or `None` without AVX2 + FMA: the
+/// denominator for "% of peak" in `clarity bench enhance`, measured rather than taken from a
+/// spec sheet because these shared machines' clocks vary.
+pub(crate) fn fma_peak_gflops(threads: usize, seconds: f64) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        // SAFETY (both calls): `available` checked AVX2 and FMA.
+        let chain = |n: u64| unsafe { avx2::fma_chains(n) };
+        // Size the run on one short call, then time all threads at once.
+        let probe = 1_000_000;
+        let t = std::time::Instant::now();
+        std::hint::black_box(chain(probe));
+        let per_s = probe as f64 / t.elapsed().as_secs_f64().max(1e-9);
+        let n = ((per_s * seconds) as u64).max(probe);
+        let t = std::time::Instant::now();
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..threads.max(1)).map(|_| s.spawn(move || chain(n))).collect();
+            runs.into_iter().for_each(|r| {
+                std::hint::black_box(r.join().expect("FMA chain thread"));
+            });
+        });
+        let flops = threads.max(1) as f64 * n as f64 * avx2::FLOPS_PER_ROUND;
+        return Some(flops / t.elapsed().as_secs_f64() / 1e9);
+    }
+    let _ = (threads, seconds);
+    None
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
     use super::BLOCK;
+
+    /// Floating-point operations per round of [`fma_chains`]: 12 FMAs × 8 lanes × 2.
+    pub(super) const FLOPS_PER_ROUND: f64 = 12.0 * 8.0 * 2.0;
+
+    /// `rounds` rounds of 12 independent FMA chains (enough to cover the latency of two FMA
+    /// pipes); returns a value that depends on all of them so none is optimised away.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn fma_chains(rounds: u64) -> f32 {
+        let mut acc = [_mm256_set1_ps(1.0); 12];
+        let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        for _ in 0..rounds {
+            for x in acc.iter_mut() {
+                *x = _mm256_fmadd_ps(*x, a, b);
+            }
+        }
+        let sum = acc.iter().fold(_mm256_setzero_ps(), |s, &x| _mm256_add_ps(s, x));
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+        lanes.iter().sum()
+    }
 
     /// Sizes of one band: output rows and width, row strides (floats) of the input and output
     /// planes, channels, tap spacing.
@@ -336,6 +388,16 @@ mod tests {
         let weight = (0..9 * ci * co).map(|_| rng.gen_range(-0.5f32..0.5)).collect();
         let bias = (0..co).map(|_| rng.gen_range(-0.5f32..0.5)).collect();
         Conv3x3 { c_in: ci, c_out: co, weight, bias, dilation }
+    }
+
+    #[test]
+    fn measures_a_plausible_fma_peak() {
+        match fma_peak_gflops(1, 0.02) {
+            // One core of anything with AVX2 + FMA does several GFLOP/s; far above 10 TFLOP/s
+            // would mean the chains were optimised away or mistimed.
+            Some(g) => assert!((1.0..10_000.0).contains(&g), "{g} GFLOP/s"),
+            None => assert!(!available(), "AVX2 + FMA present but no peak measured"),
+        }
     }
 
     /// The direct kernel against im2col + gemm, band by band, over the shapes that exercise

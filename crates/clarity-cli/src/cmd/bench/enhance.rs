@@ -186,6 +186,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         rows.push((n, ours, fast, gemm, fast_diff, baseline));
     }
     let _ = std::fs::remove_dir_all(&work);
+    let peak = clarity_models::enhance::cpu::fma_peak_gflops(threads, 1.0);
     let gflop = |n: usize, s: f64| cfg.flops_per_slice(n, n) * a.batch as f64 / s / 1e9;
     let per_s = |s: f64| a.batch as f64 / s;
     println!("\nslices/s (GFLOP/s); ratios are time ÷ ONNX Runtime's time (below 1 = faster)");
@@ -211,6 +212,15 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
             cell(*ours),
             cell(*fast),
             cell(*gemm)
+        );
+    }
+    if let Some(peak) = peak {
+        println!(
+            "(this machine's FMA peak, measured now on {threads} threads: {peak:.1} GFLOP/s; cpu path {:.0} % of it, ONNX Runtime {} on the first size)",
+            rows.first().map_or(f64::NAN, |r| 100.0 * gflop(r.0, r.2) / peak),
+            rows.first()
+                .and_then(|r| r.5.as_ref().map(|b| format!("{:.0} %", 100.0 * gflop(r.0, b.median_s) / peak)))
+                .unwrap_or_else(|| "—".into())
         );
     }
     if clarity_models::enhance::cpu::direct_kernel_available() {
