@@ -3,10 +3,11 @@
 //!
 //! Why a second kernel beside im2col + `gemm`: im2col writes every input value nine times into
 //! a `[pixels, 9·c_in]` matrix that the `gemm` crate then packs again, so for 48 channels the
-//! copies cost about as much memory traffic as the multiply-adds can hide, and the path reached
-//! ~54 % of the machine's peak where ONNX Runtime reached ~79 %. Here the input band is copied
-//! once, with a zero border of `dilation` pixels, and the kernel reads each 3×3 tap straight from
-//! it: 6 output pixels × 16 output channels are held in 12 AVX registers while the 9·c_in
+//! copies cost about as much memory traffic as the multiply-adds can hide: that path reached 60 %
+//! of the machine's measured FMA peak where ONNX Runtime reached 87 %, and this kernel 76 %
+//! (`clarity bench enhance`, 256², 2026-11-23). Here the input carries a zero border of the
+//! largest tap spacing (inference keeps every activation so; training copies each band once),
+//! and the kernel reads each 3×3 tap straight from it: 6 output pixels × 16 output channels are held in 12 AVX registers while the 9·c_in
 //! products are summed, each step broadcasting one input value per pixel against 16 weights
 //! (the weights of one 16-channel block, 9·c_in·16 floats, are packed contiguously so they stay
 //! in L1 across a whole band). Bias is pre-loaded and ReLU applied before the one store.
