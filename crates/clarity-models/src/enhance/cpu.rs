@@ -224,6 +224,21 @@ impl Conv3x3 {
         }
     }
 
+    /// The layer that maps this one's output gradient to its input gradient: taps mirrored
+    /// (t → 8 − t, both axes flipped), input and output channels swapped, no bias.
+    fn transposed(&self) -> Conv3x3 {
+        let (ci, co) = (self.c_in, self.c_out);
+        let mut weight = vec![0f32; 9 * ci * co];
+        for t in 0..9 {
+            for i in 0..ci {
+                for o in 0..co {
+                    weight[((8 - t) * co + o) * ci + i] = self.weight[(t * ci + i) * co + o];
+                }
+            }
+        }
+        Conv3x3 { c_in: co, c_out: ci, weight, bias: vec![0.0; ci], dilation: self.dilation }
+    }
+
     /// Back-propagation through the layer for one image: `input` `[h, w, c_in]` (what the
     /// forward pass saw), `dz` `[h, w, c_out]` (gradient at the pre-activation output).
     /// Accumulates the weight and bias gradients (same layouts as `weight`/`bias`) and, when
@@ -252,6 +267,18 @@ impl Conv3x3 {
             }
         }
         let (cols, dcols) = scratch;
+        // The input gradient is a convolution of `dz` with the taps flipped and the channels
+        // swapped: where the direct kernel takes that layer, it replaces the dcols product and
+        // the col2im scatter below.
+        let transposed =
+            dx.is_some().then(|| self.transposed()).filter(|t| t.direct(ConvKernel::Auto));
+        if let (Some(t), Some(d)) = (&transposed, dx.as_deref_mut()) {
+            let rows = t.forward_rows(w, ConvKernel::Auto);
+            for (band, dst) in d.chunks_mut(rows * w * ci).enumerate() {
+                t.forward_band(dz, h, w, band * rows, dst, false, dcols, ConvKernel::Auto);
+            }
+        }
+        let mut dx = if transposed.is_some() { None } else { dx };
         let mut y0 = 0;
         while y0 < h {
             let n_rows = rows.min(h - y0);

@@ -253,7 +253,11 @@ mod tests {
         let plain = EnhanceNetConfig::new(1, 6, 4);
         // Dilated layers, one reaching past the 13-pixel patch's edge from most pixels.
         let dilated = EnhanceNetConfig { dilations: vec![2, 5, 2, 1], ..plain.clone() };
-        for cfg in [plain, dilated] {
+        // 16 channels: the forward pass and the input gradients run the direct AVX2 kernel
+        // where the CPU has it (the tail's input gradient too: 1 → 16 channels).
+        let wide = EnhanceNetConfig::new(1, 16, 3);
+        let wide_dilated = EnhanceNetConfig { dilations: vec![3, 2, 1], ..wide.clone() };
+        for cfg in [plain, dilated, wide, wide_dilated] {
             for loss in [Loss::L1, Loss::Mse] {
                 gradients_match_burn_autodiff_for(&cfg, loss);
             }
