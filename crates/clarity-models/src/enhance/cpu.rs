@@ -409,14 +409,21 @@ pub(crate) fn channels_last(input: &[f32], c: usize, plane: usize) -> Vec<f32> {
 pub struct CpuEnhanceNet {
     pub(crate) layers: Vec<Conv3x3>,
     pub(crate) context: usize,
+    /// Activation planes reused from one slab to the next (direct kernel only).
+    planes: super::direct::PlaneCache,
 }
 
 impl CpuEnhanceNet {
+    /// The network of these layers (head first, tail last) reading `2·context + 1` slices.
+    pub(crate) fn new(layers: Vec<Conv3x3>, context: usize) -> Self {
+        Self { layers, context, planes: Default::default() }
+    }
+
     pub fn from_model(model: &EnhanceNet, context: usize) -> Self {
         let mut layers = vec![Conv3x3::from_burn(&model.head)];
         layers.extend(model.body.iter().map(Conv3x3::from_burn));
         layers.push(Conv3x3::from_burn(&model.tail));
-        Self { layers, context }
+        Self::new(layers, context)
     }
 
     /// Each layer's tap spacing, head first (as [`super::EnhanceNetConfig::dilations`]).
@@ -459,7 +466,7 @@ impl CpuEnhanceNet {
         let last = self.layers.len() - 1;
         let hidden = &self.layers[..last];
         if kernel == ConvKernel::Auto && hidden.iter().all(super::direct::supports) {
-            return super::direct::forward_layers(hidden, &x, h, w);
+            return super::direct::forward_layers(hidden, &x, h, w, &self.planes);
         }
         for layer in hidden {
             x = layer.forward(&x, h, w, true, kernel); // [h, w, C]

@@ -45,7 +45,7 @@ pub(crate) fn seeded_init(cfg: &super::EnhanceNetConfig, seed: u64) -> CpuEnhanc
             Conv3x3 { c_in, c_out, weight, bias: vec![0.0; c_out], dilation: cfg.dilation(l) }
         })
         .collect();
-    CpuEnhanceNet { layers, context: cfg.context }
+    CpuEnhanceNet::new(layers, cfg.context)
 }
 
 /// Gradients in the layout of [`Conv3x3`]: per layer `(weight, bias)`.

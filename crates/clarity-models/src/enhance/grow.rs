@@ -79,7 +79,7 @@ pub fn with_extra_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
         bias: head.bias.clone(),
         dilation: head.dilation,
     };
-    CpuEnhanceNet { layers, context: net.context }
+    CpuEnhanceNet::new(layers, net.context)
 }
 
 /// Which old channel each new channel copies, and the share of the old channel's outgoing
@@ -134,7 +134,7 @@ fn widen(net: &CpuEnhanceNet, channels: usize, rng: &mut StdRng) -> CpuEnhanceNe
             Conv3x3 { c_in: ci, c_out: co, weight, bias, dilation: old.dilation }
         })
         .collect();
-    CpuEnhanceNet { layers, context: net.context }
+    CpuEnhanceNet::new(layers, net.context)
 }
 
 /// `net` with identity layers added up to `depth`; a new layer at position `l` of the result
@@ -154,7 +154,7 @@ fn deepen(net: &CpuEnhanceNet, depth: usize, dilation: impl Fn(usize) -> usize) 
             }
         }
     }
-    CpuEnhanceNet { layers, context: net.context }
+    CpuEnhanceNet::new(layers, net.context)
 }
 
 /// A 3×3 convolution (taps `dilation` apart) that passes its input through: the centre tap
