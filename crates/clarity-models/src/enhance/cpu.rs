@@ -179,24 +179,10 @@ impl Conv3x3 {
         kernel: ConvKernel,
     ) {
         if self.direct(kernel) {
-            super::direct::forward_band(self, input, h, w, y0, dst, relu, scratch);
-        } else {
-            self.forward_band_gemm(input, h, w, y0, dst, relu, scratch);
+            return super::direct::forward_band(self, input, h, w, y0, dst, relu, scratch);
         }
-    }
-
-    /// [`Self::forward_band`] by im2col + `gemm`; `cols` is scratch.
-    #[allow(clippy::too_many_arguments)]
-    fn forward_band_gemm(
-        &self,
-        input: &[f32],
-        h: usize,
-        w: usize,
-        y0: usize,
-        dst: &mut [f32],
-        relu: bool,
-        cols: &mut Vec<f32>,
-    ) {
+        // im2col + gemm, the im2col matrix in `scratch`.
+        let cols = scratch;
         let (co, k) = (self.c_out, 9 * self.c_in);
         let n_rows = dst.len() / (w * co);
         let m = n_rows * w;
