@@ -476,9 +476,21 @@ impl CpuEnhanceNet {
         w: usize,
         kernel: ConvKernel,
     ) -> Vec<f32> {
-        let features = self.features_slab_with(input, h, w, kernel); // [h, w, C]
-        let tail = &self.layers[self.layers.len() - 1];
-        let x = tail.forward(&features, h, w, false, kernel); // [h, w]
+        let c = self.layers[0].c_in;
+        assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
+        let (hidden, tail) = self.layers.split_at(self.layers.len() - 1);
+        let tail = &tail[0];
+        let x = if kernel == ConvKernel::Auto
+            && hidden.iter().all(super::direct::supports)
+            && super::direct::supports_tail(tail)
+        {
+            let x = channels_last(input, hidden[0].c_in, h * w);
+            super::direct::forward_network(hidden, tail, &x, h, w, &self.planes)
+        // [h, w]
+        } else {
+            let features = self.features_slab_with(input, h, w, kernel); // [h, w, C]
+            tail.forward(&features, h, w, false, kernel) // [h, w]
+        };
         let centre = &input[self.context * h * w..(self.context + 1) * h * w];
         x.iter().zip(centre).map(|(r, c)| r + c).collect()
     }

@@ -93,6 +93,78 @@ pub(crate) fn forward_layers(
     w: usize,
     cache: &PlaneCache,
 ) -> Vec<f32> {
+    hidden_then(layers, input, h, w, cache, |last, p| {
+        let c = layers[layers.len() - 1].c_out;
+        let pw = w + 2 * p;
+        let mut out = vec![0f32; h * w * c];
+        for y in 0..h {
+            let at = ((y + p) * pw + p) * c;
+            out[y * w * c..(y + 1) * w * c].copy_from_slice(&last[at..at + w * c]);
+        }
+        out
+    })
+}
+
+/// [`forward_layers`] then a 1-channel `tail` (no ReLU) read straight from the bordered last
+/// plane: the whole network's residual `[h, w]` without copying the features out or building
+/// the tail's im2col matrix (9·C floats per pixel).
+///
+/// # Panics
+/// As [`forward_layers`], and if `tail` is not C → 1 channels with C a multiple of 8.
+pub(crate) fn forward_network(
+    hidden: &[Conv3x3],
+    tail: &Conv3x3,
+    input: &[f32],
+    h: usize,
+    w: usize,
+    cache: &PlaneCache,
+) -> Vec<f32> {
+    assert!(supports_tail(tail), "the direct tail needs AVX2, FMA and 8·n → 1 channels");
+    let c = tail.c_in;
+    assert_eq!(hidden[hidden.len() - 1].c_out, c, "the tail takes {c} channels");
+    hidden_then(hidden, input, h, w, cache, |last, p| {
+        let (pw, d) = (w + 2 * p, tail.dilation);
+        assert!(d <= p, "the tail's taps reach past the planes' border");
+        let mut out = vec![0f32; h * w];
+        out.par_chunks_mut(8 * w).enumerate().for_each(|(band, dst)| {
+            let y0 = band * 8;
+            let n_rows = dst.len() / w;
+            let origin = ((y0 + p - d) * pw + (p - d)) * c;
+            let last_read = origin + (n_rows - 1 + 2 * d) * pw * c + (w - 1 + 2 * d) * c + c;
+            assert!(last_read <= last.len(), "the plane is too small for the tail's taps");
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `supports_tail` checked AVX2 and FMA and c % 8 == 0; the bound above
+            // holds every tap read, `dst` is [n_rows, w], `weight` [9, c].
+            unsafe {
+                avx2::tail_rows(
+                    last.as_ptr().add(origin),
+                    tail.weight.as_ptr(),
+                    tail.bias[0],
+                    dst.as_mut_ptr(),
+                    avx2::Shape { n_rows, w, src_stride: pw * c, dst_stride: w, ci: c, co: 1, d },
+                );
+            }
+        });
+        out
+    })
+}
+
+/// Whether `tail` can run on [`forward_network`]'s planes: AVX2 + FMA, one output channel and
+/// input channels in whole 8-lane registers.
+pub(crate) fn supports_tail(tail: &Conv3x3) -> bool {
+    tail.c_out == 1 && tail.c_in.is_multiple_of(8) && available()
+}
+
+/// The hidden layers on bordered planes, then `f(last plane, border)` before the planes go back
+/// to `cache`.
+fn hidden_then<R>(
+    layers: &[Conv3x3],
+    input: &[f32],
+    h: usize,
+    w: usize,
+    cache: &PlaneCache,
+    f: impl FnOnce(&[f32], usize) -> R,
+) -> R {
     let first = &layers[0];
     let c = layers[layers.len() - 1].c_out;
     assert_eq!(input.len(), h * w * first.c_in, "input is not [{h}, {w}, {}]", first.c_in);
@@ -145,12 +217,7 @@ pub(crate) fn forward_layers(
             run(layer, &packed, src, out, end_row - first_row, w, true);
         });
     }
-    let last = &bufs[(layers.len() - 1) % 2];
-    let mut out = vec![0f32; h * w * c];
-    for y in 0..h {
-        let at = ((y + p) * pw + p) * c;
-        out[y * w * c..(y + 1) * w * c].copy_from_slice(&last[at..at + w * c]);
-    }
+    let out = f(&bufs[(layers.len() - 1) % 2], p);
     cache.put(key, bufs);
     out
 }
@@ -365,6 +432,46 @@ mod avx2 {
                 if x < s.w {
                     tile::<1>(src_row.add(x * s.ci), weights, b, dst_row.add(x * s.co), s, relu);
                 }
+            }
+        }
+    }
+
+    /// A 1-channel convolution of every pixel of the band: the 9·C products of each pixel summed
+    /// in two 8-lane accumulators (taps alternate between them), then across lanes, plus `bias`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be available; `src` is the top-left tap of output (0, 0) with rows
+    /// `s.src_stride` apart and every tap of the band inside its buffer; `weights` holds
+    /// `[9, s.ci]` with `s.ci % 8 == 0`; `dst` holds `[s.n_rows, s.w]`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tail_rows(
+        src: *const f32,
+        weights: *const f32,
+        bias: f32,
+        dst: *mut f32,
+        s: Shape,
+    ) {
+        for r in 0..s.n_rows {
+            for x in 0..s.w {
+                let mut acc = [_mm256_setzero_ps(); 2];
+                for t in 0..9 {
+                    let (ky, kx) = (t / 3, t % 3);
+                    let tap = src.add((r + ky * s.d) * s.src_stride + (x + kx * s.d) * s.ci);
+                    let wt = weights.add(t * s.ci);
+                    for i in (0..s.ci).step_by(8) {
+                        let a = &mut acc[t % 2];
+                        *a = _mm256_fmadd_ps(
+                            _mm256_loadu_ps(tap.add(i)),
+                            _mm256_loadu_ps(wt.add(i)),
+                            *a,
+                        );
+                    }
+                }
+                let v = _mm256_add_ps(acc[0], acc[1]);
+                let v = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+                let v = _mm_add_ss(v, _mm_shuffle_ps(v, v, 1));
+                *dst.add(r * s.dst_stride + x) = _mm_cvtss_f32(v) + bias;
             }
         }
     }
