@@ -8,7 +8,7 @@
 //! a `[pixels, 9·c_in]` matrix times the `[9·c_in, c_out]` weight matrix (the `gemm` crate),
 //! with the bias pre-loaded into the output and ReLU applied while the band is still in cache.
 //! On CPUs with AVX2 and FMA, layers with 16·n output channels run a direct convolution instead
-//! (`direct.rs`, [`ConvKernel`]). Bands run in parallel. The same layers back-propagate for CPU
+//! (`direct/`, [`ConvKernel`]). Bands run in parallel. The same layers back-propagate for CPU
 //! training (`cpu_train.rs`).
 
 use rayon::prelude::*;
@@ -391,7 +391,7 @@ pub(crate) fn channels_last(input: &[f32], c: usize, plane: usize) -> Vec<f32> {
     x
 }
 
-/// [`EnhanceNet`]'s weights laid out for [`CpuEnhanceNet::forward`].
+/// [`EnhanceNet`]'s weights laid out for [`CpuEnhanceNet::forward_slab`].
 pub struct CpuEnhanceNet {
     pub(crate) layers: Vec<Conv3x3>,
     pub(crate) context: usize,

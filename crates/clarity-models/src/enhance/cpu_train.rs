@@ -1,4 +1,4 @@
-//! Training [`EnhanceNet`] on the CPU with hand-written back-propagation.
+//! Training [`super::EnhanceNet`] on the CPU with hand-written back-propagation.
 //!
 //! Why not burn's autodiff here: on 2 cores burn `flex` ran this network at ~37 GFLOP/s, so a
 //! step of 16 patches of 64² took ~1.2 s and a session of CPU time bought only a few thousand

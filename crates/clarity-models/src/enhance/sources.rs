@@ -5,7 +5,7 @@
 //! often as a phantom image (MNI152 brain phantom in T2, PD and FLAIR contrast; T1 in-phase,
 //! T2 fat-sat and portal-venous DCE of one generated liver exam) unless `phantoms` is false
 //! (the shipped model's last stage trained without them, see [`load`]). The Colin27 and MNI152
-//! templates are averages of many scans and are left out (see [`REAL_WEIGHT`]). Validation: `prostatex_0000/t2_tse` and `pyradiomics_brain2/t1`, never trained on.
+//! templates are averages of many scans and are left out (see `REAL_WEIGHT`). Validation: `prostatex_0000/t2_tse` and `pyradiomics_brain2/t1`, never trained on.
 //! Every volume is first brought to its acquired matrix (see `clarity_mr::fastscan`).
 
 use std::path::{Path, PathBuf};

@@ -149,7 +149,7 @@ fn to_tensors(b: Batch, device: &Device) -> (Tensor<4>, Tensor<4>) {
 /// Train on `train` volumes, validate on `val` volumes, write into `out`. Resumes from
 /// `out/checkpoint` when it exists. `progress(step, loss)` is called after every step.
 ///
-/// On the CPU (`flex`) device the hand-written back-propagation of [`super::cpu_train`] runs
+/// On the CPU (`flex`) device the hand-written back-propagation of `cpu_train.rs` runs
 /// (~4× burn's speed here); on any other device burn's autodiff does. Their checkpoints differ
 /// (safetensors + `adam.bin` against burnpack), so a run resumes on the engine that started it.
 pub fn train(
