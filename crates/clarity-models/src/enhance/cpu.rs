@@ -125,12 +125,11 @@ impl Conv3x3 {
     }
 
     /// Rows per band of the forward pass. The direct kernel copies a band with `dilation` rows
-    /// of border above and below, so its bands are at least 8 rows (the copy ≤ 1.25× the band
-    /// for plain layers) and still many per core on a 256² slice; im2col's are sized by
-    /// [`Self::band_rows`].
+    /// of border above and below, so its bands are [`super::direct::BAND_ROWS`] or 4 × the
+    /// dilation; im2col's are sized by [`Self::band_rows`].
     pub(crate) fn forward_rows(&self, w: usize, kernel: ConvKernel) -> usize {
         if self.direct(kernel) {
-            8.max(4 * self.dilation)
+            super::direct::BAND_ROWS.max(4 * self.dilation)
         } else {
             self.band_rows(w)
         }
@@ -244,9 +243,6 @@ impl Conv3x3 {
         let (ci, co) = (self.c_in, self.c_out);
         let k = 9 * ci;
         let rows = self.band_rows(w);
-        if let Some(d) = dx.as_deref_mut() {
-            d.fill(0.0);
-        }
         for px in dz.chunks(co) {
             for (g, v) in grad_b.iter_mut().zip(px) {
                 *g += v;
@@ -264,7 +260,11 @@ impl Conv3x3 {
                 t.forward_band(dz, h, w, band * rows, dst, false, dcols, ConvKernel::Auto);
             }
         }
+        // col2im below adds into dx, so it starts from zero; the direct kernel wrote all of it.
         let mut dx = if transposed.is_some() { None } else { dx };
+        if let Some(d) = dx.as_deref_mut() {
+            d.fill(0.0);
+        }
         let mut y0 = 0;
         while y0 < h {
             let n_rows = rows.min(h - y0);
@@ -446,18 +446,28 @@ impl CpuEnhanceNet {
         w: usize,
         kernel: ConvKernel,
     ) -> Vec<f32> {
-        let c = self.layers[0].c_in;
-        assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
-        let mut x = channels_last(input, c, h * w);
-        let last = self.layers.len() - 1;
-        let hidden = &self.layers[..last];
-        if kernel == ConvKernel::Auto && hidden.iter().all(super::direct::supports) {
-            return super::direct::forward_layers(hidden, &x, h, w, &self.planes);
+        let hidden = self.hidden(input, h, w);
+        if self.direct_hidden(kernel) {
+            return super::direct::forward_layers(hidden, input, h, w, &self.planes);
         }
+        let mut x = channels_last(input, hidden[0].c_in, h * w);
         for layer in hidden {
             x = layer.forward(&x, h, w, true, kernel); // [h, w, C]
         }
         x
+    }
+
+    /// The layers before the tail, after checking that `input` is `[c_in, h, w]`.
+    fn hidden(&self, input: &[f32], h: usize, w: usize) -> &[Conv3x3] {
+        let c = self.layers[0].c_in;
+        assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
+        &self.layers[..self.layers.len() - 1]
+    }
+
+    /// Whether every layer before the tail runs the direct kernel on bordered planes.
+    fn direct_hidden(&self, kernel: ConvKernel) -> bool {
+        let hidden = &self.layers[..self.layers.len() - 1];
+        kernel == ConvKernel::Auto && hidden.iter().all(super::direct::supports)
     }
 
     /// The same function as [`EnhanceNet::forward`] on one slab.
@@ -476,16 +486,10 @@ impl CpuEnhanceNet {
         w: usize,
         kernel: ConvKernel,
     ) -> Vec<f32> {
-        let c = self.layers[0].c_in;
-        assert_eq!(input.len(), c * h * w, "input is not [{c}, {h}, {w}]");
-        let (hidden, tail) = self.layers.split_at(self.layers.len() - 1);
-        let tail = &tail[0];
-        let x = if kernel == ConvKernel::Auto
-            && hidden.iter().all(super::direct::supports)
-            && super::direct::supports_tail(tail)
-        {
-            let x = channels_last(input, hidden[0].c_in, h * w);
-            super::direct::forward_network(hidden, tail, &x, h, w, &self.planes)
+        let hidden = self.hidden(input, h, w);
+        let tail = &self.layers[self.layers.len() - 1];
+        let x = if self.direct_hidden(kernel) && super::direct::supports_tail(tail) {
+            super::direct::forward_network(hidden, tail, input, h, w, &self.planes)
         // [h, w]
         } else {
             let features = self.features_slab_with(input, h, w, kernel); // [h, w, C]

@@ -23,6 +23,11 @@ use super::cpu::Conv3x3;
 /// Output channels per register block (two 8-lane AVX registers).
 const BLOCK: usize = 16;
 
+/// Output rows per parallel band (a band's input is copied with its border where activations
+/// are unpadded, so bands of 8 keep that copy ≤ 1.25× the band for plain layers while a 256²
+/// slice still has 32 bands for the cores).
+pub(crate) const BAND_ROWS: usize = 8;
+
 /// Whether this CPU runs the kernel (checked once per call; the standard library caches the
 /// CPUID answer).
 pub(crate) fn available() -> bool {
@@ -83,7 +88,8 @@ pub(crate) fn forward_band(
 /// as the largest tap spacing so that no layer copies its input: the inference path.
 ///
 /// # Shapes
-/// `input`: `[h, w, c_in]` (channels-last) → `[h, w, C]` (the last layer's output).
+/// `input`: `[c_in, h, w]` (channel-first, as the network's input) → `[h, w, C]`
+/// (channels-last, the last layer's output).
 ///
 /// # Panics
 /// If [`supports`] is false for a layer, or the layers' channels do not chain.
@@ -127,8 +133,8 @@ pub(crate) fn forward_network(
         let (pw, d) = (w + 2 * p, tail.dilation);
         assert!(d <= p, "the tail's taps reach past the planes' border");
         let mut out = vec![0f32; h * w];
-        out.par_chunks_mut(8 * w).enumerate().for_each(|(band, dst)| {
-            let y0 = band * 8;
+        out.par_chunks_mut(BAND_ROWS * w).enumerate().for_each(|(band, dst)| {
+            let y0 = band * BAND_ROWS;
             let n_rows = dst.len() / w;
             let origin = ((y0 + p - d) * pw + (p - d)) * c;
             let last_read = origin + (n_rows - 1 + 2 * d) * pw * c + (w - 1 + 2 * d) * c + c;
@@ -166,17 +172,20 @@ fn hidden_then<R>(
     cache: &PlaneCache,
     f: impl FnOnce(&[f32], usize) -> R,
 ) -> R {
-    let first = &layers[0];
-    let c = layers[layers.len() - 1].c_out;
-    assert_eq!(input.len(), h * w * first.c_in, "input is not [{h}, {w}, {}]", first.c_in);
+    let (c0, c) = (layers[0].c_in, layers[layers.len() - 1].c_out);
+    assert_eq!(input.len(), c0 * h * w, "input is not [{c0}, {h}, {w}]");
     let p = layers.iter().map(|l| l.dilation).max().unwrap_or(1);
     let pw = w + 2 * p;
     let padded_len = |ch: usize| (h + 2 * p) * pw * ch;
-    let mut x0 = vec![0f32; padded_len(first.c_in)];
-    for y in 0..h {
-        let at = ((y + p) * pw + p) * first.c_in;
-        x0[at..at + w * first.c_in]
-            .copy_from_slice(&input[y * w * first.c_in..(y + 1) * w * first.c_in]);
+    // The channel-first input goes straight into its bordered channels-last plane.
+    let mut x0 = vec![0f32; padded_len(c0)];
+    for (ch, plane) in input.chunks(h * w).enumerate() {
+        for (y, row) in plane.chunks(w).enumerate() {
+            let at = ((y + p) * pw + p) * c0 + ch;
+            for (x, &v) in row.iter().enumerate() {
+                x0[at + x * c0] = v;
+            }
+        }
     }
     // Two buffers in turn for the hidden activations: every layer writes only the interior, so
     // their borders stay zero (all hidden layers have the same channels, hence the same layout).
@@ -196,9 +205,9 @@ fn hidden_then<R>(
             _ if l % 2 == 1 => (&a[..], b),
             _ => (&b[..], a),
         };
-        // Output rows in bands of 8 padded rows, in parallel; a band's interior rows start at
+        // Output rows in bands of padded rows, in parallel; a band's interior rows start at
         // padded row max(band start, p).
-        let rows = 8;
+        let rows = BAND_ROWS;
         dst.par_chunks_mut(rows * pw * c).enumerate().for_each(|(band, chunk)| {
             let first_row = (band * rows).max(p);
             let end_row = (band * rows + chunk.len() / (pw * c)).min(h + p);
