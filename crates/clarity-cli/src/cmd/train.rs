@@ -271,10 +271,23 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut ema = f64::NAN;
     let loss_name = format!("{:?}", settings.loss).to_uppercase();
+    // Without a terminal (a run under nohup or in CI) the bar draws nothing, so the log gets a
+    // line every 100 steps instead: a run of hours must show in its log that it is moving.
+    let log_lines = bar.is_hidden();
+    let end = a.stop_after.map_or(a.steps, |s| s.min(a.steps));
+    let mut first: Option<(usize, Instant)> = None;
     let report = train(&settings, &train_vols, &val_vols, &a.out, &device, &mut |step, loss| {
         ema = if ema.is_nan() { loss } else { 0.98 * ema + 0.02 * loss };
         bar.set_position(step as u64);
         bar.set_message(format!("{loss_name} {ema:.5}"));
+        let (step0, t0) = *first.get_or_insert((step, Instant::now()));
+        if log_lines && step > step0 && (step % 100 == 0 || step == end) {
+            let per_step = t0.elapsed().as_secs_f64() / (step - step0) as f64;
+            eprintln!(
+                "step {step}/{end}: {loss_name} {ema:.5}, {per_step:.2} s per step, {:.0} min left",
+                per_step * end.saturating_sub(step) as f64 / 60.0
+            );
+        }
     })?;
     bar.finish_and_clear();
     std::fs::write(a.out.join("training_log.json"), serde_json::to_string_pretty(&report)?)?;

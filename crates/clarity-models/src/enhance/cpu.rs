@@ -239,6 +239,7 @@ impl Conv3x3 {
         grad_b: &mut [f32],
         mut dx: Option<&mut [f32]>,
         scratch: &mut (Vec<f32>, Vec<f32>),
+        kernel: ConvKernel,
     ) {
         let (ci, co) = (self.c_in, self.c_out);
         let k = 9 * ci;
@@ -252,18 +253,38 @@ impl Conv3x3 {
         // The input gradient is a convolution of `dz` with the taps flipped and the channels
         // swapped: where the direct kernel takes that layer, it replaces the dcols product and
         // the col2im scatter below.
-        let transposed =
-            dx.is_some().then(|| self.transposed()).filter(|t| t.direct(ConvKernel::Auto));
+        let transposed = dx.is_some().then(|| self.transposed()).filter(|t| t.direct(kernel));
         if let (Some(t), Some(d)) = (&transposed, dx.as_deref_mut()) {
-            let rows = t.forward_rows(w, ConvKernel::Auto);
+            let rows = t.forward_rows(w, kernel);
             for (band, dst) in d.chunks_mut(rows * w * ci).enumerate() {
-                t.forward_band(dz, h, w, band * rows, dst, false, dcols, ConvKernel::Auto);
+                t.forward_band(dz, h, w, band * rows, dst, false, dcols, kernel);
             }
         }
         // col2im below adds into dx, so it starts from zero; the direct kernel wrote all of it.
         let mut dx = if transposed.is_some() { None } else { dx };
         if let Some(d) = dx.as_deref_mut() {
             d.fill(0.0);
+        }
+        // The weight gradient's own direct kernel, where the layer takes one; then im2col is
+        // only needed by col2im's input gradient.
+        let direct_dw = self.direct(kernel);
+        if direct_dw {
+            let rows = self.forward_rows(w, kernel);
+            for (band, dz_band) in dz.chunks(rows * w * co).enumerate() {
+                super::direct::weight_grad_band(
+                    self,
+                    input,
+                    h,
+                    w,
+                    band * rows,
+                    dz_band,
+                    grad_w,
+                    cols,
+                );
+            }
+            if dx.is_none() {
+                return;
+            }
         }
         let mut y0 = 0;
         while y0 < h {
@@ -273,17 +294,19 @@ impl Conv3x3 {
             self.im2col(input, h, w, y0, n_rows, cols);
             // SAFETY (both calls): grad_w is k×co, cols m×k (read transposed as k×m through its
             // strides), dz_band m×co, dcols m×k, weight k×co (read transposed as co×k).
-            unsafe {
-                matmul(
-                    k,
-                    co,
-                    m,
-                    grad_w.as_mut_ptr(),
-                    co,
-                    true,
-                    (cols.as_ptr(), k, 1),
-                    (dz_band.as_ptr(), 1, co),
-                );
+            if !direct_dw {
+                unsafe {
+                    matmul(
+                        k,
+                        co,
+                        m,
+                        grad_w.as_mut_ptr(),
+                        co,
+                        true,
+                        (cols.as_ptr(), k, 1),
+                        (dz_band.as_ptr(), 1, co),
+                    );
+                }
             }
             if let Some(d) = dx.as_deref_mut() {
                 dcols.clear();

@@ -75,9 +75,10 @@ fn image_step(
     scale: f32,
     loss_fn: Loss,
     grads: &mut Grads,
+    kernel: ConvKernel,
 ) -> f64 {
     let plane = h * w;
-    let acts = forward_activations(net, input, h, w);
+    let acts = forward_activations(net, input, h, w, kernel);
     // Output = centre slice + residual; the loss against the target.
     let centre = &input[net.context * plane..(net.context + 1) * plane];
     let residual = &acts[net.layers.len()];
@@ -89,7 +90,7 @@ fn image_step(
             scale * dl
         })
         .collect(); // ∂loss/∂residual, [h, w, 1]
-    backward_activations(net, &acts, h, w, g, grads);
+    backward_activations(net, &acts, h, w, g, grads, kernel);
     loss
 }
 
@@ -100,6 +101,7 @@ pub(crate) fn forward_activations(
     input: &[f32],
     h: usize,
     w: usize,
+    kernel: ConvKernel,
 ) -> Vec<Vec<f32>> {
     let plane = h * w;
     let n_layers = net.layers.len();
@@ -108,10 +110,10 @@ pub(crate) fn forward_activations(
     let mut cols = Vec::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let mut out = vec![0f32; plane * layer.c_out];
-        let rows = layer.forward_rows(w, ConvKernel::Auto);
+        let rows = layer.forward_rows(w, kernel);
         for (band, dst) in out.chunks_mut(rows * w * layer.c_out).enumerate() {
             let relu = i + 1 != n_layers;
-            layer.forward_band(&acts[i], h, w, band * rows, dst, relu, &mut cols, ConvKernel::Auto);
+            layer.forward_band(&acts[i], h, w, band * rows, dst, relu, &mut cols, kernel);
         }
         acts.push(out);
     }
@@ -127,6 +129,7 @@ pub(crate) fn backward_activations(
     w: usize,
     mut g: Vec<f32>,
     grads: &mut Grads,
+    kernel: ConvKernel,
 ) {
     let plane = h * w;
     let n_layers = net.layers.len();
@@ -143,17 +146,32 @@ pub(crate) fn backward_activations(
         }
         let (gw, gb) = &mut grads[i];
         if i == 0 {
-            layer.backward(&acts[0], h, w, &g, gw, gb, None, &mut scratch);
+            layer.backward(&acts[0], h, w, &g, gw, gb, None, &mut scratch, kernel);
         } else {
             let mut dx = vec![0f32; plane * layer.c_in];
-            layer.backward(&acts[i], h, w, &g, gw, gb, Some(&mut dx), &mut scratch);
+            layer.backward(
+                &acts[i],
+                h,
+                w,
+                &g,
+                gw,
+                gb,
+                Some(&mut dx),
+                &mut scratch,
+                ConvKernel::Auto,
+            );
             g = dx;
         }
     }
 }
 
 /// Mean loss of the batch and its gradients (of that mean).
-pub(crate) fn loss_and_grads(net: &CpuEnhanceNet, batch: &Batch, loss: Loss) -> (f64, Grads) {
+pub(crate) fn loss_and_grads(
+    net: &CpuEnhanceNet,
+    batch: &Batch,
+    loss: Loss,
+    kernel: ConvKernel,
+) -> (f64, Grads) {
     let (p, ch) = (batch.patch, batch.channels);
     let n_px = (batch.batch * p * p) as f32;
     // Per-image gradients in parallel, summed in image order: the result does not depend on
@@ -164,7 +182,7 @@ pub(crate) fn loss_and_grads(net: &CpuEnhanceNet, batch: &Batch, loss: Loss) -> 
             let mut grads = zero_grads(net);
             let input = &batch.input[b * ch * p * p..(b + 1) * ch * p * p];
             let target = &batch.target[b * p * p..(b + 1) * p * p];
-            let l = image_step(net, input, target, p, p, 1.0 / n_px, loss, &mut grads);
+            let l = image_step(net, input, target, p, p, 1.0 / n_px, loss, &mut grads, kernel);
             (l, grads)
         })
         .collect();
@@ -253,8 +271,9 @@ mod tests {
         let plain = EnhanceNetConfig::new(1, 6, 4);
         // Dilated layers, one reaching past the 13-pixel patch's edge from most pixels.
         let dilated = EnhanceNetConfig { dilations: vec![2, 5, 2, 1], ..plain.clone() };
-        // 16 channels: the forward pass and the input gradients run the direct AVX2 kernel
-        // where the CPU has it (the tail's input gradient too: 1 → 16 channels).
+        // 16 channels: the forward pass, the input gradients and the weight gradients run the
+        // direct AVX2 kernel where the CPU has it (the tail's input gradient too: 1 → 16
+        // channels).
         let wide = EnhanceNetConfig::new(1, 16, 3);
         let wide_dilated = EnhanceNetConfig { dilations: vec![3, 2, 1], ..wide.clone() };
         for cfg in [plain, dilated, wide, wide_dilated] {
@@ -299,19 +318,36 @@ mod tests {
         let want_loss = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
         let net = CpuEnhanceNet::from_model(&model.valid(), cfg.context);
-        let (got_loss, grads) = loss_and_grads(&net, &batch, loss_fn);
+        // Both kernels: where the CPU has AVX2 + FMA, Auto runs the direct one for every
+        // 16-channel layer (forward, input and weight gradients) and Gemm never does.
+        for kernel in [ConvKernel::Auto, ConvKernel::Gemm] {
+            let (got_loss, grads) = loss_and_grads(&net, &batch, loss_fn, kernel);
+            check_grads(cfg, &model, &g, &net, loss_fn, (got_loss, want_loss), &grads);
+        }
+    }
+
+    /// The CPU engine's loss and gradients against burn's (`g`).
+    fn check_grads(
+        cfg: &EnhanceNetConfig,
+        model: &crate::enhance::EnhanceNet,
+        g: &burn::tensor::Gradients,
+        net: &CpuEnhanceNet,
+        loss_fn: Loss,
+        (got_loss, want_loss): (f64, f64),
+        grads: &Grads,
+    ) {
         assert!((got_loss - want_loss).abs() < 1e-6, "{loss_fn:?}: {got_loss} vs {want_loss}");
         assert_eq!(net.dilations(), (0..cfg.depth).map(|l| cfg.dilation(l)).collect::<Vec<_>>());
         let convs: Vec<&burn::nn::conv::Conv2d> =
             std::iter::once(&model.head).chain(&model.body).chain([&model.tail]).collect();
         for (l, conv) in convs.iter().enumerate() {
             let gw =
-                conv.weight.grad(&g).expect("weight grad").into_data().try_to_vec::<f32>().unwrap();
+                conv.weight.grad(g).expect("weight grad").into_data().try_to_vec::<f32>().unwrap();
             let gb = conv
                 .bias
                 .as_ref()
                 .unwrap()
-                .grad(&g)
+                .grad(g)
                 .unwrap()
                 .into_data()
                 .try_to_vec::<f32>()

@@ -22,7 +22,7 @@ use crate::store::{
     save_weights, write_state, ModelSource, TrainState,
 };
 
-use super::cpu::CpuEnhanceNet;
+use super::cpu::{ConvKernel, CpuEnhanceNet};
 use super::cpu_train::{loss_and_grads, seeded_init, Adam};
 
 use super::data::{sample_batch, Batch, PairSettings};
@@ -314,6 +314,8 @@ struct CpuEngine {
     adam: Adam,
     cfg: EnhanceNetConfig,
     loss: Loss,
+    /// Auto in training; Gemm only for the bench's comparison.
+    kernel: ConvKernel,
 }
 
 impl Engine for CpuEngine {
@@ -325,11 +327,13 @@ impl Engine for CpuEngine {
         let Some(state) = checkpoint_state::<CheckpointState>(ck)? else {
             let net = initial_net(s)?;
             let adam = Adam::new(&net);
-            return Ok((Self { net, adam, cfg: s.net.clone(), loss: s.loss }, None));
+            let kernel = ConvKernel::Auto;
+            return Ok((Self { net, adam, cfg: s.net.clone(), loss: s.loss, kernel }, None));
         };
         let net = seeded_init(&s.net, s.seed);
         let adam = Adam::new(&net);
-        let mut engine = Self { net, adam, cfg: s.net.clone(), loss: s.loss };
+        let mut engine =
+            Self { net, adam, cfg: s.net.clone(), loss: s.loss, kernel: ConvKernel::Auto };
         check_net(ck, &state, s)?;
         let adam_path = ck.join("adam.bin");
         if !adam_path.is_file() {
@@ -348,7 +352,7 @@ impl Engine for CpuEngine {
     }
 
     fn step(&mut self, batch: Batch, lr: f64) -> f64 {
-        let (loss, grads) = loss_and_grads(&self.net, &batch, self.loss);
+        let (loss, grads) = loss_and_grads(&self.net, &batch, self.loss, self.kernel);
         self.adam.step(&mut self.net, &grads, lr);
         loss
     }
@@ -550,33 +554,50 @@ pub fn load_model(
     Ok((model, cfg))
 }
 
-/// Median seconds of one training step (forward, backward, Adam update) on `batch` for burn's
-/// autodiff on `device` (`flex`, or a GPU: what a GPU run would use) and for the hand-written
-/// CPU engine, `repeats` steps each after one warm-up: the comparison `clarity bench enhance`
-/// prints. Data generation excluded. On a GPU a step's queued work finishes while the next
-/// one reads its loss, so the median is the steady-state time.
+/// Median seconds of one training step (forward, backward, Adam update) on `batch`, after one
+/// warm-up step each: what `clarity bench enhance` prints. Data generation excluded.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingStepTimes {
+    /// burn's autodiff on the bench's device (`flex`, or a GPU: what a GPU run would use). On
+    /// a GPU a step's queued work finishes while the next one reads its loss, so the median is
+    /// the steady-state time.
+    pub burn_s: f64,
+    /// The hand-written CPU engine as training runs it (the direct AVX2 kernel for every layer
+    /// that takes it: forward, input and weight gradients).
+    pub cpu_s: f64,
+    /// The same engine with im2col + gemm for every layer, timed interleaved with `cpu_s`.
+    pub cpu_gemm_s: f64,
+}
+
+/// Time `repeats` training steps of each engine on `batch` (see [`TrainingStepTimes`]).
 pub fn time_training_steps(
     net: &EnhanceNetConfig,
     batch: &Batch,
     repeats: usize,
     device: &Device,
-) -> (f64, f64) {
-    fn median_step(engine: &mut impl Engine, batch: &Batch, repeats: usize) -> f64 {
-        let mut times: Vec<f64> = (0..=repeats.max(1))
-            .map(|_| {
-                let t = Instant::now();
-                engine.step(batch.clone(), 1e-4);
-                t.elapsed().as_secs_f64()
-            })
-            .skip(1) // warm-up
-            .collect();
+) -> TrainingStepTimes {
+    fn timed(engine: &mut impl Engine, batch: &Batch) -> f64 {
+        let t = Instant::now();
+        engine.step(batch.clone(), 1e-4);
+        t.elapsed().as_secs_f64()
+    }
+    fn median(mut times: Vec<f64>) -> f64 {
         times.sort_by(f64::total_cmp);
         times[times.len() / 2]
     }
+    let n = repeats.max(1);
     let s = TrainSettings { net: net.clone(), ..Default::default() };
-    // A folder without a checkpoint: both engines start fresh.
+    // A folder without a checkpoint: every engine starts fresh, from the same weights.
     let fresh = Path::new("/nonexistent/clarity-bench");
     let mut burn = BurnEngine::start(&s, fresh, device).expect("fresh start").0;
+    timed(&mut burn, batch);
+    let burn_s = median((0..n).map(|_| timed(&mut burn, batch)).collect());
     let mut cpu = CpuEngine::start(&s, fresh, &Device::flex()).expect("fresh start").0;
-    (median_step(&mut burn, batch, repeats), median_step(&mut cpu, batch, repeats))
+    let mut gemm = CpuEngine::start(&s, fresh, &Device::flex()).expect("fresh start").0;
+    gemm.kernel = ConvKernel::Gemm;
+    timed(&mut cpu, batch);
+    timed(&mut gemm, batch);
+    let (a, b): (Vec<f64>, Vec<f64>) =
+        (0..n).map(|_| (timed(&mut cpu, batch), timed(&mut gemm, batch))).unzip();
+    TrainingStepTimes { burn_s, cpu_s: median(a), cpu_gemm_s: median(b) }
 }

@@ -248,12 +248,13 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         let vol = clarity_core::Volume::new([128, 128, 3], test_input(1, 3, 128))?;
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
         let batch = clarity_models::enhance::data::sample_batch(&[vol], 16, &pairs, &mut rng);
-        let (burn_s, cpu_s) = clarity_models::enhance::train::time_training_steps(
+        let times = clarity_models::enhance::train::time_training_steps(
             &cfg,
             &batch,
             a.train_steps,
             &device,
         );
+        let (burn_s, cpu_s) = (times.burn_s, times.cpu_s);
         let step_flop = cfg.flops_per_slice(64, 64) * 16.0 * 3.0;
         println!(
             "\ntraining step (16 × 64² patches, forward + backward + Adam; median of {}):",
@@ -267,7 +268,16 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
             step_flop / burn_s / 1e9
         );
         println!("| clarity CPU engine | {cpu_s:.3} | {:.1} |", step_flop / cpu_s / 1e9);
-        println!("(the CPU engine takes {:.2}× burn's time)", cpu_s / burn_s);
+        println!(
+            "| clarity CPU engine, im2col + gemm kernel | {:.3} | {:.1} |",
+            times.cpu_gemm_s,
+            step_flop / times.cpu_gemm_s / 1e9
+        );
+        println!(
+            "(the CPU engine takes {:.2}× burn's time; with im2col + gemm {:.2}×)",
+            cpu_s / burn_s,
+            times.cpu_gemm_s / burn_s
+        );
     }
     if let Some(why) = skipped {
         println!(

@@ -164,3 +164,75 @@ unsafe fn tile<const P: usize>(
         _mm256_storeu_ps(dst.add(p * s.co + 8), hi);
     }
 }
+
+/// Adds the weight gradient of one band into `grad` (`[9·ci, co]`, rows ordered (ky, kx, ci)):
+/// for every tap, Σ over the band's output pixels of that tap's input value × the pixel's
+/// output gradient. Row by row, so that a row of `dz` and of the input stay in L1 while the
+/// 9 taps × c_in inputs sweep them (taps outermost, so one padded input row serves every
+/// output block); 6 input channels × 16 output channels per register tile
+/// (4, 2 and 1 for the rest of c_in).
+///
+/// Here `s.src_stride` is the padded input's row stride and `s.dst_stride` that of `dz`.
+///
+/// # Safety
+/// AVX2 and FMA must be available; `padded` holds the band with a border of `s.d` (pixel
+/// (r, x) of it is the top-left tap of output (r, x)), `dz` `[s.n_rows, s.w, s.co]` rows
+/// `s.dst_stride` apart, `grad` `[9·s.ci, s.co]`, `s.co % 16 == 0`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn weight_grad_rows(
+    padded: *const f32,
+    dz: *const f32,
+    grad: *mut f32,
+    s: Shape,
+) {
+    for r in 0..s.n_rows {
+        for t in 0..9 {
+            let (ky, kx) = (t / 3, t % 3);
+            let taps = padded.add((r + ky * s.d) * s.src_stride + kx * s.d * s.ci);
+            for j in 0..s.co / BLOCK {
+                let dz_row = dz.add(r * s.dst_stride + j * BLOCK);
+                let g = grad.add(t * s.ci * s.co + j * BLOCK);
+                let mut i = 0;
+                while i + 6 <= s.ci {
+                    weight_tile::<6>(taps.add(i), dz_row, g.add(i * s.co), s);
+                    i += 6;
+                }
+                if i + 4 <= s.ci {
+                    weight_tile::<4>(taps.add(i), dz_row, g.add(i * s.co), s);
+                    i += 4;
+                }
+                if i + 2 <= s.ci {
+                    weight_tile::<2>(taps.add(i), dz_row, g.add(i * s.co), s);
+                    i += 2;
+                }
+                if i < s.ci {
+                    weight_tile::<1>(taps.add(i), dz_row, g.add(i * s.co), s);
+                }
+            }
+        }
+    }
+}
+
+/// `Q` input channels × one 16-channel block of the weight gradient, summed over one row of
+/// output pixels: `taps` points at pixel 0's tap value of the first channel, `dz` at pixel 0's
+/// gradient of the block's first channel, `grad` at the tile's first weight.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn weight_tile<const Q: usize>(taps: *const f32, dz: *const f32, grad: *mut f32, s: Shape) {
+    let mut acc = [[_mm256_setzero_ps(); 2]; Q];
+    for x in 0..s.w {
+        let d0 = _mm256_loadu_ps(dz.add(x * s.co));
+        let d1 = _mm256_loadu_ps(dz.add(x * s.co + 8));
+        let px = taps.add(x * s.ci);
+        for (q, a) in acc.iter_mut().enumerate() {
+            let v = _mm256_broadcast_ss(&*px.add(q));
+            a[0] = _mm256_fmadd_ps(v, d0, a[0]);
+            a[1] = _mm256_fmadd_ps(v, d1, a[1]);
+        }
+    }
+    for (q, a) in acc.iter().enumerate() {
+        let row = grad.add(q * s.co);
+        _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), a[0]));
+        _mm256_storeu_ps(row.add(8), _mm256_add_ps(_mm256_loadu_ps(row.add(8)), a[1]));
+    }
+}
