@@ -120,7 +120,7 @@ impl Conv3x3 {
     }
 
     /// Whether [`Self::forward_band`] runs the direct kernel with `kernel`.
-    fn direct(&self, kernel: ConvKernel) -> bool {
+    pub(crate) fn direct(&self, kernel: ConvKernel) -> bool {
         kernel == ConvKernel::Auto && super::direct::supports(self)
     }
 
@@ -255,10 +255,8 @@ impl Conv3x3 {
         // the col2im scatter below.
         let transposed = dx.is_some().then(|| self.transposed()).filter(|t| t.direct(kernel));
         if let (Some(t), Some(d)) = (&transposed, dx.as_deref_mut()) {
-            let rows = t.forward_rows(w, kernel);
-            for (band, dst) in d.chunks_mut(rows * w * ci).enumerate() {
-                t.forward_band(dz, h, w, band * rows, dst, false, dcols, kernel);
-            }
+            // One call for the whole image: the direct kernel bands it and packs once.
+            t.forward_band(dz, h, w, 0, d, false, dcols, kernel);
         }
         // col2im below adds into dx, so it starts from zero; the direct kernel wrote all of it.
         let mut dx = if transposed.is_some() { None } else { dx };

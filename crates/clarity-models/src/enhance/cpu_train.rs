@@ -110,7 +110,9 @@ pub(crate) fn forward_activations(
     let mut cols = Vec::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let mut out = vec![0f32; plane * layer.c_out];
-        let rows = layer.forward_rows(w, kernel);
+        // The direct kernel takes the whole image at once (it bands it and packs its weights
+        // once); im2col's bands bound its matrix.
+        let rows = if layer.direct(kernel) { h.max(1) } else { layer.forward_rows(w, kernel) };
         for (band, dst) in out.chunks_mut(rows * w * layer.c_out).enumerate() {
             let relu = i + 1 != n_layers;
             layer.forward_band(&acts[i], h, w, band * rows, dst, relu, &mut cols, kernel);
