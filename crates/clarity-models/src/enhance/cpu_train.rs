@@ -3,10 +3,13 @@
 //! Why not burn's autodiff here: on 2 cores burn `flex` ran this network at ~37 GFLOP/s, so a
 //! step of 16 patches of 64² took ~1.2 s and a session of CPU time bought only a few thousand
 //! steps. The network is a plain stack of 3×3 convolutions with ReLU and a residual
-//! connection, so its backward pass is two matrix products per layer on the same im2col
-//! matrices the inference path ([`super::cpu`]) already builds: `∂W = colsᵀ·∂Z` and
-//! `∂cols = ∂Z·Wᵀ` folded back onto the pixels. Images of a batch run in parallel, each on one
-//! thread with its own gradient buffers, summed at the end. The result is checked against
+//! connection, so its backward pass is two products per layer: the input gradient is the
+//! forward convolution of `∂Z` with the taps mirrored and the channels swapped, and the weight
+//! gradient sums each tap's input against `∂Z` over the pixels. Where the CPU has AVX2 + FMA
+//! and a layer has 16·k output channels, all three (forward, input and weight gradients) run
+//! the direct kernels of [`super::direct`]; otherwise im2col + `gemm` (`∂W = colsᵀ·∂Z`,
+//! `∂cols = ∂Z·Wᵀ` folded back onto the pixels). Images of a batch run in parallel, each on
+//! one thread with its own gradient buffers, summed at the end. The result is checked against
 //! burn's autodiff in the tests. burn stays the source of truth for the model (configuration,
 //! initialisation, safetensors IO) and trains it on CUDA.
 

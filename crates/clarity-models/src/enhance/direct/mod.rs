@@ -1,5 +1,7 @@
 //! A direct 3×3 convolution for x86-64 CPUs with AVX2 and FMA: the forward pass of every
-//! [`Conv3x3`] whose output channels are a multiple of 16, and of the network's 1-channel tail.
+//! [`Conv3x3`] whose output channels are a multiple of 16 (in training also the input gradient,
+//! through the transposed layer, and the weight gradient, [`weight_grad_band`]), and of the
+//! network's 1-channel tail.
 //!
 //! Why a second kernel beside im2col + `gemm`: im2col writes every input value nine times into
 //! a `[pixels, 9·c_in]` matrix that the `gemm` crate then packs again, so for 48 channels the
