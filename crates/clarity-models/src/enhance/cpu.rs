@@ -124,12 +124,11 @@ impl Conv3x3 {
         kernel == ConvKernel::Auto && super::direct::supports(self)
     }
 
-    /// Rows per band of the forward pass. The direct kernel copies a band with `dilation` rows
-    /// of border above and below, so its bands are [`super::direct::BAND_ROWS`] or 4 × the
-    /// dilation; im2col's are sized by [`Self::band_rows`].
+    /// Rows per band of the forward pass: the direct kernel's [`super::direct::band_rows`]
+    /// (each band is copied with a border), im2col's [`Self::band_rows`].
     pub(crate) fn forward_rows(&self, w: usize, kernel: ConvKernel) -> usize {
         if self.direct(kernel) {
-            super::direct::BAND_ROWS.max(4 * self.dilation)
+            super::direct::band_rows(self.dilation)
         } else {
             self.band_rows(w)
         }
@@ -267,19 +266,7 @@ impl Conv3x3 {
         // only needed by col2im's input gradient.
         let direct_dw = self.direct(kernel);
         if direct_dw {
-            let rows = self.forward_rows(w, kernel);
-            for (band, dz_band) in dz.chunks(rows * w * co).enumerate() {
-                super::direct::weight_grad_band(
-                    self,
-                    input,
-                    h,
-                    w,
-                    band * rows,
-                    dz_band,
-                    grad_w,
-                    cols,
-                );
-            }
+            super::direct::weight_grad(self, input, h, w, dz, grad_w, cols);
             if dx.is_none() {
                 return;
             }
