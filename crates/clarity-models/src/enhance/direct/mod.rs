@@ -1,6 +1,6 @@
 //! A direct 3×3 convolution for x86-64 CPUs with AVX2 and FMA: the forward pass of every
 //! [`Conv3x3`] whose output channels are a multiple of 16 (in training also the input gradient,
-//! through the transposed layer, and the weight gradient, [`weight_grad_band`]), and of the
+//! through the transposed layer, and the weight gradient, [`weight_grad`]), and of the
 //! network's 1-channel tail.
 //!
 //! Why a second kernel beside im2col + `gemm`: im2col writes every input value nine times into
