@@ -35,7 +35,7 @@ pub struct EnhanceArgs {
     #[arg(long, value_enum, default_value_t = PeArg::Auto)]
     pub pe_axis: PeArg,
     /// Slices per network call.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::parse_count)]
     pub batch: usize,
     /// One pass per slice instead of the average over its four flips (4× faster, measured
     /// slightly less accurate; see the model card).

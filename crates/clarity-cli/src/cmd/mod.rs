@@ -70,6 +70,17 @@ pub fn refuse_to_replace(outputs: &[PathBuf], force: bool) -> anyhow::Result<()>
     }
 }
 
+/// A count flag (`--batch`, `--steps`, `--channels`, ...) that must be at least 1: zero would
+/// either do no work while reporting success or reach a division or chunking by zero deep in a
+/// library, so it is refused where the user typed it.
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a whole number")),
+    }
+}
+
 /// Two numbers written `A,B` (spaces allowed), for flags such as `--window CENTER,WIDTH`;
 /// `form` names them in the error message.
 pub fn parse_number_pair(text: &str, form: &str) -> Result<(f64, f64), String> {

@@ -65,7 +65,7 @@ pub struct LiverExamArgs {
     /// Output folder (created; must be empty unless --force).
     pub output: PathBuf,
     /// Number of synthetic patients.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::parse_count)]
     pub patients: usize,
     /// Seed of the run; patient n of seed s is always the same exam.
     #[arg(long, default_value_t = 0)]
@@ -205,9 +205,6 @@ fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
 }
 
 fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
-    if a.patients == 0 {
-        bail!("--patients must be at least 1");
-    }
     let vendors = a
         .vendor
         .iter()

@@ -28,10 +28,10 @@ pub struct ClassifyTrainArgs {
     #[arg(long, default_value = "models/classify")]
     pub out: PathBuf,
     /// Generated training exams (9 series + "other" series each).
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, value_parser = super::parse_count)]
     pub exams: usize,
     /// Generated validation exams (a different generator seed).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
     pub val_exams: usize,
     /// Field strengths of the training exams, in tesla (3 T is held out by default: the shifted
     /// test set).
@@ -41,19 +41,19 @@ pub struct ClassifyTrainArgs {
     #[arg(long, default_value = "../shared/data/mri")]
     pub data: PathBuf,
     /// Optimiser steps in total (a resumed run continues up to this number).
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1500, value_parser = super::parse_count)]
     pub steps: usize,
     /// Series per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
     pub batch: usize,
     /// Peak learning rate (cosine decay to 2 % of it).
     #[arg(long, default_value_t = 2e-3)]
     pub learning_rate: f64,
     /// Channels of the first stage (stages have C, 2C, 4C, 8C).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
     pub channels: usize,
     /// Validate and checkpoint every N steps.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::parse_count)]
     pub every: usize,
     /// Seed of the exam generator (training uses it, validation seed + 1) and of training.
     #[arg(long, default_value_t = 0)]
@@ -73,13 +73,13 @@ pub struct EnhanceTrainArgs {
     #[arg(long, default_value = "models/enhance")]
     pub out: PathBuf,
     /// Optimiser steps in total (a resumed run continues up to this number).
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = 4000, value_parser = super::parse_count)]
     pub steps: usize,
     /// Patches per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
     pub batch: usize,
     /// Patch size in pixels.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::parse_count)]
     pub patch: usize,
     /// SNR range of the simulated full-length scans, LOW,HIGH (drawn log-uniformly; SNR is the
     /// slice's foreground mean over the noise σ, as in `clarity eval enhance --snr`). Default:
@@ -90,10 +90,10 @@ pub struct EnhanceTrainArgs {
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
     /// Feature channels.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = super::parse_count)]
     pub channels: usize,
     /// Convolution layers.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::parse_count)]
     pub depth: usize,
     /// Neighbouring slices on each side used as input channels.
     #[arg(long, default_value_t = 1)]
@@ -106,11 +106,11 @@ pub struct EnhanceTrainArgs {
     #[arg(long, value_name = "D1,D2,...", value_delimiter = ',')]
     pub dilations: Vec<usize>,
     /// Validate and checkpoint every N steps.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = super::parse_count)]
     pub every: usize,
     /// Stop after this step with a checkpoint, keeping the schedule of --steps: run again with
     /// the same --steps (and no --stop-after, or a later one) to continue exactly where it stopped.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_count)]
     pub stop_after: Option<usize>,
     /// Start from the trained model in this folder (model.safetensors + config.json) instead of
     /// random weights. With more --channels or --depth than it has, the network is first grown
@@ -219,7 +219,9 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         dilations: a.dilations.clone(),
     };
     // Before the slow data loading: a bad network configuration fails at once.
-    net.check().map_err(|why| anyhow::anyhow!("--depth {} --dilations: {why}", a.depth))?;
+    net.check().map_err(|why| {
+        anyhow::anyhow!("--channels {} --depth {} --dilations: {why}", a.channels, a.depth)
+    })?;
     if net.dilations.iter().all(|&d| d == 1) {
         // All-plain saves as older models did, without the list.
         net.dilations.clear();

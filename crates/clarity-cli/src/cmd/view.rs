@@ -11,7 +11,7 @@ pub struct ViewArgs {
     #[arg(long)]
     pub png: PathBuf,
     /// Most slices in the montage (spread evenly through the volume).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
     pub max_slices: usize,
     /// Window centre and width in voxel units, e.g. `--window 400,800`; default: the 0.5-99.5
     /// percentile range.

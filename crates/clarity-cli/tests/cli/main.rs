@@ -7,7 +7,8 @@
 //! - `enhance`: a DICOM series in, a derived " ER" series out with the same geometry (with an
 //!   untrained, identity network, so the values must also come back unchanged);
 //! - `enhance` with the built-in model from any folder, saying a 4D input loses its later frames;
-//! - `train enhance --list-data`: the files a run reads, missing ones marked.
+//! - `train enhance --list-data`: the files a run reads, missing ones marked;
+//! - bad input (a broken file, a zero count flag) is an error naming it, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,6 +151,30 @@ fn bad_input_is_an_error_not_a_panic() {
         tmp.path().join("o.nii").to_str().unwrap(),
     ]);
     assert!(!ok && !text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn zero_counts_are_refused_where_typed() {
+    // Each of these once either panicked deep in a library (a zero patch or bench size reached
+    // a chunking by zero; zero classifier channels a batch-norm assertion) or ran and reported
+    // success without doing any work (a zero batch).
+    let cases: [&[&str]; 6] = [
+        &["train", "enhance", "--patch", "0"],
+        &["train", "enhance", "--batch", "0"],
+        &["train", "classify", "--channels", "0"],
+        &["train", "classify", "--batch", "0"],
+        &["bench", "enhance", "--sizes", "256,0"],
+        &["enhance", "in.nii", "out.nii", "--batch", "0"],
+    ];
+    for args in cases {
+        let (ok, text) = clarity(args);
+        let flag = args[args.len() - 2];
+        assert!(!ok, "{args:?} succeeded: {text}");
+        assert!(
+            text.contains(flag) && text.contains("must be at least 1") && !text.contains("panicked"),
+            "{args:?}: {text}"
+        );
+    }
 }
 
 #[test]

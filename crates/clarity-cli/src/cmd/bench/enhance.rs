@@ -25,13 +25,13 @@ pub struct EnhanceBenchArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Square slice sizes to time.
-    #[arg(long, value_delimiter = ',', default_values_t = [256, 512])]
+    #[arg(long, value_delimiter = ',', default_values_t = [256, 512], value_parser = crate::cmd::parse_count)]
     pub sizes: Vec<usize>,
     /// Slices per network call.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::cmd::parse_count)]
     pub batch: usize,
     /// Timed calls per size (after one warm-up call); the median is reported.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::cmd::parse_count)]
     pub repeats: usize,
     /// Python interpreter with onnx, onnxruntime, safetensors and numpy for the baseline
     /// (scripts/bench_enhance.sh makes one); the baseline is skipped with a note when it cannot
@@ -93,7 +93,7 @@ fn run_ort(
     let (xi, yo) = (work.join("x.f32"), work.join("y.f32"));
     write_f32(&xi, input)?;
     write_f32(&yo, output)?;
-    let dims = [a.batch, cfg.in_channels(), n, n, a.repeats.max(1), threads].map(|d| d.to_string());
+    let dims = [a.batch, cfg.in_channels(), n, n, a.repeats, threads].map(|d| d.to_string());
     let out = Command::new(&a.python)
         .arg(&script)
         .arg(source.folder(&work.join("model"))?)
@@ -141,7 +141,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         let y = model.forward(x.clone()).into_data();
         let output = y.as_slice::<f32>().expect("float output").to_vec();
         let mut times = Vec::new();
-        for _ in 0..a.repeats.max(1) {
+        for _ in 0..a.repeats {
             let t = Instant::now();
             let _ = model.forward(x.clone()).into_data();
             times.push(t.elapsed());
@@ -164,7 +164,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
                 fast_out.iter().zip(&output).map(|(a, b)| (a - b).abs()).fold(fast_diff, f32::max);
         }
         let mut times = [Vec::new(), Vec::new()];
-        for _ in 0..a.repeats.max(1) {
+        for _ in 0..a.repeats {
             for (kernel, times) in kernels.iter().zip(&mut times) {
                 let t = Instant::now();
                 let _ = run_fast(*kernel);

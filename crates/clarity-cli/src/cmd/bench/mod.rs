@@ -28,10 +28,10 @@ pub struct IoBenchArgs {
     pub path: PathBuf,
     /// Copies of the series stacked into one larger synthetic series (new positions and UIDs),
     /// so the comparison covers 100+ slices.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::cmd::parse_count)]
     pub copies: usize,
     /// Timed repetitions per tool (the median is reported).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::cmd::parse_count)]
     pub repeats: usize,
 }
 
@@ -65,7 +65,7 @@ fn io(a: IoBenchArgs) -> anyhow::Result<()> {
     };
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
-    for r in 0..a.repeats.max(1) {
+    for r in 0..a.repeats {
         let out = work.join(format!("clarity_{r}.nii"));
         let t = Instant::now();
         let vol = clarity_io::dicom::read_series(&series, Default::default())?;
