@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
@@ -27,10 +27,10 @@ pub struct EvalEnhanceArgs {
     /// DICOM series or NIfTI volume used as the truth (brought to its acquired matrix first).
     pub input: PathBuf,
     /// Fractions of phase-encoding lines dropped.
-    #[arg(long, value_delimiter = ',', default_values_t = [0.25, 0.33])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.25, 0.33], value_parser = super::parse_dropped_fraction)]
     pub reduction: Vec<f64>,
     /// SNRs of the full-length scan (mean foreground / σ).
-    #[arg(long, value_delimiter = ',', default_values_t = [10.0, 20.0, 40.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [10.0, 20.0, 40.0], value_parser = super::parse_positive)]
     pub snr: Vec<f64>,
     /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
     /// built into this binary].
@@ -82,9 +82,6 @@ pub fn run(c: EvalCommand) -> anyhow::Result<()> {
 /// Run the protocol and print/write the table; returns the rows and each setting's enhanced
 /// volume (used by `demo`).
 pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)> {
-    if a.reduction.iter().any(|r| !(0.0..1.0).contains(r)) || a.snr.iter().any(|s| *s <= 0.0) {
-        bail!("--reduction values must be in [0, 1) and --snr values positive");
-    }
     let device = super::device(&a.device)?;
     let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_finite_volume(&a.input, a.allow_gaps)?;

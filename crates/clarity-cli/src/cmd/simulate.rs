@@ -30,10 +30,10 @@ pub struct FastscanArgs {
     /// Output folder (created; must be empty unless --force).
     pub output: PathBuf,
     /// Fraction of phase-encoding lines the short scan drops (0.25-0.33 is what sites use).
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = super::parse_dropped_fraction)]
     pub reduction: f64,
     /// SNR of the full-length scan: mean foreground signal / noise σ.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = super::parse_positive)]
     pub snr: f64,
     /// Phase-encoding axis of the simulated scans.
     #[arg(long = "pe-axis", alias = "pe", value_enum, default_value_t = PeArg::Auto)]
@@ -84,7 +84,7 @@ pub struct LiverExamArgs {
     #[arg(long, default_value_t = 1.0)]
     pub matrix_scale: f64,
     /// Lowest and highest SNR of a series, e.g. `15,40`.
-    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [15.0, 40.0])]
+    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [15.0, 40.0], value_parser = super::parse_positive)]
     pub snr: Vec<f64>,
     /// Probability that a group of series (IP/OP, T2, DWI/ADC, DCE) is coronal, not axial.
     #[arg(long, default_value_t = 0.0)]
@@ -105,7 +105,7 @@ pub struct BrainArgs {
     #[arg(long, default_value = "t2")]
     pub contrast: String,
     /// Field strength in tesla (1.5 or 3).
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, value_parser = super::parse_positive)]
     pub field: f64,
     /// Folder with tissue maps: MNI152 (t1, gm_prob, wm_prob), ITK k-means (t1, tissue_labels)
     /// or Colin27 (t1, aal_labels), as under ../shared/data/mri.
@@ -115,10 +115,10 @@ pub struct BrainArgs {
     #[arg(long)]
     pub vary_protocol: bool,
     /// SNR of the acquired image (0 = noise-free).
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, value_parser = super::parse_non_negative)]
     pub snr: f64,
     /// Fraction of phase-encoding lines dropped (0 = full-length scan).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::parse_dropped_fraction)]
     pub reduction: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -150,12 +150,6 @@ fn prepare_output(dir: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
-    if !(0.0..1.0).contains(&a.reduction) {
-        bail!("--reduction must be in [0, 1), got {}", a.reduction);
-    }
-    if a.snr <= 0.0 {
-        bail!("--snr must be positive, got {}", a.snr);
-    }
     let vol = super::load_volume(&a.input, a.allow_gaps)?;
     prepare_output(&a.output, a.force)?;
     let (pe, _) = a.pe.resolve(&vol);
@@ -221,8 +215,8 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&a.coronal_probability) {
         bail!("--coronal-probability must be within 0..1");
     }
-    if a.snr[0] <= 0.0 || a.snr[1] < a.snr[0] {
-        bail!("--snr LOW,HIGH with 0 < LOW <= HIGH");
+    if a.snr[1] < a.snr[0] {
+        bail!("--snr LOW,HIGH with LOW <= HIGH, got {},{}", a.snr[0], a.snr[1]);
     }
     prepare_output(&a.output, a.force)?;
     let settings = ExamSettings {
@@ -286,9 +280,6 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
 fn brain(a: BrainArgs) -> anyhow::Result<()> {
     let contrast = BrainContrast::parse(&a.contrast)
         .with_context(|| format!("unknown contrast {:?} (t1, t2, pd, flair, stir)", a.contrast))?;
-    if !(0.0..1.0).contains(&a.reduction) {
-        bail!("--reduction must be in [0, 1)");
-    }
     let phantom = BrainPhantom::load(&a.phantom)
         .with_context(|| format!("loading the brain phantom from {}", a.phantom.display()))?;
     prepare_output(&a.output, a.force)?;

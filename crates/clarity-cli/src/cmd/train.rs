@@ -35,7 +35,7 @@ pub struct ClassifyTrainArgs {
     pub val_exams: usize,
     /// Field strengths of the training exams, in tesla (3 T is held out by default: the shifted
     /// test set).
-    #[arg(long, value_delimiter = ',', default_values_t = [1.5])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1.5], value_parser = super::parse_positive)]
     pub field: Vec<f64>,
     /// The shared MRI folder: brain volumes used as "other" (skipped when absent).
     #[arg(long, default_value = "../shared/data/mri")]
@@ -47,7 +47,7 @@ pub struct ClassifyTrainArgs {
     #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
     pub batch: usize,
     /// Peak learning rate (cosine decay to 2 % of it).
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-3, value_parser = super::parse_positive)]
     pub learning_rate: f64,
     /// Channels of the first stage (stages have C, 2C, 4C, 8C).
     #[arg(long, default_value_t = 16, value_parser = super::parse_count)]
@@ -87,7 +87,7 @@ pub struct EnhanceTrainArgs {
     #[arg(long, value_name = "LOW,HIGH", value_parser = parse_snr_range)]
     pub snr_range: Option<(f64, f64)>,
     /// Peak learning rate (cosine decay to 2 % of it).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = super::parse_positive)]
     pub learning_rate: f64,
     /// Feature channels.
     #[arg(long, default_value_t = 32, value_parser = super::parse_count)]
