@@ -165,6 +165,16 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
             a.input.display()
         );
     }
+    let negative = vol.data.iter().filter(|v| **v < 0.0).count();
+    if negative > 0 {
+        // Said, not silent: the network reads magnitude images, so these values change.
+        let min = vol.data.iter().copied().fold(f32::INFINITY, f32::min);
+        eprintln!(
+            "note: {} has {negative} negative voxel(s) (down to {min}); the network reads \
+             magnitude images, so they are taken as 0 and the output is 0 or above",
+            a.input.display()
+        );
+    }
     if vol.frames > 1 {
         // Said, not silent: the later frames (a 4D series) are not in the output.
         eprintln!(

@@ -6,7 +6,8 @@
 //!   nine series, and refusal to write into a non-empty folder;
 //! - `enhance`: a DICOM series in, a derived " ER" series out with the same geometry (with an
 //!   untrained, identity network, so the values must also come back unchanged);
-//! - `enhance` with the built-in model from any folder, saying a 4D input loses its later frames;
+//! - `enhance` with the built-in model from any folder, saying a 4D input loses its later frames
+//!   and negative voxels are read as 0;
 //! - `train enhance --list-data`: the files a run reads, missing ones marked;
 //! - bad input (a broken file, a zero count flag) is an error naming it, never a panic.
 
@@ -669,18 +670,20 @@ fn train_enhance_refuses_bad_dilations_before_reading_data() {
 }
 
 /// The shipped model is built into the binary: `enhance` runs from a folder without `models/`
-/// and without `--model`; a 4D input says that only its first frame is enhanced.
+/// and without `--model`; a 4D input says that only its first frame is enhanced, and negative
+/// voxels that they are read as 0.
 #[test]
-fn enhance_uses_the_built_in_model_anywhere_and_says_it_drops_frames() {
+fn enhance_uses_the_built_in_model_anywhere_and_says_what_it_changes() {
     let dir = tempfile::tempdir().unwrap();
     let (n, nz) = (64, 3);
-    let data: Vec<f32> = (0..2 * nz * n * n)
+    let mut data: Vec<f32> = (0..2 * nz * n * n)
         .map(|i| {
             let (x, y) = ((i % n) as f32 - 32.0, ((i / n) % n) as f32 - 32.0);
             let object = if x * x + y * y < 400.0 { 200.0 } else { 0.0 };
             object + ((i * 7919) % 101) as f32 * 0.2
         })
         .collect();
+    data[5] = -7.5;
     let vol = clarity_core::Volume::new_4d([n, n, nz], 2, data).unwrap();
     let input = dir.path().join("in.nii.gz");
     clarity_io::nifti::write_nifti(&vol, &input).unwrap();
@@ -692,6 +695,7 @@ fn enhance_uses_the_built_in_model_anywhere_and_says_it_drops_frames() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("has 2 frames; only the first is enhanced"), "{text}");
+    assert!(text.contains("has 1 negative voxel(s) (down to -7.5)"), "{text}");
     let er = clarity_io::nifti::read_nifti(&dir.path().join("er.nii.gz")).unwrap();
     assert_eq!((er.dims, er.frames), ([n, n, nz], 1));
 }
