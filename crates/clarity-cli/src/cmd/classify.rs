@@ -58,6 +58,18 @@ pub fn classify_folder(
     for e in &report.errors {
         eprintln!("skipped: {e}");
     }
+    if report.series.is_empty() {
+        // An empty table and success would read as "nothing to classify here" when the path
+        // was simply not a DICOM study.
+        anyhow::bail!(
+            "{}: no DICOM image series found{}",
+            path.display(),
+            match report.errors.len() {
+                0 => String::new(),
+                n => format!(" ({n} file(s) skipped, listed above)"),
+            }
+        );
+    }
     let mut studies: BTreeMap<String, Vec<&DicomSeries>> = BTreeMap::new();
     for s in &report.series {
         let study = s.headers[0].meta.study_instance_uid.clone().unwrap_or_default();
