@@ -25,7 +25,11 @@ fn main() {
         &train,
         dir.path(),
         &Device::flex(),
-        &mut |_, l| losses.push(l),
+        &mut |event| {
+            if let clarity_models::enhance::train::TrainEvent::Step { loss, .. } = event {
+                losses.push(loss)
+            }
+        },
     )
     .unwrap();
     for v in r.validation {

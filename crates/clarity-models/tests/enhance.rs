@@ -57,9 +57,9 @@ fn tiny_model_learns_resumes_and_round_trips_its_weights() {
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
     // Half the run, then a resumed second half from the checkpoint.
-    let report = train(&tiny(100), &vols, &vols, dir.path(), &device, &mut |_, _| {}).unwrap();
+    let report = train(&tiny(100), &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
     assert_eq!(report.validation.last().unwrap().step, 100);
-    let report = train(&tiny(300), &vols, &vols, dir.path(), &device, &mut |_, _| {}).unwrap();
+    let report = train(&tiny(300), &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
     let first = &report.validation[0];
     let last = report.validation.last().unwrap();
     assert_eq!(report.validation.len(), 6, "validation history survives the resume");
@@ -204,13 +204,13 @@ fn resumed_cpu_training_equals_an_uninterrupted_run() {
     let vols: Vec<Volume> = (0..2).map(discs).collect();
     let device = Device::flex();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    train(&tiny(60), &vols, &vols, a.path(), &device, &mut |_, _| {}).unwrap();
+    train(&tiny(60), &vols, &vols, a.path(), &device, &mut |_| {}).unwrap();
     let (m1, _) = load_model(a.path(), &device).unwrap();
     // The same 60-step schedule, stopped after step 37 (between checkpoints) and resumed.
     let stopped = TrainSettings { stop_after: Some(37), ..tiny(60) };
-    let r = train(&stopped, &vols, &vols, b.path(), &device, &mut |_, _| {}).unwrap();
+    let r = train(&stopped, &vols, &vols, b.path(), &device, &mut |_| {}).unwrap();
     assert_eq!(r.steps_done, 37);
-    train(&tiny(60), &vols, &vols, b.path(), &device, &mut |_, _| {}).unwrap();
+    train(&tiny(60), &vols, &vols, b.path(), &device, &mut |_| {}).unwrap();
     let (m2, _) = load_model(b.path(), &device).unwrap();
     let x = Tensor::<4>::random([1, 3, 20, 20], burn::tensor::Distribution::Default, &device);
     let d: f32 = (m1.forward(x.clone()) - m2.forward(x)).abs().max().into_scalar();
@@ -226,7 +226,7 @@ fn burn_autodiff_engine_learns() {
     let mut s = tiny(120);
     s.validate_every = 120;
     let report =
-        train_with_autodiff(&s, &vols, &vols, dir.path(), &Device::flex(), &mut |_, _| {}).unwrap();
+        train_with_autodiff(&s, &vols, &vols, dir.path(), &Device::flex(), &mut |_| {}).unwrap();
     let last = report.validation.last().unwrap();
     assert!(last.l1_output < 0.9 * last.l1_input, "{:?}", report.validation);
     assert!(dir.path().join("checkpoint/model.bpk").is_file(), "burn checkpoint written");
@@ -241,7 +241,7 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     let vols: Vec<Volume> = (0..2).map(discs).collect();
     let device = Device::flex();
     let small = tempfile::tempdir().unwrap();
-    train(&tiny(40), &vols, &vols, small.path(), &device, &mut |_, _| {}).unwrap();
+    train(&tiny(40), &vols, &vols, small.path(), &device, &mut |_| {}).unwrap();
     let (m_small, _) = load_model(small.path(), &device).unwrap();
     let x = Tensor::<4>::random([1, 3, 24, 20], burn::tensor::Distribution::Default, &device);
     let want = m_small.forward(x.clone());
@@ -254,9 +254,9 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     for autodiff in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         if autodiff {
-            train_with_autodiff(&bigger(0.0), &vols, &vols, dir.path(), &device, &mut |_, _| {})
+            train_with_autodiff(&bigger(0.0), &vols, &vols, dir.path(), &device, &mut |_| {})
         } else {
-            train(&bigger(0.0), &vols, &vols, dir.path(), &device, &mut |_, _| {})
+            train(&bigger(0.0), &vols, &vols, dir.path(), &device, &mut |_| {})
         }
         .unwrap();
         let (m, cfg) = load_model(dir.path(), &device).unwrap();
@@ -265,7 +265,7 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
         assert!(d < 1e-4, "autodiff {autodiff}: grown network differs by {d}");
     }
     let dir = tempfile::tempdir().unwrap();
-    train(&bigger(1e-3), &vols, &vols, dir.path(), &device, &mut |_, _| {}).unwrap();
+    train(&bigger(1e-3), &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
     let (m, _) = load_model(dir.path(), &device).unwrap();
     let d: f32 = (m.forward(x.clone()) - want).abs().max().into_scalar();
     assert!(d > 1e-6, "training from the grown network changed nothing");
@@ -274,14 +274,8 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
         pairs: PairSettings { context: 2, ..tiny(5).pairs },
         ..bigger(1e-3)
     };
-    let err = train(
-        &other_context,
-        &vols,
-        &vols,
-        dir.path().join("x").as_path(),
-        &device,
-        &mut |_, _| {},
-    );
+    let err =
+        train(&other_context, &vols, &vols, dir.path().join("x").as_path(), &device, &mut |_| {});
     assert!(err.unwrap_err().to_string().contains("must match"));
 }
 
@@ -358,7 +352,7 @@ fn plane_inputs_added_to_a_trained_model_change_nothing_until_trained() {
     let vols: Vec<Volume> = (0..2).map(discs).collect();
     let device = Device::flex();
     let small = tempfile::tempdir().unwrap();
-    train(&tiny(20), &vols, &vols, small.path(), &device, &mut |_, _| {}).unwrap();
+    train(&tiny(20), &vols, &vols, small.path(), &device, &mut |_| {}).unwrap();
     let (m_small, _) = load_model(small.path(), &device).unwrap();
     let x = Tensor::<4>::random([1, 3, 20, 18], burn::tensor::Distribution::Default, &device);
     let want = m_small.forward(x.clone());
@@ -370,7 +364,7 @@ fn plane_inputs_added_to_a_trained_model_change_nothing_until_trained() {
         ..tiny(5)
     };
     let dir = tempfile::tempdir().unwrap();
-    train(&with_noise, &vols, &vols, dir.path(), &device, &mut |_, _| {}).unwrap();
+    train(&with_noise, &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
     let (m, cfg) = load_model(dir.path(), &device).unwrap();
     assert!(cfg.noise_channel);
     for level in [0.0f32, 0.5] {
@@ -389,7 +383,7 @@ fn plane_inputs_added_to_a_trained_model_change_nothing_until_trained() {
         ..with_noise.clone()
     };
     let both = tempfile::tempdir().unwrap();
-    train(&planes(true, true), &vols, &vols, both.path(), &device, &mut |_, _| {}).unwrap();
+    train(&planes(true, true), &vols, &vols, both.path(), &device, &mut |_| {}).unwrap();
     let (m, cfg) = load_model(both.path(), &device).unwrap();
     assert!(cfg.noise_channel && cfg.reduction_channel);
     let input = |level: f32, dropped: f32| {
@@ -403,18 +397,18 @@ fn plane_inputs_added_to_a_trained_model_change_nothing_until_trained() {
     // Planes keep their order and are never dropped.
     let to = |s: &TrainSettings, name: &str| {
         let out = dir.path().join(name);
-        train(s, &vols, &vols, out.as_path(), &device, &mut |_, _| {}).unwrap_err().to_string()
+        train(s, &vols, &vols, out.as_path(), &device, &mut |_| {}).unwrap_err().to_string()
     };
     let only_reduction =
         TrainSettings { init_from: Some(small.path().to_path_buf()), ..planes(false, true) };
     let r_dir = dir.path().join("r");
-    train(&only_reduction, &vols, &vols, &r_dir, &device, &mut |_, _| {}).unwrap();
+    train(&only_reduction, &vols, &vols, &r_dir, &device, &mut |_| {}).unwrap();
     let before = TrainSettings { init_from: Some(r_dir), ..planes(true, true) };
     assert!(to(&before, "z").contains("before the model's later planes"));
     assert!(to(&planes(false, false), "w").contains("takes a noise plane"));
     let mismatched = TrainSettings { pairs: tiny(5).pairs, ..with_noise };
     let err =
-        train(&mismatched, &vols, &vols, dir.path().join("y").as_path(), &device, &mut |_, _| {});
+        train(&mismatched, &vols, &vols, dir.path().join("y").as_path(), &device, &mut |_| {});
     assert!(err.unwrap_err().to_string().contains("input channels"), "mismatch not refused");
 }
 
@@ -494,4 +488,41 @@ fn training_pool_without_phantoms_is_the_real_scans() {
     for group in without.chunks(4) {
         assert!(group.iter().all(|v| v.dims == group[0].dims && v.data == group[0].data));
     }
+}
+
+/// The bias-field augmentation stays within its bounds, is smooth at the pixel scale, and
+/// reaches the training target: on a uniform slab a pair's target is flat without it and
+/// varies with it.
+#[test]
+fn bias_field_is_bounded_smooth_and_applied_to_the_truth() {
+    use clarity_models::enhance::data::{sample_batch, BiasField};
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let (lo, hi) = ((-1.25f32).exp(), 1.25f32.exp());
+    for _ in 0..50 {
+        let b = BiasField::draw(256, 256, &mut rng);
+        for y in (0..256).step_by(5) {
+            for x in (0..255).step_by(5) {
+                let (v, right) = (b.at(x, y), b.at(x + 1, y));
+                assert!((lo..=hi).contains(&v), "{v} at ({x}, {y})");
+                assert!((right / v - 1.0).abs() < 0.011, "{v} → {right} at ({x}, {y})");
+            }
+        }
+    }
+    let flat = Volume::new([48, 48, 3], vec![100.0; 48 * 48 * 3]).unwrap();
+    let mut spread = |bias_field: bool| {
+        let s = PairSettings { patch: 32, bias_field, ..Default::default() };
+        let b = sample_batch(std::slice::from_ref(&flat), 4, &s, &mut rng);
+        b.target
+            .chunks(32 * 32)
+            .map(|t| {
+                let (min, max) =
+                    t.iter().fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+                max / min
+            })
+            .fold(1f32, f32::max)
+    };
+    let (without, with) = (spread(false), spread(true));
+    assert!(without < 1.0 + 1e-6, "{without}");
+    assert!(with > 1.02, "{with}");
 }

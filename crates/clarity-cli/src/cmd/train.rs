@@ -10,7 +10,7 @@ use clarity_models::classify::data::{brain_pool, generate, DatasetSettings, Samp
 use clarity_models::classify::model::SeriesNetConfig;
 use clarity_models::classify::train::ClassifyTrainSettings;
 use clarity_models::enhance::data::PairSettings;
-use clarity_models::enhance::train::{train, Loss, TrainSettings};
+use clarity_models::enhance::train::{train, Loss, TrainEvent, TrainSettings, ValidationPoint};
 use clarity_models::enhance::EnhanceNetConfig;
 
 #[derive(Subcommand)]
@@ -145,6 +145,11 @@ pub struct EnhanceTrainArgs {
     /// last stage was trained so.
     #[arg(long)]
     pub no_phantoms: bool,
+    /// Multiply each training slab by a smooth random intensity field (e^±1.25 at most, like a
+    /// surface coil's falloff) before simulating its scans, so the network sees the same tissue
+    /// at many local SNRs.
+    #[arg(long)]
+    pub bias_field: bool,
     /// Print the files and series folders this run would read from --data (training, then
     /// validation), marking any that are missing, and exit without training. Missing DICOM
     /// training series are skipped by a run; missing NIfTI volumes stop it.
@@ -258,6 +263,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
             pe_axis,
             noise_channel: a.noise_channel,
             reduction_channel: a.reduction_channel,
+            bias_field: a.bias_field,
             snr: a.snr_range.unwrap_or(default_pairs.snr),
             ..default_pairs
         },
@@ -278,7 +284,20 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
     let log_lines = bar.is_hidden();
     let end = a.stop_after.map_or(a.steps, |s| s.min(a.steps));
     let mut first: Option<(usize, Instant)> = None;
-    let report = train(&settings, &train_vols, &val_vols, &a.out, &device, &mut |step, loss| {
+    let report = train(&settings, &train_vols, &val_vols, &a.out, &device, &mut |event| {
+        let (step, loss) = match event {
+            TrainEvent::Step { step, loss } => (step, loss),
+            TrainEvent::Validated(v) => {
+                // As it happens, above the bar (or in the log), not only in the final summary.
+                let line = validation_line(v);
+                if log_lines {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+                return;
+            }
+        };
         ema = if ema.is_nan() { loss } else { 0.98 * ema + 0.02 * loss };
         bar.set_position(step as u64);
         bar.set_message(format!("{loss_name} {ema:.5}"));
@@ -294,10 +313,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     std::fs::write(a.out.join("training_log.json"), serde_json::to_string_pretty(&report)?)?;
     for v in &report.validation {
-        println!(
-            "step {:>6}: validation L1 zero-filled {:.5} → network {:.5}, MSE {:.3e} → {:.3e}",
-            v.step, v.l1_input, v.l1_output, v.mse_input, v.mse_output
-        );
+        println!("{}", validation_line(v));
     }
     println!(
         "wrote {}/model.safetensors and config.json ({:.0} s this run, {:.0} s in total)",
@@ -306,6 +322,14 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         report.seconds
     );
     Ok(())
+}
+
+/// One line of the enhancement network's validation record.
+fn validation_line(v: &ValidationPoint) -> String {
+    format!(
+        "step {:>6}: validation L1 zero-filled {:.5} → network {:.5}, MSE {:.3e} → {:.3e}",
+        v.step, v.l1_input, v.l1_output, v.mse_input, v.mse_output
+    )
 }
 
 /// Generate a dataset with a progress bar.

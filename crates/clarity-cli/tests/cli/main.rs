@@ -152,6 +152,9 @@ fn bad_input_is_an_error_not_a_panic() {
         tmp.path().join("o.nii").to_str().unwrap(),
     ]);
     assert!(!ok && !text.contains("panicked"), "{text}");
+    // Not an empty table and success: the folder holds no DICOM series.
+    let (ok, text) = clarity(&["classify", tmp.path().to_str().unwrap()]);
+    assert!(!ok && text.contains("no DICOM image series found"), "{text}");
 }
 
 #[test]

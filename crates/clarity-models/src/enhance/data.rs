@@ -1,9 +1,10 @@
 //! Training pairs made on the fly: (zero-filled shortened scan, truth) patches.
 //!
 //! Each sample: a random volume and slice k with its neighbours, a random intensity curve
-//! (`truth^γ`, γ in 0.7..1.4) and flips/transposes for contrast and orientation variety; the
-//! shortened scan of each of the 2·context+1 slices simulated by `clarity-mr` (reduction r, SNR,
-//! PE axis drawn per sample; independent noise per slice); then one random patch of both.
+//! (`truth^γ`, γ in 0.7..1.4; optionally times a smooth [`BiasField`]) and flips/transposes
+//! for contrast and orientation variety; the shortened scan of each of the 2·context+1 slices
+//! simulated by `clarity-mr` (reduction r, SNR, PE axis drawn per sample; independent noise per
+//! slice); then one random patch of both.
 //! Intensities are divided by the 99th percentile of the shortened scan's slab, the same
 //! normalisation inference uses (the truth is unknown there).
 
@@ -31,6 +32,11 @@ pub struct PairSettings {
     /// after the noise plane.
     #[serde(default)]
     pub reduction_channel: bool,
+    /// Multiply each truth slab by a smooth random field (see [`BiasField`]) before the
+    /// simulation, so the network meets the same tissue at many local signal-to-noise ratios,
+    /// as under a surface coil's falloff, while its noise plane holds one σ for the slice.
+    #[serde(default)]
+    pub bias_field: bool,
 }
 
 impl Default for PairSettings {
@@ -43,6 +49,7 @@ impl Default for PairSettings {
             pe_axis: None,
             noise_channel: false,
             reduction_channel: false,
+            bias_field: false,
         }
     }
 }
@@ -94,6 +101,32 @@ fn subsampled(slice: &[f32], nx: usize) -> impl Iterator<Item = f32> + '_ {
     slice.chunks(nx).step_by(4).flat_map(|row| row.iter().step_by(4).copied())
 }
 
+/// A smooth multiplicative intensity field over a slice, as a receive coil's sensitivity makes:
+/// `exp` of a second-order polynomial in the slice's coordinates scaled to [−1, 1], each of its
+/// five coefficients drawn from ±0.25, so the field stays within e^±1.25 (×0.29..×3.5) and is
+/// usually within ×0.7..×1.5 across the slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BiasField {
+    /// Coefficients of u, v, u², v², u·v.
+    coefficients: [f32; 5],
+    nx: usize,
+    ny: usize,
+}
+
+impl BiasField {
+    pub fn draw(nx: usize, ny: usize, rng: &mut StdRng) -> Self {
+        Self { coefficients: std::array::from_fn(|_| rng.gen_range(-0.25..=0.25)), nx, ny }
+    }
+
+    /// The field at voxel (x, y).
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        let unit = |i: usize, n: usize| 2.0 * i as f32 / (n.max(2) - 1) as f32 - 1.0;
+        let (u, v) = (unit(x, self.nx), unit(y, self.ny));
+        let c = &self.coefficients;
+        (c[0] * u + c[1] * v + c[2] * u * u + c[3] * v * v + c[4] * u * v).exp()
+    }
+}
+
 fn other_axis(pe: PhaseEncodingDirection) -> PhaseEncodingDirection {
     match pe {
         PhaseEncodingDirection::Row => PhaseEncodingDirection::Col,
@@ -131,7 +164,11 @@ pub fn sample_pair(
     let centre = vol.slice(k);
     let sub: Vec<f32> = subsampled(centre, nx).collect();
     let scale_in = norm_scale(&sub);
-    let curve = |v: f32| (v.max(0.0) / scale_in).powf(gamma);
+    // Drawn only when asked for, so runs without it draw the same numbers as before it existed.
+    let bias = s.bias_field.then(|| BiasField::draw(nx, ny, rng));
+    let curve = |v: f32, x: usize, y: usize| {
+        (v.max(0.0) / scale_in).powf(gamma) * bias.as_ref().map_or(1.0, |b| b.at(x, y))
+    };
     let p = s.patch.min(nx).min(ny);
     // Prefer patches on the object: up to 8 tries for one whose mean is over 5 % of the 99th
     // percentile (air teaches nothing but the noise floor).
@@ -151,18 +188,27 @@ pub fn sample_pair(
     let strip = |slice: &[f32]| -> Vec<f32> {
         match pe {
             PhaseEncodingDirection::Col => (0..ny)
-                .flat_map(|y| slice[y * nx + x0..y * nx + x0 + p].iter().map(|&v| curve(v)))
+                .flat_map(|y| (x0..x0 + p).map(move |x| (x, y)))
+                .map(|(x, y)| curve(slice[y * nx + x], x, y))
                 .collect(),
-            PhaseEncodingDirection::Row => {
-                slice[y0 * nx..(y0 + p) * nx].iter().map(|&v| curve(v)).collect()
-            }
+            PhaseEncodingDirection::Row => (y0..y0 + p)
+                .flat_map(|y| (0..nx).map(move |x| (x, y)))
+                .map(|(x, y)| curve(slice[y * nx + x], x, y))
+                .collect(),
         }
     };
     let truth: Vec<Vec<f32>> = slab.iter().map(|&kk| strip(vol.slice(kk))).collect();
     // The slab after the intensity curve, subsampled: the centre slice's part sets the noise,
     // the whole the normalisation.
-    let slab_values: Vec<f32> =
-        slab.iter().flat_map(|&kk| subsampled(vol.slice(kk), nx).map(curve)).collect();
+    // (Every 4th row and column, in `subsampled`'s order.)
+    let slab_values: Vec<f32> = slab
+        .iter()
+        .flat_map(|&kk| {
+            let slice = vol.slice(kk);
+            (0..ny).step_by(4).flat_map(move |y| (0..nx).step_by(4).map(move |x| (slice, x, y)))
+        })
+        .map(|(slice, x, y)| curve(slice[y * nx + x], x, y))
+        .collect();
     let centre_values = &slab_values[c * sub.len()..(c + 1) * sub.len()];
     // SNR is relative to the slice's foreground mean, as the physics engine defines it.
     let mean_fg = match clarity_mr::fastscan::foreground_mean_of(centre_values) {

@@ -109,6 +109,17 @@ impl Default for TrainSettings {
     }
 }
 
+/// What [`train`] reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum TrainEvent<'a> {
+    /// A step finished: steps done so far (a resumed run counts from its checkpoint) and that
+    /// step's training loss.
+    Step { step: usize, loss: f64 },
+    /// The validation batch was scored (after every `validate_every` steps and the last one),
+    /// so a run of hours can say how it is doing while it goes, not only at its end.
+    Validated(&'a ValidationPoint),
+}
+
 /// One validation result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValidationPoint {
@@ -147,7 +158,7 @@ fn to_tensors(b: Batch, device: &Device) -> (Tensor<4>, Tensor<4>) {
 }
 
 /// Train on `train` volumes, validate on `val` volumes, write into `out`. Resumes from
-/// `out/checkpoint` when it exists. `progress(step, loss)` is called after every step.
+/// `out/checkpoint` when it exists. `progress` hears of every step and every validation.
 ///
 /// On the CPU (`flex`) device the hand-written back-propagation of `cpu_train.rs` runs
 /// (~4× burn's speed here); on any other device burn's autodiff does. Their checkpoints differ
@@ -158,7 +169,7 @@ pub fn train(
     val: &[Volume],
     out: &Path,
     device: &Device,
-    progress: &mut dyn FnMut(usize, f64),
+    progress: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<TrainReport, TrainError> {
     if *device == Device::flex() {
         run_engine::<CpuEngine>(settings, train, val, out, device, progress)
@@ -174,7 +185,7 @@ pub fn train_with_autodiff(
     val: &[Volume],
     out: &Path,
     device: &Device,
-    progress: &mut dyn FnMut(usize, f64),
+    progress: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<TrainReport, TrainError> {
     run_engine::<BurnEngine>(settings, train, val, out, device, progress)
 }
@@ -185,7 +196,7 @@ fn run_engine<E: Engine>(
     val: &[Volume],
     out: &Path,
     device: &Device,
-    progress: &mut dyn FnMut(usize, f64),
+    progress: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<TrainReport, TrainError> {
     let (pool, val_batch) = prepare(settings, train, val, out)?;
     Run { settings, pool: &pool, val_batch: val_batch.as_ref(), out }.go::<E>(device, progress)
@@ -496,7 +507,7 @@ impl Run<'_> {
     fn go<E: Engine>(
         &self,
         device: &Device,
-        progress: &mut dyn FnMut(usize, f64),
+        progress: &mut dyn FnMut(TrainEvent<'_>),
     ) -> Result<TrainReport, TrainError> {
         let s = self.settings;
         let ck = self.out.join("checkpoint");
@@ -509,9 +520,12 @@ impl Run<'_> {
             last_loss =
                 engine.step(self.batch(step), cosine_lr(s.learning_rate, step, s.steps, 0.02));
             let done = step + 1;
-            progress(done, last_loss);
+            progress(TrainEvent::Step { step: done, loss: last_loss });
             if self.due(done, s.validate_every) {
-                validation.extend(self.validate(done, &engine));
+                if let Some(point) = self.validate(done, &engine) {
+                    progress(TrainEvent::Validated(&point));
+                    validation.push(point);
+                }
             }
             if self.due(done, s.checkpoint_every) {
                 let state = CheckpointState {
