@@ -579,7 +579,7 @@ mod tests {
         ny: usize,
         nz: usize,
         filters: usize,
-    ) -> (Volume, impl FnMut(&Volume, &[usize], &mut dyn FnMut(usize, SliceParts))) {
+    ) -> (Volume, Box<PartsNetwork<'static>>) {
         let mut rng = StdRng::seed_from_u64(3);
         let data: Vec<f32> =
             (0..nx * ny * nz).map(|_| rand::Rng::gen::<f32>(&mut rng) * 100.0).collect();
@@ -606,7 +606,7 @@ mod tests {
                 sink(i, SliceParts { scale: 1.0, centre: y, channels });
             }
         };
-        (lr, net)
+        (lr, Box::new(net))
     }
 
     #[test]
