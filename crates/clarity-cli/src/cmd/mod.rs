@@ -161,6 +161,20 @@ pub fn load_finite_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volum
     Ok(vol)
 }
 
+/// The volume the fast-scan protocol takes as its truth: finite, and with some signal, since
+/// the protocol's SNR is relative to the foreground mean (an all-zero volume would give σ = 0
+/// and a table of infinite PSNRs).
+pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
+    let vol = load_finite_volume(path, allow_gaps)?;
+    if !vol.data.iter().any(|v| *v > 0.0) {
+        anyhow::bail!(
+            "{}: no voxel is above 0, so there is no foreground to set the SNR against",
+            path.display()
+        );
+    }
+    Ok(vol)
+}
+
 /// A bar counting files (its length is set once the folder has been listed).
 pub fn file_bar(msg: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(0);

@@ -150,7 +150,7 @@ fn prepare_output(dir: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
-    let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let vol = super::load_truth_volume(&a.input, a.allow_gaps)?;
     prepare_output(&a.output, a.force)?;
     let (pe, _) = a.pe.resolve(&vol);
     let settings = FastScanSettings {

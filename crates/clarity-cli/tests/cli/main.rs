@@ -152,6 +152,19 @@ fn bad_input_is_an_error_not_a_panic() {
         tmp.path().join("o.nii").to_str().unwrap(),
     ]);
     assert!(!ok && !text.contains("panicked"), "{text}");
+    // An all-zero volume has no foreground to set the SNR against: an error, not a table of
+    // infinite PSNRs.
+    let zeros = tmp.path().join("zeros.nii");
+    let empty = clarity_core::Volume::new([16, 16, 2], vec![0.0; 16 * 16 * 2]).unwrap();
+    clarity_io::nifti::write_nifti(&empty, &zeros).unwrap();
+    let out = tmp.path().join("fs");
+    for args in [
+        vec!["simulate", "fastscan", zeros.to_str().unwrap(), out.to_str().unwrap()],
+        vec!["eval", "enhance", zeros.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    ] {
+        let (ok, text) = clarity(&args);
+        assert!(!ok && text.contains("zeros.nii: no voxel is above 0"), "{args:?}: {text}");
+    }
     // Not an empty table and success: the folder holds no DICOM series.
     let (ok, text) = clarity(&["classify", tmp.path().to_str().unwrap()]);
     assert!(!ok && text.contains("no DICOM image series found"), "{text}");
