@@ -110,12 +110,15 @@ pub fn parse_dropped_fraction(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Two numbers written `A,B` (spaces allowed), for flags such as `--window CENTER,WIDTH`;
+/// Two finite numbers written `A,B` (spaces allowed), for flags such as `--window CENTER,WIDTH`;
 /// `form` names them in the error message.
 pub fn parse_number_pair(text: &str, form: &str) -> Result<(f64, f64), String> {
     let (a, b) = text.split_once(',').ok_or_else(|| format!("expected {form}, got '{text}'"))?;
-    let number =
-        |t: &str| t.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", t.trim()));
+    // `nan` and `inf` parse as floats; no flag written as a pair wants them.
+    let number = |t: &str| match t.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("'{}' is not a finite number", t.trim())),
+    };
     Ok((number(a)?, number(b)?))
 }
 

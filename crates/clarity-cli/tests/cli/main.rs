@@ -200,13 +200,14 @@ fn zero_counts_are_refused_where_typed() {
 fn numbers_that_are_not_finite_or_out_of_range_are_refused() {
     // `nan` parses as a float and slips past `snr <= 0.0`: eval enhance once ran on it and
     // printed a table of -111 dB PSNRs.
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["eval", "enhance", "in.nii", "--snr", "20,nan"], "above 0"),
         (&["eval", "enhance", "in.nii", "--snr", "inf"], "above 0"),
         (&["eval", "enhance", "in.nii", "--reduction", "0.25,1"], "[0, 1)"),
         (&["simulate", "fastscan", "in.nii", "out", "--snr", "nan"], "above 0"),
         (&["simulate", "brain", "out", "--snr", "nan"], "0 or above"),
         (&["train", "enhance", "--learning-rate", "nan"], "above 0"),
+        (&["view", "in.nii", "--png", "o.png", "--window", "nan,3"], "not a finite number"),
     ];
     for (args, why) in cases {
         let (ok, text) = clarity(args);
