@@ -142,6 +142,16 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
         super::write_strip(&[&t.truth, &t.hr, &t.lr, &er], &[1, 3], &strip(reduction, snr))?;
         enhanced.push(er);
         bar.inc(1);
+        if bar.is_hidden() {
+            // No terminal (a log, CI): a line per setting, since a volume's settings take minutes.
+            let done = rows.len();
+            eprintln!(
+                "setting {done}/{} (r {reduction}, SNR {snr}) done: ER {:.2} dB, {:.0} s so far",
+                combos.len(),
+                rows[done - 1].er.psnr_db,
+                bar.elapsed().as_secs_f64()
+            );
+        }
     }
     bar.finish_and_clear();
     println!(
