@@ -84,28 +84,26 @@ pub fn parse_count(text: &str) -> Result<usize, String> {
 /// A number flag that must be finite and above 0 (an SNR, a learning rate, a field strength):
 /// `nan` and `inf` parse as floats, and a comparison such as `snr <= 0.0` lets NaN through.
 pub fn parse_positive(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("must be a finite number above 0".into()),
-        Err(_) => Err(format!("'{text}' is not a number")),
-    }
+    parse_number_where(text, |x| x.is_finite() && x > 0.0, "must be a finite number above 0")
 }
 
 /// As [`parse_positive`], but 0 is allowed (an SNR of 0 meaning noise-free).
 pub fn parse_non_negative(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        Ok(_) => Err("must be a finite number, 0 or above".into()),
-        Err(_) => Err(format!("'{text}' is not a number")),
-    }
+    parse_number_where(text, |x| x.is_finite() && x >= 0.0, "must be a finite number, 0 or above")
 }
 
 /// A fraction of phase-encoding lines dropped: in [0, 1), since dropping every line leaves no
 /// scan.
 pub fn parse_dropped_fraction(text: &str) -> Result<f64, String> {
+    let why = "must be a fraction in [0, 1) (0.25 drops a quarter of the lines)";
+    parse_number_where(text, |x| (0.0..1.0).contains(&x), why)
+}
+
+/// A number for which `ok` holds; else the error `why`.
+fn parse_number_where(text: &str, ok: impl Fn(f64) -> bool, why: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
-        Ok(_) => Err("must be a fraction in [0, 1) (0.25 drops a quarter of the lines)".into()),
+        Ok(x) if ok(x) => Ok(x),
+        Ok(_) => Err(why.into()),
         Err(_) => Err(format!("'{text}' is not a number")),
     }
 }
