@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use clarity_core::Volume;
 use clarity_models::enhance::infer::InferOptions;
-use clarity_models::enhance::train::{load_model, train, TrainSettings};
+use clarity_models::enhance::train::{load_model, train, TrainEvent, TrainSettings};
 use clarity_models::enhance::{data::PairSettings, EnhanceNetConfig};
 
 /// Bright discs of different sizes on a dim background: edges for the network to restore.
@@ -59,7 +59,17 @@ fn tiny_model_learns_resumes_and_round_trips_its_weights() {
     // Half the run, then a resumed second half from the checkpoint.
     let report = train(&tiny(100), &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
     assert_eq!(report.validation.last().unwrap().step, 100);
-    let report = train(&tiny(300), &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
+    // The resumed half reports its steps and validations as they happen.
+    let (mut steps, mut heard) = (Vec::new(), Vec::new());
+    let report = train(&tiny(300), &vols, &vols, dir.path(), &device, &mut |event| match event {
+        TrainEvent::Step { step, .. } => steps.push(step),
+        TrainEvent::Validated(v) => heard.push((v.step, v.l1_output)),
+    })
+    .unwrap();
+    assert_eq!(steps, (101..=300).collect::<Vec<_>>());
+    let recorded: Vec<(usize, f64)> =
+        report.validation[2..].iter().map(|v| (v.step, v.l1_output)).collect();
+    assert_eq!(heard, recorded);
     let first = &report.validation[0];
     let last = report.validation.last().unwrap();
     assert_eq!(report.validation.len(), 6, "validation history survives the resume");

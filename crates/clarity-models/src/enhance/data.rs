@@ -114,6 +114,7 @@ pub struct BiasField {
 }
 
 impl BiasField {
+    /// A random field for an `nx × ny` slice.
     pub fn draw(nx: usize, ny: usize, rng: &mut StdRng) -> Self {
         Self { coefficients: std::array::from_fn(|_| rng.gen_range(-0.25..=0.25)), nx, ny }
     }
