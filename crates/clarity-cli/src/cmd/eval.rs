@@ -8,7 +8,7 @@ use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
 use clarity_models::enhance::consistency::{enhance_consistent, ConsistencyReport, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
-use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
+use clarity_mr::fastscan::{foreground_mask, FastScanSettings};
 use serde::Serialize;
 
 use super::PeArg;
@@ -105,7 +105,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     for &(reduction, snr) in &combos {
         let settings =
             FastScanSettings { reduction, snr, pe, to_acquired_matrix: true, seed: a.seed };
-        let t = simulate(&vol, &settings);
+        let t = super::simulate_fastscan(&a.input, &vol, &settings)?;
         let mask = foreground_mask(&t.truth);
         // The NLM baseline and the consistency step are both given the LR image's noise.
         let sigma_pixel = t.lr_sigma_pixel;

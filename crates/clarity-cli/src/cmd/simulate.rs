@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::PeArg;
 use clarity_mr::exam::{ExamSettings, HeaderMode};
-use clarity_mr::fastscan::{simulate, FastScanSettings};
+use clarity_mr::fastscan::FastScanSettings;
 use clarity_mr::phantom::brain::{BrainContrast, BrainPhantom};
 use clarity_mr::tissue::Field;
 use clarity_mr::vendor::Vendor;
@@ -161,8 +161,9 @@ fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
         seed: a.seed,
     };
     let pb = super::spinner("simulating full-length and shortened scans");
-    let t = simulate(&vol, &settings);
+    let t = super::simulate_fastscan(&a.input, &vol, &settings);
     pb.finish_and_clear();
+    let t = t?;
     let n_pe = t.truth.dims[pe.voxel_axis()];
     let kept = clarity_mr::acquisition::acquired_lines(n_pe, a.reduction, 1.0).len();
     for (name, v) in [("truth", &t.truth), ("hr", &t.hr), ("lr", &t.lr)] {

@@ -171,6 +171,38 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn fastscan_refuses_images_too_small_to_shorten() {
+    // Before: a 1-voxel volume scored -207 dB PSNR, and a 3-pixel-wide one was "shortened".
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, dims: [usize; 3]| {
+        let n = dims.iter().product::<usize>();
+        let data = (0..n).map(|i| 10.0 + (i * 7 % 13) as f32).collect();
+        let path = tmp.path().join(name);
+        let vol = clarity_core::Volume::new(dims, data).unwrap();
+        clarity_io::nifti::write_nifti(&vol, &path).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let thin = write("thin.nii", [3, 200, 2]);
+    let small = write("small.nii", [16, 16, 2]);
+    let out = tmp.path().join("fs");
+    let out = out.to_str().unwrap();
+    for args in [
+        vec!["simulate", "fastscan", &thin, out],
+        vec!["eval", "enhance", &thin, "--out", out, "--snr", "20", "--reduction", "0.3"],
+    ] {
+        let (ok, text) = clarity(&args);
+        assert!(!ok && text.contains("thin.nii: its in-plane matrix is 3×200"), "{args:?}: {text}");
+        assert!(text.contains("at least 8 pixels"), "{text}");
+    }
+    // 2 % of 16 lines rounds to no line dropped.
+    let (ok, text) = clarity(&["simulate", "fastscan", &small, out, "--reduction", "0.02"]);
+    assert!(!ok && text.contains("small.nii: a reduction of 0.02 drops none of the 16"), "{text}");
+    // The same image at 0.3 is shortened and written.
+    let (ok, text) = clarity(&["simulate", "fastscan", &small, out, "--reduction", "0.3"]);
+    assert!(ok && text.contains("of 16 lines kept"), "{text}");
+}
+
+#[test]
 fn zero_counts_are_refused_where_typed() {
     // Each of these once either panicked deep in a library (a zero patch or bench size reached
     // a chunking by zero; zero classifier channels a batch-norm assertion) or ran and reported
