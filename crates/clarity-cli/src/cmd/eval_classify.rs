@@ -37,8 +37,12 @@ pub struct EvalClassifyArgs {
 
 /// `series_uid → class` from a CSV; names the file and line of anything it cannot read.
 pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, Class>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            bail!("{}: not a text CSV (expected `series_uid,class` rows)", path.display())
+        }
+        r => r.with_context(|| format!("reading {}", path.display()))?,
+    };
     let mut out = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let mut cols = line.split(',').map(str::trim);
@@ -110,14 +114,30 @@ fn print_report(name: &str, r: &ClassificationReport) {
 }
 
 pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
+    // The inputs are checked before the outputs, so a mistyped DATA is not reported as an
+    // earlier run's outputs being in the way.
+    if !a.data.is_dir() {
+        let what = if a.data.exists() { "is not a folder" } else { "does not exist" };
+        bail!(
+            "{} {what}: eval classify takes a folder of DICOM studies and their labels (as \
+             `clarity simulate liver-exam` writes)",
+            a.data.display()
+        );
+    }
+    let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
+    if a.labels.is_none() && !labels_path.exists() {
+        bail!(
+            "{} has no labels.csv; pass --labels CSV (`series_uid,class` rows)",
+            a.data.display()
+        );
+    }
+    let labels = read_labels(&labels_path)?;
     const REPORTS: [&str; 4] = ["pixel", "pixel_context", "header", "fused"];
     let mut outputs: Vec<PathBuf> =
         REPORTS.iter().map(|n| a.out.join(format!("confusion_{n}.png"))).collect();
     outputs.push(a.out.join("eval_classify.json"));
     super::refuse_to_replace(&outputs, a.force)?;
     let device = super::device(&a.device)?;
-    let labels_path = a.labels.clone().unwrap_or_else(|| a.data.join("labels.csv"));
-    let labels = read_labels(&labels_path)?;
     let t = Instant::now();
     let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::CLASSIFY);
     let results = super::classify::classify_folder(&a.data, &source, &device, &mut |_, _| Ok(()))?;

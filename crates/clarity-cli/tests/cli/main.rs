@@ -203,6 +203,28 @@ fn fastscan_refuses_images_too_small_to_shorten() {
 }
 
 #[test]
+fn eval_classify_names_what_is_wrong_with_its_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dir.join("scan.nii");
+    std::fs::write(&file, [0xffu8, 0xfe, 0x00, 0x81]).unwrap();
+    let out = dir.join("o");
+    let out = out.to_str().unwrap();
+    let file = file.to_str().unwrap();
+    let dir = dir.to_str().unwrap();
+    // Before: "reading scan.nii/labels.csv: Not a directory", "stream did not contain valid
+    // UTF-8" and "reading DIR/labels.csv: No such file or directory".
+    for (args, said) in [
+        (vec!["eval", "classify", file, "--out", out], "scan.nii is not a folder"),
+        (vec!["eval", "classify", dir, "--out", out], "has no labels.csv; pass --labels"),
+        (vec!["eval", "classify", dir, "--labels", file, "--out", out], "scan.nii: not a text CSV"),
+    ] {
+        let (ok, text) = clarity(&args);
+        assert!(!ok && text.contains(said), "{args:?}: {text}");
+    }
+}
+
+#[test]
 fn zero_counts_are_refused_where_typed() {
     // Each of these once either panicked deep in a library (a zero patch or bench size reached
     // a chunking by zero; zero classifier channels a batch-norm assertion) or ran and reported
