@@ -281,8 +281,13 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
 fn brain(a: BrainArgs) -> anyhow::Result<()> {
     let contrast = BrainContrast::parse(&a.contrast)
         .with_context(|| format!("unknown contrast {:?} (t1, t2, pd, flair, stir)", a.contrast))?;
-    let phantom = BrainPhantom::load(&a.phantom)
-        .with_context(|| format!("loading the brain phantom from {}", a.phantom.display()))?;
+    let phantom = BrainPhantom::load(&a.phantom).with_context(|| {
+        format!(
+            "loading the brain phantom from {} (--phantom sets the folder; the default is \
+                 relative to the current folder)",
+            a.phantom.display()
+        )
+    })?;
     prepare_output(&a.output, a.force)?;
     let field = Field::from_tesla(a.field);
     let protocol = if a.vary_protocol {

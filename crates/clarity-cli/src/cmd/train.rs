@@ -238,7 +238,13 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         "preparing training volumes (real MRI, phantoms, liver exams)"
     });
     let (train_vols, val_vols) = clarity_models::enhance::sources::load(&a.data, !a.no_phantoms)
-        .with_context(|| format!("loading training data from {}", a.data.display()))?;
+        .with_context(|| {
+            format!(
+                "loading training data from {} (--data sets the folder; --list-data shows what \
+                 it needs)",
+                a.data.display()
+            )
+        })?;
     pb.finish_and_clear();
     println!(
         "{} training and {} validation volumes; network {} parameters, {:.2} GFLOP per 256² \
