@@ -7,7 +7,7 @@
 //! ## Conventions (stated once, used everywhere)
 //! - **World** is DICOM's patient coordinate system, **LPS**: +x towards the patient's left, +y
 //!   towards posterior, +z towards head. NIfTI's RAS world is converted at the IO boundary
-//!   ([`Volume::ras_affine`], [`Volume::from_ras_affine`]).
+//!   ([`Volume::ras_affine`], [`Volume::set_ras_affine`]).
 //! - **Voxel order**: `i` (column, fastest), then `j` (row), then `k` (slice), then `t` (the optional
 //!   4th dimension: b-values, phases, echoes). This is the order of pixels in a DICOM frame and of
 //!   voxels in a NIfTI file, so neither needs a transpose.

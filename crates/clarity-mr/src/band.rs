@@ -4,7 +4,7 @@
 //! PE axis; everything outside it was never acquired, and its noise lives only inside it. These
 //! helpers are what a data-consistency step needs: the projection onto that band
 //! ([`project_to_band`]), noise distributed exactly like the scan's ([`band_noise`]) and, for
-//! a scan of unknown protocol, where the band ends ([`detect_band`]) and its noise level
+//! a scan of unknown protocol, where the band ends ([`crate::fastscan::detect_acquired_lines`]) and its noise level
 //! ([`readout_edge_sigma`]).
 //!
 //! Lines are indexed as in [`crate::acquisition::acquired_lines`]: `0..n` with DC at `n / 2`.
