@@ -197,7 +197,7 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
             })
             .collect()
     } else {
-        vec![base; number_of_frames.max(1) as usize]
+        dose_grid_frames(obj, base, number_of_frames.max(1) as usize)
     };
     if meta.b_value_s_per_mm2.is_none() {
         meta.b_value_s_per_mm2 = frames.first().and_then(|f| f.b_value);
@@ -229,6 +229,34 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
         frames,
         meta,
     }
+}
+
+/// The frames of a multi-frame file without functional groups: all at the top-level plane,
+/// except an RT Dose grid, whose frames are planes along the normal at GridFrameOffsetVector
+/// (3004,000C) and whose stored values are doses in units of DoseGridScaling (3004,000E).
+/// Why: read as one plane of 15 "frames", a dose grid lost its third axis and its scale.
+fn dose_grid_frames(obj: &InMemDicomObject, mut base: FrameInfo, n: usize) -> Vec<FrameInfo> {
+    if obj.get(tags::RESCALE_SLOPE).is_none() {
+        if let Some(scale) = get_f64(obj, tags::DOSE_GRID_SCALING).filter(|s| *s > 0.0) {
+            base.rescale_slope = scale;
+        }
+    }
+    let offsets = get_multi_f64(obj, tags::GRID_FRAME_OFFSET_VECTOR).filter(|v| v.len() == n);
+    let (Some(offsets), Some(pos), Some(o)) = (offsets, base.position, base.orientation) else {
+        return vec![base; n];
+    };
+    let normal = clarity_core::cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+    // A first offset of 0 makes the offsets relative to ImagePositionPatient; otherwise they are
+    // the planes' z coordinates (axial grids only), of which the first is that position's.
+    offsets
+        .iter()
+        .map(|d| {
+            let along = d - offsets[0];
+            let mut f = base.clone();
+            f.position = Some(std::array::from_fn(|c| pos[c] + along * normal[c]));
+            f
+        })
+        .collect()
 }
 
 fn frame_from_top_level(obj: &InMemDicomObject) -> FrameInfo {

@@ -175,3 +175,37 @@ fn series_load_matches_general_decoder_on_whole_corpus() {
     }
     assert!(checked_planes > 100, "only {checked_planes} planes compared");
 }
+
+/// An RT Dose grid is one file of planes along the normal (GridFrameOffsetVector) holding doses
+/// in units of DoseGridScaling: it reads as a 3D volume in Gy, not as 15 "frames" of one plane
+/// in raw units (what it read as before).
+#[test]
+fn rt_dose_grid_reads_as_a_volume_in_gray() {
+    let Some(data) = shared_data() else { return };
+    let manifest = load_json(&data.join("dicom/manifest.json"));
+    let entry = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["file"] == "pydicom/rtdose.dcm")
+        .expect("pydicom/rtdose.dcm in the manifest");
+    let vol =
+        read_series(&data.join("dicom/pydicom/rtdose.dcm"), SeriesOptions::default()).unwrap();
+    assert_eq!((vol.dims, vol.frames), ([10, 10, 15], 1));
+    // The file's GridFrameOffsetVector runs 0, 5, ..., 70 mm from ImagePositionPatient.
+    assert_eq!(vol.spacing_mm, [10.0, 10.0, 5.0]);
+    let lps = vol.lps_affine();
+    let z_last = lps[2][2] * 14.0 + lps[2][3];
+    assert!((lps[2][3] - -761.87).abs() < 1e-6 && (z_last - -691.87).abs() < 1e-6, "{lps:?}");
+    // pydicom reads DoseGridScaling 1e-6 from this file; the manifest's samples are raw values
+    // in frame-major order, which is the volume's order (x fastest, then y, then z).
+    for s in entry["samples"].as_array().unwrap() {
+        let (i, raw) = (s[0].as_u64().unwrap() as usize, s[1].as_f64().unwrap());
+        let gray = raw * 1e-6;
+        assert!(
+            (vol.data[i] as f64 - gray).abs() < 1e-6 * gray,
+            "voxel {i}: {} vs {gray}",
+            vol.data[i]
+        );
+    }
+}
