@@ -26,7 +26,7 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
-    let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let mut vol = super::load_volume(&a.input, a.allow_gaps)?;
     if super::is_nifti(&a.output) {
         if a.output.exists() && !a.force {
             bail!("{} exists; pass --force to replace it", a.output.display());
@@ -45,6 +45,17 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     let Some(reference) = a.reference else {
         bail!("{}: DICOM output needs --reference SERIES (the series this volume came from); for NIfTI use a .nii or .nii.gz name", a.output.display());
     };
+    if vol.frames > 1 {
+        // The derived series is one 3D stack; dropping frames 2.. would lose data unsaid.
+        bail!(
+            "{} has {} frames, and DICOM output writes one 3D volume; write NIfTI (.nii.gz) \
+             to keep them all",
+            a.input.display(),
+            vol.frames
+        );
+    }
+    // 16-bit pixels hold no NaN: unsaid, a NaN voxel would come back as the volume's minimum.
+    super::zero_non_finite(&mut vol, &a.input);
     let report = scan(&reference, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
     let [source] = &report.series[..] else {
         bail!(

@@ -148,6 +148,12 @@ pub fn load_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
 /// wrong.
 pub fn load_finite_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
     let mut vol = load_volume(path, allow_gaps)?;
+    zero_non_finite(&mut vol, path);
+    Ok(vol)
+}
+
+/// Set `vol`'s non-finite voxels to 0, saying how many there were in the file at `path`.
+pub fn zero_non_finite(vol: &mut Volume, path: &Path) {
     let mut bad = 0usize;
     for v in vol.data.iter_mut().filter(|v| !v.is_finite()) {
         *v = 0.0;
@@ -159,7 +165,6 @@ pub fn load_finite_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volum
             path.display()
         );
     }
-    Ok(vol)
 }
 
 /// The volume the fast-scan protocol takes as its truth: finite, and with some signal, since

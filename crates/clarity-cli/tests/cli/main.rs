@@ -225,6 +225,35 @@ fn eval_classify_names_what_is_wrong_with_its_input() {
 }
 
 #[test]
+fn convert_to_dicom_zeroes_nan_and_refuses_to_drop_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 256 * 256 * 20;
+    // Before: NaN voxels came back as the volume's minimum (here 3), unsaid.
+    let data = (0..n).map(|i| if i % 3 == 0 { f32::NAN } else { 3.0 + (i % 7) as f32 }).collect();
+    let with_nan = tmp.path().join("nan.nii");
+    let vol = clarity_core::Volume::new([256, 256, 20], data).unwrap();
+    clarity_io::nifti::write_nifti(&vol, &with_nan).unwrap();
+    let reference = sample_series();
+    let out = tmp.path().join("dcm");
+    let args = ["convert", with_nan.to_str().unwrap(), out.to_str().unwrap(), "--reference"];
+    let (ok, text) = clarity(&[&args[..], &[reference.to_str().unwrap()]].concat());
+    assert!(ok && text.contains("nan.nii has 436907 non-finite voxel(s)"), "{text}");
+    let back = clarity_io::dicom::read_series(&out, Default::default()).unwrap();
+    for (i, v) in back.data.iter().enumerate().step_by(997) {
+        let want = if i % 3 == 0 { 0.0 } else { 3.0 + (i % 7) as f32 };
+        assert_eq!(*v, want, "voxel {i}");
+    }
+    // Before: a 4D volume was written as its first frame, unsaid.
+    let four_d = tmp.path().join("4d.nii");
+    let vol = clarity_core::Volume::new_4d([256, 256, 20], 2, vec![1.0; 2 * n]).unwrap();
+    clarity_io::nifti::write_nifti(&vol, &four_d).unwrap();
+    let out = tmp.path().join("dcm4");
+    let args = ["convert", four_d.to_str().unwrap(), out.to_str().unwrap(), "--reference"];
+    let (ok, text) = clarity(&[&args[..], &[reference.to_str().unwrap()]].concat());
+    assert!(!ok && text.contains("4d.nii has 2 frames") && !out.exists(), "{text}");
+}
+
+#[test]
 fn zero_counts_are_refused_where_typed() {
     // Each of these once either panicked deep in a library (a zero patch or bench size reached
     // a chunking by zero; zero classifier channels a batch-norm assertion) or ran and reported
