@@ -35,6 +35,28 @@ pub enum Sequence {
     Diffusion { tr_ms: f32, te_ms: f32, b: f32 },
 }
 
+/// How a radiographer would write the protocol: "spin echo, TR 4500 ms, TE 100 ms".
+impl std::fmt::Display for Sequence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Sequence::SpinEcho { tr_ms, te_ms } => {
+                write!(f, "spin echo, TR {tr_ms:.0} ms, TE {te_ms:.0} ms")
+            }
+            Sequence::GradientEcho { tr_ms, te_ms, flip_deg } => write!(
+                f,
+                "spoiled gradient echo, TR {tr_ms:.1} ms, TE {te_ms:.2} ms, flip {flip_deg:.0}°"
+            ),
+            Sequence::InversionRecovery { tr_ms, te_ms, ti_ms } => write!(
+                f,
+                "inversion recovery, TR {tr_ms:.0} ms, TE {te_ms:.0} ms, TI {ti_ms:.0} ms"
+            ),
+            Sequence::Diffusion { tr_ms, te_ms, b } => {
+                write!(f, "diffusion EPI, TR {tr_ms:.0} ms, TE {te_ms:.0} ms, b {b:.0} s/mm²")
+            }
+        }
+    }
+}
+
 /// A sequence with its preparation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Protocol {

@@ -99,6 +99,14 @@ pub fn parse_dropped_fraction(text: &str) -> Result<f64, String> {
     parse_number_where(text, |x| (0.0..1.0).contains(&x), why)
 }
 
+/// A field strength in tesla: 1.5 or 3, the two fields whose tissue relaxation times the
+/// physics engine models. Anything else used to be rounded to one of them unsaid (7 T gave a
+/// 3 T image named `_3T`).
+pub fn parse_field_tesla(text: &str) -> Result<f64, String> {
+    let why = "must be 1.5 or 3 (tesla; the field strengths whose relaxation times are modelled)";
+    parse_number_where(text, |t| t == 1.5 || t == 3.0, why)
+}
+
 /// A number for which `ok` holds; else the error `why`.
 fn parse_number_where(text: &str, ok: impl Fn(f64) -> bool, why: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {

@@ -35,7 +35,7 @@ pub struct ClassifyTrainArgs {
     pub val_exams: usize,
     /// Field strengths of the training exams, in tesla (3 T is held out by default: the shifted
     /// test set).
-    #[arg(long, value_delimiter = ',', default_values_t = [1.5], value_parser = super::parse_positive)]
+    #[arg(long, value_delimiter = ',', default_values_t = [1.5], value_parser = super::parse_field_tesla)]
     pub field: Vec<f64>,
     /// The shared MRI folder: brain volumes used as "other" (skipped when absent).
     #[arg(long, default_value = "../shared/data/mri")]

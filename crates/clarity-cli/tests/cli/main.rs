@@ -283,7 +283,11 @@ fn zero_counts_are_refused_where_typed() {
 fn numbers_that_are_not_finite_or_out_of_range_are_refused() {
     // `nan` parses as a float and slips past `snr <= 0.0`: eval enhance once ran on it and
     // printed a table of -111 dB PSNRs.
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 10] = [
+        // A field other than the two modelled ones was rounded to one of them, unsaid.
+        (&["simulate", "brain", "out", "--field", "7"], "must be 1.5 or 3"),
+        (&["simulate", "liver-exam", "out", "--field", "1.5,0.5"], "must be 1.5 or 3"),
+        (&["train", "classify", "--field", "2"], "must be 1.5 or 3"),
         (&["eval", "enhance", "in.nii", "--snr", "20,nan"], "above 0"),
         (&["eval", "enhance", "in.nii", "--snr", "inf"], "above 0"),
         (&["eval", "enhance", "in.nii", "--reduction", "0.25,1"], "[0, 1)"),
