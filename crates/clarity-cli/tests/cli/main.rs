@@ -254,6 +254,16 @@ fn convert_to_dicom_zeroes_nan_and_refuses_to_drop_frames() {
 }
 
 #[test]
+fn bench_io_refuses_a_folder_of_several_series() {
+    let Some(data) = shared_data() else { return };
+    // Before: it stacked the first series found (one the user did not name) and then failed
+    // with "dcm2niix failed: " and an empty reason.
+    let folder = data.join("dicom/series");
+    let (ok, text) = clarity(&["bench", "io", folder.to_str().unwrap(), "--repeats", "1"]);
+    assert!(!ok && text.contains("series found; pass a folder holding one series"), "{text}");
+}
+
+#[test]
 fn zero_counts_are_refused_where_typed() {
     // Each of these once either panicked deep in a library (a zero patch or bench size reached
     // a chunking by zero; zero classifier channels a batch-norm assertion) or ran and reported

@@ -16,10 +16,22 @@ use crate::error::{IoError, Result};
 /// normal past the previous one, as one new series. Returns the number of slices written.
 pub fn stack_copies(src: &Path, dst: &Path, copies: usize) -> Result<usize> {
     let report = scan(src, SeriesOptions::default())?;
-    let series = report.series.first().ok_or_else(|| IoError::NotFound {
-        path: src.to_path_buf(),
-        reason: "no DICOM series to stack".into(),
-    })?;
+    let series = match &report.series[..] {
+        [one] => one,
+        [] => {
+            return Err(IoError::NotFound {
+                path: src.to_path_buf(),
+                reason: "no DICOM series to stack".into(),
+            })
+        }
+        many => {
+            // Stacking the first of several would time a series the user did not name.
+            return Err(IoError::NotFound {
+                path: src.to_path_buf(),
+                reason: format!("{} series found; pass a folder holding one series", many.len()),
+            });
+        }
+    };
     std::fs::create_dir_all(dst)
         .map_err(|source| IoError::Write { path: dst.to_path_buf(), source })?;
     let series_uid = new_uid();

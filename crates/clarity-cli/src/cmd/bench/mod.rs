@@ -55,6 +55,14 @@ pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
 
 fn io(a: IoBenchArgs) -> anyhow::Result<()> {
     let work = tempfile_dir()?;
+    // The scratch folder holds `copies` × the series and `repeats` × two conversions: removed
+    // on failure too.
+    let result = io_in(&a, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn io_in(a: &IoBenchArgs, work: &std::path::Path) -> anyhow::Result<()> {
     let series = if a.copies > 1 {
         let dir = work.join("series");
         let n = clarity_io::dicom::bench_support::stack_copies(&a.path, &dir, a.copies)?;
@@ -82,7 +90,16 @@ fn io(a: IoBenchArgs) -> anyhow::Result<()> {
             .context("running dcm2niix (install the Debian package dcm2niix)")?;
         theirs.push(t.elapsed());
         if !st.status.success() {
-            bail!("dcm2niix failed: {}", String::from_utf8_lossy(&st.stderr));
+            // dcm2niix reports its errors on stdout.
+            let said = [&st.stdout[..], &st.stderr[..]].concat();
+            let said = String::from_utf8_lossy(&said);
+            let tail: Vec<&str> = said.lines().rev().take(5).collect();
+            bail!(
+                "dcm2niix failed on {} ({}): {}",
+                series.display(),
+                st.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            );
         }
     }
     let (o, t) = (median(ours), median(theirs));
@@ -95,6 +112,5 @@ fn io(a: IoBenchArgs) -> anyhow::Result<()> {
     );
     println!("| dcm2niix -z n | {:.1} ms | 1.00x |", t.as_secs_f64() * 1e3);
     println!("speed-up: clarity is {:.2}x as fast as dcm2niix", t.as_secs_f64() / o.as_secs_f64());
-    let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
