@@ -142,7 +142,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<()> {
     // Grad-CAM needs gradients: the model once more, on the autodiff device, loaded once.
     let explainer = match &a.explain {
         Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            super::create_output_dir(dir)?;
             let ad = device.clone().autodiff();
             Some((clarity_models::classify::train::load_model(source.clone(), &ad)?, ad, dir))
         }

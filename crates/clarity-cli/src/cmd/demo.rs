@@ -52,7 +52,7 @@ fn sample_from(checkout: &Path, out: &Path) -> anyhow::Result<PathBuf> {
         return Ok(checkout.to_path_buf());
     }
     let dir = out.join("sample/mr_brain_20");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    super::create_output_dir(&dir)?;
     for (name, bytes) in SAMPLE_FILES {
         let path = dir.join(name);
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
@@ -64,7 +64,7 @@ fn sample_from(checkout: &Path, out: &Path) -> anyhow::Result<PathBuf> {
 }
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    super::create_output_dir(&a.out)?;
     let sample = match a.sample {
         Some(dir) => dir,
         None => default_sample(&a.out)?,

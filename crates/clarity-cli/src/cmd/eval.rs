@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use clarity_core::Volume;
 use clarity_metrics::{quality, Quality};
@@ -92,7 +91,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     let mut outputs: Vec<PathBuf> = combos.iter().map(|&(r, s)| strip(r, s)).collect();
     outputs.push(a.out.join("eval.json"));
     super::refuse_to_replace(&outputs, a.force)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    super::create_output_dir(&a.out)?;
     let bar = indicatif::ProgressBar::new(combos.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -163,7 +163,7 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     if pixel.total() == 0 {
         bail!("no series under {} has a label in {}", a.data.display(), labels_path.display());
     }
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    super::create_output_dir(&a.out)?;
     let reports: Vec<(&str, ClassificationReport)> = REPORTS
         .into_iter()
         .zip([pixel.report(), context.report(), header.report(), fused.report()])

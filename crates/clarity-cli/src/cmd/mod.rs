@@ -224,6 +224,18 @@ pub fn simulate_fastscan(
     Ok(t)
 }
 
+/// Create the output folder `dir` (and its parents); a file in its place is named as such
+/// (the OS says only "File exists").
+pub fn create_output_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "{} exists and is not a folder; name a folder for the outputs",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
 /// A bar counting files (its length is set once the folder has been listed).
 pub fn file_bar(msg: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(0);

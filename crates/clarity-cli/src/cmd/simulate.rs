@@ -146,7 +146,7 @@ fn prepare_output(dir: &Path, force: bool) -> anyhow::Result<()> {
             bail!("{} is not empty; choose an empty folder or pass --force", dir.display());
         }
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+    super::create_output_dir(dir)
 }
 
 fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {

@@ -165,6 +165,16 @@ fn bad_input_is_an_error_not_a_panic() {
         let (ok, text) = clarity(&args);
         assert!(!ok && text.contains("zeros.nii: no voxel is above 0"), "{args:?}: {text}");
     }
+    // The OS says only "File exists" when a file stands where an output folder should go.
+    let file = tmp.path().join("afile");
+    std::fs::write(&file, b"x").unwrap();
+    for args in [
+        vec!["demo", "--out", file.to_str().unwrap()],
+        vec!["simulate", "liver-exam", file.to_str().unwrap()],
+    ] {
+        let (ok, text) = clarity(&args);
+        assert!(!ok && text.contains("afile exists and is not a folder"), "{args:?}: {text}");
+    }
     // Not an empty table and success: the folder holds no DICOM series.
     let (ok, text) = clarity(&["classify", tmp.path().to_str().unwrap()]);
     assert!(!ok && text.contains("no DICOM image series found"), "{text}");
