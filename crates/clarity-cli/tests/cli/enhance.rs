@@ -1,0 +1,302 @@
+//! `enhance`: a DICOM series in, a derived " ER" series out with the same geometry (an identity
+//! network, so the values must come back unchanged); the PE axis of a NIfTI found from its
+//! k-space; the built-in model from any folder; non-finite and negative voxels; `train enhance`'s
+//! data listing and argument checks.
+
+use std::process::Command;
+
+use crate::{clarity, sample_series, shared_data};
+use std::path::{Path, PathBuf};
+
+/// A tiny untrained enhancement network (the identity: its tail is zero) saved in `dir/model`;
+/// `planes` = (noise plane, reduction plane).
+fn identity_enhance_model(
+    dir: &std::path::Path,
+    pe_axis: Option<clarity_core::PhaseEncodingDirection>,
+    planes: (bool, bool),
+) -> PathBuf {
+    let model_dir = dir.join("model");
+    let cfg = clarity_models::enhance::EnhanceNetConfig {
+        pe_axis,
+        noise_channel: planes.0,
+        reduction_channel: planes.1,
+        ..clarity_models::enhance::EnhanceNetConfig::new(1, 4, 3)
+    };
+    let net = cfg.init(&burn::prelude::Device::flex());
+    clarity_models::enhance::train::save_model(&net, &cfg, &model_dir).unwrap();
+    model_dir
+}
+
+/// `clarity enhance INPUT OUT --model MODEL` with the consistency step off: it would re-weigh
+/// an untrained network's features, and the tests using this want the identity network's
+/// output, i.e. the input, back.
+fn enhance_as_is(input: &Path, out: &Path, model: &Path) -> (bool, String) {
+    clarity(&[
+        "enhance",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--noise-sigma",
+        "off",
+    ])
+}
+
+#[test]
+fn enhance_dicom_series_keeps_geometry() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = identity_enhance_model(dir.path(), None, (false, false));
+    let out = dir.path().join("er");
+    let (ok, text) = enhance_as_is(&sample_series(), &out, &model_dir);
+    assert!(ok, "{text}");
+    let src = clarity_io::dicom::read_series(&sample_series(), Default::default()).unwrap();
+    let report = clarity_io::dicom::scan(&out, Default::default()).unwrap();
+    assert_eq!(report.series.len(), 1);
+    assert!(report.series[0].description().ends_with(" ER"), "{}", report.series[0].description());
+    let er = report.series[0].load().unwrap();
+    assert_eq!(er.dims, src.dims);
+    for r in 0..3 {
+        assert!((er.origin_mm[r] - src.origin_mm[r]).abs() < 1e-3);
+        assert!((er.spacing_mm[r] - src.spacing_mm[r]).abs() < 1e-4);
+        for c in 0..3 {
+            assert!((er.direction[r][c] - src.direction[r][c]).abs() < 1e-6);
+        }
+    }
+    // Identity network: values come back up to the 16-bit rescale of the writer.
+    let (lo, hi) = src.min_max();
+    let step = (hi - lo) / 65535.0;
+    for (a, b) in er.data.iter().zip(&src.data) {
+        assert!((a - b).abs() <= step + 1e-3 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    // Into the same folder again: refused before any work (nothing enhanced, nothing touched).
+    let (ok, text) = clarity(&[
+        "enhance",
+        sample_series().to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && text.contains("IM00001.dcm") && text.contains("refusing to overwrite"),
+        "{text}"
+    );
+    assert!(!text.contains("phase encoding along"), "checked only after the work: {text}");
+}
+
+#[test]
+fn enhance_finds_the_phase_encoding_axis_of_a_nifti_shortened_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = identity_enhance_model(
+        dir.path(),
+        Some(clarity_core::PhaseEncodingDirection::Col),
+        (false, false),
+    );
+    let fs = dir.path().join("fs");
+    let (ok, text) = clarity(&[
+        "simulate",
+        "fastscan",
+        sample_series().to_str().unwrap(),
+        fs.to_str().unwrap(),
+        "--pe-axis",
+        "row",
+    ]);
+    assert!(ok, "{text}");
+    let lr = fs.join("lr.nii.gz");
+    let run = |extra: &[&str]| {
+        let out = dir.path().join("er.nii.gz");
+        let mut args =
+            vec!["enhance", lr.to_str().unwrap(), out.to_str().unwrap(), "--force", "--model"];
+        args.push(model_dir.to_str().unwrap());
+        args.extend_from_slice(extra);
+        clarity(&args)
+    };
+    // NIfTI has no header field for it: found from the k-space cut-off.
+    let (ok, text) = run(&[]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("phase encoding along Row (detected from the k-space cut-off)"),
+        "{text}"
+    );
+    let (ok, text) = run(&["--pe-axis", "col"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("phase encoding along Col (from --pe-axis)"), "{text}");
+    // The consistency step finds the lines the simulation kept.
+    let fs_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fs.join("fastscan.json")).unwrap()).unwrap();
+    let (full, short) = (
+        fs_json["phase_lines_full"].as_u64().unwrap(),
+        fs_json["phase_lines_short"].as_u64().unwrap(),
+    );
+    let start = full / 2 - short / 2;
+    let (ok, text) = run(&["--noise-sigma", "5"]);
+    assert!(ok, "{text}");
+    let lines = format!("acquired phase-encoding lines {start}..{} of {full}", start + short);
+    assert!(text.contains(&lines), "{lines} not in: {text}");
+    assert!(
+        text.contains("data consistency: last layer re-weighed in the acquired band"),
+        "{text}"
+    );
+    let (ok, text) = run(&["--noise-sigma", "loud"]);
+    assert!(!ok && text.contains("`loud` is not auto, off or a non-negative number"), "{text}");
+}
+
+/// NaN and infinite voxels are said and enhanced as 0, not spread through the network.
+#[test]
+fn enhance_treats_non_finite_voxels_as_zero_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = identity_enhance_model(dir.path(), None, (false, false));
+    let n = 32;
+    let mut data: Vec<f32> = (0..n * n * 3).map(|i| 100.0 + (i % 7) as f32 * 10.0).collect();
+    data[n * n + 5 * n + 5] = f32::NAN;
+    data[7] = f32::INFINITY;
+    let input = dir.path().join("holes.nii");
+    let vol = clarity_core::Volume::new([n, n, 3], data).unwrap();
+    clarity_io::nifti::write_nifti(&vol, &input).unwrap();
+    let out = dir.path().join("er.nii");
+    let (ok, text) = enhance_as_is(&input, &out, &model_dir);
+    assert!(ok, "{text}");
+    assert!(text.contains("2 non-finite voxel(s)"), "{text}");
+    let er = clarity_io::nifti::read_nifti(&out).unwrap();
+    assert!(er.data.iter().all(|v| v.is_finite()), "non-finite values in the output");
+    // The identity network gives the input back, holes as 0.
+    assert!(er.data[n * n + 5 * n + 5].abs() < 1e-3 && er.data[7].abs() < 1e-3);
+    assert!((er.data[0] - 100.0).abs() < 1e-2, "{}", er.data[0]);
+}
+
+/// A network that takes the noise level and the lines dropped gets both even with the
+/// consistency step off (estimated or detected, and said where from); `--reduction` overrides
+/// the detection and must be a fraction.
+#[test]
+fn enhance_gives_a_plane_network_its_sigma_and_reduction() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = identity_enhance_model(dir.path(), None, (true, true));
+    let fs = dir.path().join("fs");
+    let (ok, text) =
+        clarity(&["simulate", "fastscan", sample_series().to_str().unwrap(), fs.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let out = dir.path().join("er.nii.gz");
+    let (ok, text) = clarity(&[
+        "enhance",
+        fs.join("lr.nii.gz").to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        model_dir.to_str().unwrap(),
+        "--noise-sigma",
+        "off",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("noise σ") && text.contains("per pixel, from the"), "{text}");
+    assert!(text.contains("detected from the k-space cut-off"), "{text}");
+    assert!(!text.contains("data consistency: last layer"), "consistency ran while off: {text}");
+    let er = clarity_io::nifti::read_nifti(&out).unwrap();
+    assert_eq!(er.dims, clarity_io::nifti::read_nifti(&fs.join("lr.nii.gz")).unwrap().dims);
+    let lr = fs.join("lr.nii.gz");
+    let (model, lr) = (model_dir.to_str().unwrap(), lr.to_str().unwrap());
+    let out = out.to_str().unwrap();
+    let (ok, text) = clarity(&[
+        "enhance",
+        lr,
+        out,
+        "--model",
+        model,
+        "--noise-sigma",
+        "off",
+        "--reduction",
+        "0.25",
+        "--force",
+    ]);
+    assert!(ok && text.contains("(--reduction)"), "{text}");
+    let (ok, text) = clarity(&["enhance", lr, out, "--model", model, "--reduction", "1.5"]);
+    assert!(!ok && text.contains("not auto or a fraction"), "{text}");
+}
+
+#[test]
+fn train_enhance_lists_its_data_and_marks_what_is_missing() {
+    let Some(data) = shared_data() else { return };
+    let mri = data.join("mri");
+    let (ok, text) = clarity(&["train", "enhance", "--data", mri.to_str().unwrap(), "--list-data"]);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    // Real training scans first, the validation volumes last, the phantom source by default.
+    assert!(lines[0].ends_with("pyradiomics_brain1/t1.nii.gz"), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with("wg04/REF/MR1_UNC")), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with("prostatex_0000/t2_tse.nii.gz")), "{text}");
+    assert!(lines.last().unwrap().ends_with("mni152"), "{text}");
+    assert!(!text.contains("(missing)"), "{text}");
+    // Without phantoms no MNI152; a folder without the data is listed as missing, not an error.
+    let empty = std::env::temp_dir().join("clarity-list-data-empty/mri");
+    let (ok, text) = clarity(&[
+        "train",
+        "enhance",
+        "--data",
+        empty.to_str().unwrap(),
+        "--list-data",
+        "--no-phantoms",
+    ]);
+    assert!(ok, "{text}");
+    assert!(!text.contains("mni152"), "{text}");
+    assert_eq!(text.lines().count(), text.matches("(missing)").count(), "{text}");
+    assert_eq!(text.lines().count(), 13, "2 NIfTI + 9 DICOM training, 2 validation: {text}");
+}
+
+/// A `--dilations` list that does not fit `--depth` (or dilates the tail) is refused by name
+/// before any training data is read (the data folder here does not exist).
+#[test]
+fn train_enhance_refuses_bad_dilations_before_reading_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-data");
+    let out = dir.path().join("run");
+    for (dilations, why) in [
+        ("1,2,1", "3 dilations given for 4 layers"),
+        ("1,2,2,2", "the tail"),
+        ("1,0,1,1", "dilation of 0"),
+    ] {
+        let (ok, text) = clarity(&[
+            "train",
+            "enhance",
+            "--data",
+            missing.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--depth",
+            "4",
+            "--dilations",
+            dilations,
+        ]);
+        assert!(!ok, "{dilations}: {text}");
+        assert!(text.contains("--dilations") && text.contains(why), "{dilations}: {text}");
+        assert!(!text.contains("no-such-data"), "{dilations}: data read first: {text}");
+    }
+    assert!(!out.exists(), "nothing written");
+}
+
+/// The shipped model is built into the binary: `enhance` runs from a folder without `models/`
+/// and without `--model`; a 4D input says that only its first frame is enhanced, and negative
+/// voxels that they are read as 0.
+#[test]
+fn enhance_uses_the_built_in_model_anywhere_and_says_what_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, nz) = (64, 3);
+    let mut data: Vec<f32> = (0..2 * nz * n * n)
+        .map(|i| {
+            let (x, y) = ((i % n) as f32 - 32.0, ((i / n) % n) as f32 - 32.0);
+            let object = if x * x + y * y < 400.0 { 200.0 } else { 0.0 };
+            object + ((i * 7919) % 101) as f32 * 0.2
+        })
+        .collect();
+    data[5] = -7.5;
+    let vol = clarity_core::Volume::new_4d([n, n, nz], 2, data).unwrap();
+    let input = dir.path().join("in.nii.gz");
+    clarity_io::nifti::write_nifti(&vol, &input).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clarity"))
+        .current_dir(dir.path())
+        .args(["enhance", "in.nii.gz", "er.nii.gz", "--single-pass"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("has 2 frames; only the first is enhanced"), "{text}");
+    assert!(text.contains("has 1 negative voxel(s) (down to -7.5)"), "{text}");
+    let er = clarity_io::nifti::read_nifti(&dir.path().join("er.nii.gz")).unwrap();
+    assert_eq!((er.dims, er.frames), ([n, n, nz], 1));
+}
