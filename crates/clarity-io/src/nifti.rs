@@ -222,17 +222,28 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
     let dt = NiftiType::from_code(datatype).ok_or_else(|| {
         nifti_err(path, format!("datatype {datatype} is not supported (complex/RGB?)"))
     })?;
-    let n: usize = shape.iter().product();
-    let offset = if vox_offset < 1.0 {
-        if version == 1 {
-            352
-        } else {
-            544
-        }
+    let header_bytes = if version == 1 { 348 } else { 540 };
+    let offset = if !vox_offset.is_finite() {
+        // `NaN as usize` is 0: the header itself would be read as voxels.
+        return Err(nifti_err(path, format!("vox_offset is {vox_offset}")));
+    } else if vox_offset < 1.0 {
+        header_bytes + 4
+    } else if vox_offset < header_bytes as f64 {
+        return Err(nifti_err(
+            path,
+            format!("vox_offset {vox_offset} lies inside the {header_bytes}-byte header"),
+        ));
     } else {
         vox_offset as usize
     };
-    let need = offset + n * dt.bytes();
+    // Checked: 7 dimensions of 32767 overflow 64 bits (a panic in a debug build).
+    let need = shape
+        .iter()
+        .try_fold(dt.bytes(), |acc, &d| acc.checked_mul(d))
+        .and_then(|data| data.checked_add(offset))
+        .ok_or_else(|| {
+            nifti_err(path, format!("dimensions {shape:?} hold more bytes than can be addressed"))
+        })?;
     if b.len() < need {
         return Err(nifti_err(
             path,
@@ -247,10 +258,11 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
     }
     let zooms: Vec<f64> = (1..=ndim as usize).map(|i| pixdim[i]).collect();
     let spatial: Vec<usize> = (0..3).map(|i| shape.get(i).copied().unwrap_or(1)).collect();
-    let affine = if scode > 0 {
-        [srow[0], srow[1], srow[2], [0.0, 0.0, 0.0, 1.0]]
+    let (affine, source) = if scode > 0 {
+        ([srow[0], srow[1], srow[2], [0.0, 0.0, 0.0, 1.0]], "the sform (srow_x/y/z)")
     } else if qcode > 0 {
-        qform_affine(quat, qoff, [pixdim[1], pixdim[2], pixdim[3]], pixdim[0])
+        let q = qform_affine(quat, qoff, [pixdim[1], pixdim[2], pixdim[3]], pixdim[0]);
+        (q, "the qform (quatern_b/c/d, qoffset_x/y/z, pixdim)")
     } else {
         // nibabel's fallback: x flipped, centred on the middle voxel.
         let z =
@@ -261,13 +273,18 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
             if pixdim[3] == 0.0 { 1.0 } else { z[2] },
         ];
         let c: Vec<f64> = spatial.iter().map(|&s| (s as f64 - 1.0) / 2.0).collect();
-        [
+        let a = [
             [-z[0], 0.0, 0.0, c[0] * z[0]],
             [0.0, z[1], 0.0, -c[1] * z[1]],
             [0.0, 0.0, z[2], -c[2] * z[2]],
             [0.0, 0.0, 0.0, 1.0],
-        ]
+        ];
+        (a, "pixdim (no sform or qform)")
     };
+    if affine.iter().flatten().any(|v| !v.is_finite()) {
+        // Said as what it is: left to the geometry check it read "column 0 has zero length".
+        return Err(nifti_err(path, format!("{source} holds NaN or infinite values")));
+    }
     Ok(NiftiImage {
         version,
         shape,

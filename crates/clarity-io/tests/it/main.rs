@@ -1,10 +1,12 @@
 //! clarity-io integration tests, one binary:
+//! - `bad_input`: the `tests/bad` corpus of broken files, each an error that says why;
 //! - `common`: locating `../shared/data` (tests skip loudly when it is absent);
 //! - `dicom_conformance`: every file of the shared DICOM corpus against pydicom's decode;
 //! - `dicom_series`: folder scanning and series geometry against dcm2niix;
 //! - `dicom_write`: derived series round trip and dcm2niix on what we write;
 //! - `nifti`: NIfTI-1/2 against nibabel, round trips and bad files;
 
+mod bad_input;
 mod common;
 mod dicom_conformance;
 mod dicom_series;
