@@ -168,7 +168,37 @@ pub fn read_header(path: &Path) -> Result<DicomHeader> {
     // to have one; a missing or broken pixel stream is reported when the pixels are decoded.
     let declares_image =
         get_u32(&obj, tags::ROWS).unwrap_or(0) > 0 && get_u32(&obj, tags::COLUMNS).unwrap_or(0) > 0;
-    Ok(header_from_object(path, &obj, declares_image))
+    let bad =
+        |attribute, problem| IoError::Attribute { path: path.to_path_buf(), attribute, problem };
+    // Every frame takes at least one byte of the file: a larger count is a broken header, and
+    // believing it would allocate a per-frame table of that size (1e9 frames aborted the run).
+    let frames = get_f64(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0);
+    let file_bytes = std::fs::metadata(path).map(|m| m.len() as f64).unwrap_or(f64::INFINITY);
+    if frames > file_bytes {
+        let problem = format!("is {frames}, more frames than the file's {file_bytes} bytes hold");
+        return Err(bad("NumberOfFrames", problem));
+    }
+    let header = header_from_object(path, &obj, declares_image);
+    for f in &header.frames {
+        if let Some(s) = f.pixel_spacing.filter(|s| !(s[0] > 0.0 && s[1] > 0.0)) {
+            return Err(bad("PixelSpacing", format!("is {s:?}; both must be above 0")));
+        }
+        if let Some(o) = f.orientation.filter(|o| !orthonormal_enough(o)) {
+            let problem = format!("is {o:?}, not two perpendicular unit direction vectors");
+            return Err(bad("ImageOrientationPatient", problem));
+        }
+    }
+    Ok(header)
+}
+
+/// Row and column cosines that are (nearly) unit length and (nearly) perpendicular. Loose on
+/// purpose: files store them to a few digits, and only a degenerate orientation (zero or
+/// parallel vectors, which give a singular affine) is refused.
+fn orthonormal_enough(o: &[f64; 6]) -> bool {
+    let (r, c) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+    let unit = |v: [f64; 3]| (clarity_core::norm(v) - 1.0).abs() < 0.1;
+    let dot = r[0] * c[0] + r[1] * c[1] + r[2] * c[2];
+    unit(r) && unit(c) && dot.abs() < 0.1
 }
 
 /// Build a [`DicomHeader`] from an opened object.
@@ -414,8 +444,45 @@ pub(crate) fn get_f64(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 
 pub(crate) fn get_multi_f64(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
     let e = obj.get(tag)?;
-    let v = e.to_multi_float64().ok()?;
+    let v = if e.vr() == dicom_core::VR::UN {
+        un_numbers(tag, &e.to_bytes().ok()?)?
+    } else {
+        e.to_multi_float64().ok()?
+    };
     (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
+}
+
+/// The numbers of an element stored with VR UN, read by the VR the standard dictionary gives
+/// its tag (as pydicom does). Why: read as bytes, the DS text `1\0\0...` of an orientation
+/// became the numbers 49, 92, 48, ... (the character codes).
+fn un_numbers(tag: Tag, bytes: &[u8]) -> Option<Vec<f64>> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    use dicom_core::VR;
+    let vr = match dicom_dictionary_std::StandardDataDictionary.by_tag(tag)?.vr() {
+        VirtualVr::Exact(vr) => vr,
+        _ => return None,
+    };
+    fn le<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f64) -> Option<Vec<f64>> {
+        let chunks = bytes.chunks_exact(N);
+        chunks
+            .remainder()
+            .is_empty()
+            .then(|| bytes.chunks_exact(N).map(|c| f(c.try_into().expect("N bytes"))).collect())
+    }
+    match vr {
+        VR::DS | VR::IS => {
+            let text = std::str::from_utf8(bytes).ok()?;
+            let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            text.split('\\').map(|p| p.trim().parse::<f64>().ok()).collect()
+        }
+        VR::US => le(bytes, |b| u16::from_le_bytes(b) as f64),
+        VR::SS => le(bytes, |b| i16::from_le_bytes(b) as f64),
+        VR::UL => le(bytes, |b| u32::from_le_bytes(b) as f64),
+        VR::SL => le(bytes, |b| i32::from_le_bytes(b) as f64),
+        VR::FL => le(bytes, |b| f32::from_le_bytes(b) as f64),
+        VR::FD => le(bytes, f64::from_le_bytes),
+        _ => None,
+    }
 }
 
 fn get_u32(obj: &InMemDicomObject, tag: Tag) -> Option<u32> {

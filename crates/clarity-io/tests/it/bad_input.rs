@@ -1,14 +1,25 @@
-//! The `tests/bad` corpus: every broken file gives an error naming it and its fault.
+//! The `tests/bad` corpus (NIfTI and DICOM): every broken file gives an error naming it and
+//! its fault, never a panic; each folder's `valid.*` control reads.
 
 use std::path::PathBuf;
 
-fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bad/nifti")
+fn corpus(kind: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bad").join(kind)
+}
+
+/// Every data file in `dir` is the control or has an expected error in `cases`.
+fn all_listed(dir: &std::path::Path, cases: &[(&str, &str)], exts: &[&str]) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let is_data = exts.iter().any(|e| name.ends_with(e));
+        let listed = name.starts_with("valid.") || cases.iter().any(|(f, _)| *f == name);
+        assert!(!is_data || listed, "{name} has no expected error here");
+    }
 }
 
 #[test]
 fn every_broken_nifti_is_an_error_that_says_why() {
-    let dir = corpus();
+    let dir = corpus("nifti");
     let control = clarity_io::nifti::read_nifti(&dir.join("valid.nii")).expect("valid.nii reads");
     assert_eq!(control.dims, [4, 4, 2]);
     assert_eq!(control.data[..4], [0.0, 1.0, 2.0, 3.0]);
@@ -32,16 +43,39 @@ fn every_broken_nifti_is_an_error_that_says_why() {
         ("pixdim_inf_no_form.nii", "pixdim (no sform or qform) holds NaN or infinite values"),
         ("corrupt.nii.gz", "gzip stream is corrupt"),
     ];
-    let mut listed: Vec<&str> = cases.iter().map(|(f, _)| *f).collect();
-    listed.push("valid.nii");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        let is_data = name.ends_with(".nii") || name.ends_with(".nii.gz");
-        assert!(!is_data || listed.contains(&name.as_str()), "{name} has no expected error here");
-    }
+    all_listed(&dir, &cases, &[".nii", ".nii.gz"]);
     for (file, said) in cases {
         let path = dir.join(file);
         let result = std::panic::catch_unwind(|| clarity_io::nifti::read_nifti(&path));
+        let Ok(result) = result else { panic!("{file}: the reader panicked") };
+        let msg = result.err().unwrap_or_else(|| panic!("{file} was read")).to_string();
+        assert!(msg.contains(file) && msg.contains(said), "{file}: {msg}");
+    }
+}
+
+#[test]
+fn every_broken_dicom_is_an_error_that_says_why() {
+    let dir = corpus("dicom");
+    let read = |file: &str| {
+        clarity_io::dicom::read_series(&dir.join(file), clarity_io::dicom::SeriesOptions::default())
+    };
+    let control = read("valid.dcm").expect("valid.dcm reads");
+    assert_eq!((control.dims, control.data[9]), ([8, 8, 1], 9.0));
+    let cases = [
+        ("preamble_only.dcm", "not a readable DICOM file"),
+        ("garbage_after_dicm.dcm", "not a readable DICOM file"),
+        ("truncated_in_pixel_data.dcm", "Could not read 128 value bytes"),
+        ("pixel_length_beyond_file.dcm", "Could not read 4294967280 value bytes"),
+        ("short_pixel_data.dcm", "pixel data holds 100 bytes but 1 frame(s) of 8×8×1 × 2 bytes"),
+        ("bits_allocated_12.dcm", "unsupported BitsAllocated 12"),
+        ("frames_beyond_file.dcm", "NumberOfFrames is 1000000000, more frames than the file's"),
+        ("spacing_not_positive.dcm", "PixelSpacing is [-1.0, 0.0]; both must be above 0"),
+        ("orientation_zero.dcm", "not two perpendicular unit direction vectors"),
+        ("orientation_parallel.dcm", "not two perpendicular unit direction vectors"),
+    ];
+    all_listed(&dir, &cases, &[".dcm"]);
+    for (file, said) in cases {
+        let result = std::panic::catch_unwind(|| read(file));
         let Ok(result) = result else { panic!("{file}: the reader panicked") };
         let msg = result.err().unwrap_or_else(|| panic!("{file} was read")).to_string();
         assert!(msg.contains(file) && msg.contains(said), "{file}: {msg}");

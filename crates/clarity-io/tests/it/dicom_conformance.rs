@@ -180,3 +180,34 @@ fn twelve_bit_lossy_jpeg_matches_independent_references() {
         eprintln!("{file}: PSNR {psnr:.1} dB against {reference}");
     }
 }
+
+/// The geometry attributes as pydicom reads them (the manifest's top-level
+/// ImageOrientationPatient and PixelSpacing), for every file whose header parses and has them.
+/// Why: an element stored with VR UN was read as its bytes, so `pydicom-data/explicit_VR-UN.dcm`
+/// had a pixel spacing of 46 × 48 mm and an oblique orientation made of character codes.
+#[test]
+fn orientation_and_spacing_match_pydicom() {
+    let Some(data) = shared_data() else { return };
+    let manifest = load_json(&data.join("dicom/manifest.json"));
+    let numbers =
+        |v: &Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(Value::as_f64).collect() };
+    let mut checked = 0;
+    for entry in manifest["files"].as_array().unwrap() {
+        let rel = entry["file"].as_str().unwrap();
+        let Ok(h) = clarity_io::dicom::read_header(&data.join("dicom").join(rel)) else { continue };
+        let Some(frame) = h.frames.first() else { continue };
+        if let (Some(want), Some(got)) =
+            (numbers(&entry["ImageOrientationPatient"]), frame.orientation)
+        {
+            let off = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(want.len() == 6 && off < 1e-9, "{rel}: orientation {got:?}, pydicom {want:?}");
+            checked += 1;
+        }
+        if let (Some(want), Some(got)) = (numbers(&entry["PixelSpacing"]), frame.pixel_spacing) {
+            let off = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(want.len() == 2 && off < 1e-9, "{rel}: spacing {got:?}, pydicom {want:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} attributes compared");
+}
