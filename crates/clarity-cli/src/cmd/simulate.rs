@@ -137,16 +137,13 @@ pub fn run(c: SimulateCommand) -> anyhow::Result<()> {
 
 /// Create `dir`, refusing to write into a non-empty one unless `force`.
 fn prepare_output(dir: &Path, force: bool) -> anyhow::Result<()> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            bail!("{} exists and is not a folder", dir.display());
-        }
-        let non_empty = std::fs::read_dir(dir)?.next().is_some();
-        if non_empty && !force {
-            bail!("{} is not empty; choose an empty folder or pass --force", dir.display());
-        }
+    // Creating first is safe: a folder that already held files is only refused, never changed.
+    super::create_output_dir(dir)?;
+    let non_empty = std::fs::read_dir(dir)?.next().is_some();
+    if non_empty && !force {
+        bail!("{} is not empty; choose an empty folder or pass --force", dir.display());
     }
-    super::create_output_dir(dir)
+    Ok(())
 }
 
 fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
@@ -165,7 +162,7 @@ fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
     pb.finish_and_clear();
     let t = t?;
     let n_pe = t.truth.dims[pe.voxel_axis()];
-    let kept = clarity_mr::acquisition::acquired_lines(n_pe, a.reduction, 1.0).len();
+    let kept = t.lr_lines.len();
     for (name, v) in [("truth", &t.truth), ("hr", &t.hr), ("lr", &t.lr)] {
         clarity_io::nifti::write_nifti(v, &a.output.join(format!("{name}.nii.gz")))?;
     }

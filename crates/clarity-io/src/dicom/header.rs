@@ -172,11 +172,15 @@ pub fn read_header(path: &Path) -> Result<DicomHeader> {
         |attribute, problem| IoError::Attribute { path: path.to_path_buf(), attribute, problem };
     // Every frame takes at least one byte of the file: a larger count is a broken header, and
     // believing it would allocate a per-frame table of that size (1e9 frames aborted the run).
+    // (Asked of multi-frame files only: a folder scan reads thousands of single-frame headers.)
     let frames = get_f64(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0);
-    let file_bytes = std::fs::metadata(path).map(|m| m.len() as f64).unwrap_or(f64::INFINITY);
-    if frames > file_bytes {
-        let problem = format!("is {frames}, more frames than the file's {file_bytes} bytes hold");
-        return Err(bad("NumberOfFrames", problem));
+    if frames > 1.0 {
+        let file_bytes = std::fs::metadata(path).map_or(f64::INFINITY, |m| m.len() as f64);
+        if frames > file_bytes {
+            let problem =
+                format!("is {frames}, more frames than the file's {file_bytes} bytes hold");
+            return Err(bad("NumberOfFrames", problem));
+        }
     }
     let header = header_from_object(path, &obj, declares_image);
     for f in &header.frames {
@@ -197,8 +201,7 @@ pub fn read_header(path: &Path) -> Result<DicomHeader> {
 fn orthonormal_enough(o: &[f64; 6]) -> bool {
     let (r, c) = ([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
     let unit = |v: [f64; 3]| (clarity_core::norm(v) - 1.0).abs() < 0.1;
-    let dot = r[0] * c[0] + r[1] * c[1] + r[2] * c[2];
-    unit(r) && unit(c) && dot.abs() < 0.1
+    unit(r) && unit(c) && clarity_core::dot(r, c).abs() < 0.1
 }
 
 /// Build a [`DicomHeader`] from an opened object.
@@ -427,15 +430,18 @@ pub(crate) fn get_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     // Text stored under VR UN/OB (implicit-VR files read with an unknown dictionary entry, or
     // writers that got the VR wrong) arrives as bytes; read it as text when it is printable.
     if matches!(e.vr(), dicom_core::VR::UN | dicom_core::VR::OB) {
-        let bytes = e.to_bytes().ok()?;
-        let text = std::str::from_utf8(&bytes).ok()?;
-        let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-        let printable = text.chars().all(|c| !c.is_control());
-        return (printable && !text.is_empty()).then(|| text.to_string());
+        return bytes_as_text(&e.to_bytes().ok()?).map(str::to_string);
     }
     let s = e.to_str().ok()?;
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A value stored as bytes read as text, trimmed of padding, when it is printable.
+fn bytes_as_text(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!text.is_empty() && text.chars().all(|c| !c.is_control())).then_some(text)
 }
 
 pub(crate) fn get_f64(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
@@ -464,16 +470,12 @@ fn un_numbers(tag: Tag, bytes: &[u8]) -> Option<Vec<f64>> {
     };
     fn le<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f64) -> Option<Vec<f64>> {
         let chunks = bytes.chunks_exact(N);
-        chunks
-            .remainder()
-            .is_empty()
-            .then(|| bytes.chunks_exact(N).map(|c| f(c.try_into().expect("N bytes"))).collect())
+        let whole = chunks.remainder().is_empty();
+        whole.then(|| chunks.map(|c| f(c.try_into().expect("N bytes"))).collect())
     }
     match vr {
         VR::DS | VR::IS => {
-            let text = std::str::from_utf8(bytes).ok()?;
-            let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-            text.split('\\').map(|p| p.trim().parse::<f64>().ok()).collect()
+            bytes_as_text(bytes)?.split('\\').map(|p| p.trim().parse::<f64>().ok()).collect()
         }
         VR::US => le(bytes, |b| u16::from_le_bytes(b) as f64),
         VR::SS => le(bytes, |b| i16::from_le_bytes(b) as f64),

@@ -98,7 +98,12 @@ fn orient_patch(patch: &[f32], p: usize, flip_x: bool, flip_y: bool, transpose: 
 
 /// Every 4th pixel of every 4th row: enough for percentiles and means, 16× cheaper.
 fn subsampled(slice: &[f32], nx: usize) -> impl Iterator<Item = f32> + '_ {
-    slice.chunks(nx).step_by(4).flat_map(|row| row.iter().step_by(4).copied())
+    subsampled_at(nx, slice.len() / nx).map(move |(x, y)| slice[y * nx + x])
+}
+
+/// The `(x, y)` of the pixels [`subsampled`] takes, in its order.
+fn subsampled_at(nx: usize, ny: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..ny).step_by(4).flat_map(move |y| (0..nx).step_by(4).map(move |x| (x, y)))
 }
 
 /// A smooth multiplicative intensity field over a slice, as a receive coil's sensitivity makes:
@@ -186,27 +191,22 @@ pub fn sample_pair(
         PhaseEncodingDirection::Col => (p, ny),
         PhaseEncodingDirection::Row => (nx, p),
     };
+    let (xs, ys) = match pe {
+        PhaseEncodingDirection::Col => (x0..x0 + p, 0..ny),
+        PhaseEncodingDirection::Row => (0..nx, y0..y0 + p),
+    };
     let strip = |slice: &[f32]| -> Vec<f32> {
-        match pe {
-            PhaseEncodingDirection::Col => (0..ny)
-                .flat_map(|y| (x0..x0 + p).map(move |x| (x, y)))
-                .map(|(x, y)| curve(slice[y * nx + x], x, y))
-                .collect(),
-            PhaseEncodingDirection::Row => (y0..y0 + p)
-                .flat_map(|y| (0..nx).map(move |x| (x, y)))
-                .map(|(x, y)| curve(slice[y * nx + x], x, y))
-                .collect(),
-        }
+        let xs = &xs;
+        ys.clone().flat_map(|y| xs.clone().map(move |x| curve(slice[y * nx + x], x, y))).collect()
     };
     let truth: Vec<Vec<f32>> = slab.iter().map(|&kk| strip(vol.slice(kk))).collect();
     // The slab after the intensity curve, subsampled: the centre slice's part sets the noise,
     // the whole the normalisation.
-    // (Every 4th row and column, in `subsampled`'s order.)
     let slab_values: Vec<f32> = slab
         .iter()
         .flat_map(|&kk| {
             let slice = vol.slice(kk);
-            (0..ny).step_by(4).flat_map(move |y| (0..nx).step_by(4).map(move |x| (slice, x, y)))
+            subsampled_at(nx, ny).map(move |(x, y)| (slice, x, y))
         })
         .map(|(slice, x, y)| curve(slice[y * nx + x], x, y))
         .collect();
