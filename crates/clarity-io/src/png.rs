@@ -17,16 +17,35 @@ pub struct Window {
 impl Window {
     /// The window spanning the `lo`..`hi` percentiles (0-100) of the finite values, the default
     /// for display because a few hot voxels would otherwise flatten the picture.
+    /// When the two percentiles coincide (a mask that is almost all background, say) the window
+    /// widens to the full finite range, so the few voxels that differ still show; a constant
+    /// image gets a tiny width about its value and is drawn mid grey.
     pub fn from_percentiles(values: &[f32], lo: f64, hi: f64) -> Self {
         let pick = |p: f64| clarity_core::percentile(values, p / 100.0, |_| true);
-        let (Some(a), Some(b)) = (pick(lo), pick(hi)) else {
+        let (Some(mut a), Some(mut b)) = (pick(lo), pick(hi)) else {
             return Self { center: 0.0, width: 1.0 };
         };
+        if b <= a {
+            (a, b) = (pick(0.0).unwrap_or(a), pick(100.0).unwrap_or(b));
+        }
         let (a, b) = (a as f64, b as f64);
         Self { center: (a + b) / 2.0, width: (b - a).max(1e-6) }
     }
 
+    /// Whether the window is the degenerate one of a constant image.
+    pub fn is_constant(self) -> bool {
+        self.width <= 1e-6
+    }
+
     pub fn to_u8(self, v: f32) -> u8 {
+        if self.is_constant() {
+            // Rounding at a width of 1e-6 would tip the constant itself to either side of grey.
+            return match (v as f64).partial_cmp(&self.center) {
+                Some(std::cmp::Ordering::Less) => 0,
+                Some(std::cmp::Ordering::Greater) => 255,
+                _ => 128,
+            };
+        }
         let lo = self.center - self.width / 2.0;
         (((v as f64 - lo) / self.width).clamp(0.0, 1.0) * 255.0).round() as u8
     }
@@ -121,6 +140,19 @@ mod tests {
         assert!(w.center + w.width / 2.0 < 101.0);
         assert_eq!(w.to_u8(-5.0), 0);
         assert_eq!(w.to_u8(1e9), 255);
+    }
+
+    #[test]
+    fn percentile_window_widens_for_sparse_and_constant_images() {
+        // 0.2 % of voxels lit: both percentiles are 0, so the window must widen to the range.
+        let mut mask = vec![0.0f32; 1000];
+        mask[..2].fill(1.0);
+        let w = Window::from_percentiles(&mask, 0.5, 99.5);
+        assert_eq!((w.to_u8(0.0), w.to_u8(1.0)), (0, 255));
+        assert!(!w.is_constant());
+        let flat = Window::from_percentiles(&[7.0; 10], 0.5, 99.5);
+        assert!(flat.is_constant());
+        assert_eq!(flat.to_u8(7.0), 128);
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct ViewArgs {
     /// percentile range.
     #[arg(long, value_parser = parse_window)]
     pub window: Option<Window>,
+    /// Which frame (time point) of a 4D image to picture, counted from 0.
+    #[arg(long, default_value_t = 0)]
+    pub frame: usize,
     /// Accept DICOM series whose slice gaps are not uniform.
     #[arg(long)]
     pub allow_gaps: bool,
@@ -34,9 +37,30 @@ fn parse_window(s: &str) -> Result<Window, String> {
 }
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
-    let vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let mut vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let name = a.input.display();
+    if a.frame >= vol.frames {
+        anyhow::bail!("{name} has {} frame(s); --frame {} is past the last", vol.frames, a.frame);
+    }
+    if vol.frames > 1 {
+        println!(
+            "{name} has {} frames; picturing frame {} (--frame picks another)",
+            vol.frames, a.frame
+        );
+        vol = vol.frame_volume(a.frame)?;
+    }
+    // An all-NaN picture would come out black, which reads as an image of zeros.
+    if !vol.data.iter().any(|v| v.is_finite()) {
+        anyhow::bail!(
+            "{name}: no voxel is a finite number (all NaN or infinite); nothing to picture"
+        );
+    }
     super::refuse_to_replace(std::slice::from_ref(&a.png), a.force)?;
     let w = write_montage(&vol, &a.png, a.max_slices, a.window)?;
-    println!("wrote {} (window centre {:.1}, width {:.1})", a.png.display(), w.center, w.width);
+    if w.is_constant() {
+        println!("wrote {} (every voxel is {}: drawn mid grey)", a.png.display(), w.center);
+    } else {
+        println!("wrote {} (window centre {:.1}, width {:.1})", a.png.display(), w.center, w.width);
+    }
     Ok(())
 }

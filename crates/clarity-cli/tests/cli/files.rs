@@ -134,6 +134,56 @@ fn view_writes_a_montage_and_keeps_an_existing_one_without_force() {
     assert_ne!(std::fs::read(&png).unwrap(), first);
 }
 
+/// Grey levels of a PNG that `view` wrote.
+fn png_pixels(path: &std::path::Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    buf
+}
+
+#[test]
+fn view_pictures_the_chosen_frame_sparse_masks_and_constant_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = |name: &str, vol: clarity_core::Volume| {
+        let path = dir.path().join(name);
+        clarity_io::nifti::write_nifti(&vol, &path).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let view = |input: &str, extra: &[&str]| {
+        let png = dir.path().join("v.png");
+        let args = ["view", input, "--png", png.to_str().unwrap(), "--force"];
+        let (ok, text) = clarity(&[&args[..], extra].concat());
+        (ok, text, if ok { png_pixels(&png) } else { vec![] })
+    };
+    // Frame t holds t everywhere except voxel 0, which is 0: frame 2 must be picked, not frame 0.
+    let n = 8 * 8 * 2;
+    let data = (0..3 * n).map(|i| if i % n == 0 { 0.0 } else { (i / n) as f32 }).collect();
+    let four_d = save("4d.nii", clarity_core::Volume::new_4d([8, 8, 2], 3, data).unwrap());
+    let (ok, text, px) = view(&four_d, &["--frame", "2", "--window", "1,2"]);
+    assert!(ok && text.contains("has 3 frames; picturing frame 2"), "{text}");
+    assert_eq!((px[0], px[1]), (0, 255), "{text}");
+    let (ok, text, _) = view(&four_d, &["--frame", "3"]);
+    assert!(!ok && text.contains("4d.nii has 3 frame(s); --frame 3 is past the last"), "{text}");
+    // A mask with 2 of 512 voxels lit: both default percentiles are 0. Before, the window was
+    // 0 wide about 0 and the background was drawn mid grey.
+    let mut data = vec![0.0; 512];
+    data[..2].fill(1.0);
+    let mask = save("mask.nii", clarity_core::Volume::new([16, 16, 2], data).unwrap());
+    let (ok, text, px) = view(&mask, &[]);
+    assert!(ok && px.contains(&255) && px.iter().filter(|&&p| p == 0).count() > 400, "{text}");
+    let flat = save("flat.nii", clarity_core::Volume::new([4, 4, 1], vec![5.0; 16]).unwrap());
+    let (ok, text, px) = view(&flat, &[]);
+    assert!(ok && text.contains("every voxel is 5: drawn mid grey"), "{text}");
+    assert!(px.iter().all(|&p| p == 128));
+    // Before, an all-NaN image was written as a black picture, which reads as zeros.
+    let nan = save("nan.nii", clarity_core::Volume::new([4, 4, 1], vec![f32::NAN; 16]).unwrap());
+    let (ok, text, _) = view(&nan, &[]);
+    assert!(!ok && text.contains("nan.nii: no voxel is a finite number"), "{text}");
+}
+
 #[test]
 fn simulate_fastscan_writes_triplet_and_reports_time_saved() {
     let dir = tempfile::tempdir().unwrap();
