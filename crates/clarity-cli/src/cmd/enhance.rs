@@ -154,6 +154,15 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let device = super::device(&a.device)?;
     let (model, cfg, model_source) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_finite_volume(&a.input, a.allow_gaps)?;
+    if vol.dims[..2].iter().any(|&n| n < super::MIN_INPLANE_MATRIX) {
+        bail!(
+            "{}: its slices are {}×{} pixels; enhance needs at least {} along each in-plane axis",
+            a.input.display(),
+            vol.dims[0],
+            vol.dims[1],
+            super::MIN_INPLANE_MATRIX
+        );
+    }
     if !nifti_out {
         // Before the minutes of work, not after: the writer refuses to overwrite.
         clarity_io::dicom::series_file_paths(&a.output, vol.dims[2])?;

@@ -189,13 +189,13 @@ pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume
     Ok(vol)
 }
 
-/// The fewest pixels along either in-plane axis that the fast-scan protocol scores: below it
-/// there is no anatomy to restore, the 7×7 NLM patches and the network's 25-pixel view see
-/// mostly padding, and the metrics are of a handful of pixels.
-pub const MIN_FASTSCAN_MATRIX: usize = 8;
+/// The fewest pixels along either in-plane axis that `enhance` and the fast-scan protocol
+/// take: below it there is no anatomy to restore, the 7×7 NLM patches and the network's
+/// 25-pixel view see mostly padding, and the metrics are of a handful of pixels.
+pub const MIN_INPLANE_MATRIX: usize = 8;
 
 /// [`simulate`](clarity_mr::fastscan::simulate), refusing volumes the protocol cannot score:
-/// an in-plane matrix under [`MIN_FASTSCAN_MATRIX`], or a reduction that drops no line of it
+/// an in-plane matrix under [`MIN_INPLANE_MATRIX`], or a reduction that drops no line of it
 /// (0.3 of a 2-line axis), which would report a "shortened" scan equal to the full one.
 pub fn simulate_fastscan(
     path: &Path,
@@ -203,10 +203,10 @@ pub fn simulate_fastscan(
     settings: &clarity_mr::fastscan::FastScanSettings,
 ) -> anyhow::Result<clarity_mr::fastscan::FastScanTriplet> {
     let t = clarity_mr::fastscan::simulate(vol, settings);
-    if t.matrix.iter().any(|&n| n < MIN_FASTSCAN_MATRIX) {
+    if t.matrix.iter().any(|&n| n < MIN_INPLANE_MATRIX) {
         anyhow::bail!(
             "{}: its in-plane matrix is {}×{} (as acquired); the fast-scan protocol needs at \
-             least {MIN_FASTSCAN_MATRIX} pixels along each in-plane axis",
+             least {MIN_INPLANE_MATRIX} pixels along each in-plane axis",
             path.display(),
             t.matrix[0],
             t.matrix[1]

@@ -47,7 +47,7 @@ fn bad_input_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn fastscan_refuses_images_too_small_to_shorten() {
+fn fastscan_and_enhance_refuse_images_too_small_to_shorten() {
     // Before: a 1-voxel volume scored -207 dB PSNR, and a 3-pixel-wide one was "shortened".
     let tmp = tempfile::tempdir().unwrap();
     let write = |name: &str, dims: [usize; 3]| {
@@ -70,6 +70,12 @@ fn fastscan_refuses_images_too_small_to_shorten() {
         assert!(!ok && text.contains("thin.nii: its in-plane matrix is 3×200"), "{args:?}: {text}");
         assert!(text.contains("at least 8 pixels"), "{text}");
     }
+    // Before: enhance "enhanced" a 3-pixel-wide image with a network that sees 25 pixels.
+    let enhanced = tmp.path().join("e.nii");
+    let args = ["enhance", &thin, enhanced.to_str().unwrap(), "--noise-sigma", "1"];
+    let (ok, text) = clarity(&args);
+    assert!(!ok && text.contains("thin.nii: its slices are 3×200 pixels"), "{text}");
+    assert!(!enhanced.exists());
     // 2 % of 16 lines rounds to no line dropped.
     let (ok, text) = clarity(&["simulate", "fastscan", &small, out, "--reduction", "0.02"]);
     assert!(!ok && text.contains("small.nii: a reduction of 0.02 drops none of the 16"), "{text}");
