@@ -220,7 +220,22 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
             nifti_err(path, format!("dimensions {:?} are not positive", &dims[1..=ndim as usize]))
         })?;
     let dt = NiftiType::from_code(datatype).ok_or_else(|| {
-        nifti_err(path, format!("datatype {datatype} is not supported (complex/RGB?)"))
+        let name = match datatype {
+            32 => " (complex64)",
+            1792 => " (complex128)",
+            2048 => " (complex256)",
+            128 => " (RGB24)",
+            2304 => " (RGBA32)",
+            1536 => " (float128)",
+            _ => "",
+        };
+        nifti_err(
+            path,
+            format!(
+                "datatype {datatype}{name} is not supported: only real-valued scalar voxels \
+                 (integers, float32, float64) are read"
+            ),
+        )
     })?;
     let header_bytes = if version == 1 { 348 } else { 540 };
     let offset = if !vox_offset.is_finite() {

@@ -1,6 +1,5 @@
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use clarity_io::dicom::{scan_with_progress, SeriesOptions};
 use serde::Serialize;
@@ -42,8 +41,8 @@ struct Report {
 
 pub fn run(a: InfoArgs) -> anyhow::Result<()> {
     if super::is_nifti(&a.path) {
-        let img = clarity_io::nifti::read_nifti_image(&a.path)
-            .with_context(|| a.path.display().to_string())?;
+        // The reader's errors name the file already.
+        let img = clarity_io::nifti::read_nifti_image(&a.path)?;
         if a.json {
             let v = serde_json::json!({
                 "file": a.path, "nifti_version": img.version, "shape": img.shape,

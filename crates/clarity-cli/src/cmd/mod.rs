@@ -137,8 +137,8 @@ pub fn is_nifti(path: &Path) -> bool {
 /// Load a NIfTI file or the one DICOM series under a path.
 pub fn load_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
     if is_nifti(path) {
-        return clarity_io::nifti::read_nifti(path)
-            .with_context(|| format!("reading {}", path.display()));
+        // The reader's errors name the file already.
+        return Ok(clarity_io::nifti::read_nifti(path)?);
     }
     let opts = SeriesOptions { allow_nonuniform_spacing: allow_gaps };
     let bar = file_bar(&format!("reading {}", path.display()));

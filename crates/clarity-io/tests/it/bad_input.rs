@@ -38,6 +38,7 @@ fn every_broken_nifti_is_an_error_that_says_why() {
         ("vox_offset_nan.nii", "vox_offset is NaN"),
         ("vox_offset_in_header.nii", "vox_offset 100 lies inside the 348-byte header"),
         ("unknown_datatype.nii", "datatype 1234 is not supported"),
+        ("complex64.nii", "datatype 32 (complex64) is not supported: only real-valued"),
         ("sform_nan.nii", "the sform (srow_x/y/z) holds NaN or infinite values"),
         ("qform_nan.nii", "the qform (quatern_b/c/d, qoffset_x/y/z, pixdim) holds NaN"),
         ("pixdim_inf_no_form.nii", "pixdim (no sform or qform) holds NaN or infinite values"),

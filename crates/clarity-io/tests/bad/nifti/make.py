@@ -47,6 +47,7 @@ files = {
     "vox_offset_nan.nii": broken(v=(("<f", 108), (float("nan"),))),
     "vox_offset_in_header.nii": broken(v=(("<f", 108), (100.0,))),
     "unknown_datatype.nii": broken(t=(("<h", 70), (1234,))),
+    "complex64.nii": broken(t=(("<hh", 70), (32, 64))),
     "sform_nan.nii": broken(s=(("<12f", 280), (float("nan"),) * 12)),
     "qform_nan.nii": broken(
         c=(("<hh", 252), (1, 0)), q=(("<6f", 256), (float("nan"),) * 6)
