@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-models/classify}
-cargo run --release -q -- train classify --out "$out" --exams 120 --val-exams 16 --steps 1500 --every 100 --seed 0
+# --force: the first run replaces the model in $out (the shipped one by default); the second
+# resumes the checkpoint the first left.
+cargo run --release -q -- train classify --out "$out" --exams 120 --val-exams 16 --steps 1500 --every 100 --seed 0 --force
 cargo run --release -q -- train classify --out "$out" --exams 120 --val-exams 16 --steps 2500 --every 250 --seed 0

@@ -1,6 +1,6 @@
 //! `clarity train enhance`: train the enhancement network (resumable).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -58,6 +58,10 @@ pub struct ClassifyTrainArgs {
     /// Seed of the exam generator (training uses it, validation seed + 1) and of training.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Train into an --out folder that holds a trained model (model.safetensors) but no
+    /// checkpoint to resume, replacing that model. Without it such a folder is refused.
+    #[arg(long)]
+    pub force: bool,
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -159,6 +163,10 @@ pub struct EnhanceTrainArgs {
     /// CPU engine).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Train into an --out folder that holds a trained model (model.safetensors) but no
+    /// checkpoint to resume, replacing that model. Without it such a folder is refused.
+    #[arg(long)]
+    pub force: bool,
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -194,6 +202,30 @@ fn step_bar(steps: usize) -> indicatif::ProgressBar {
     bar
 }
 
+/// Refuse to train into `out` when it holds a trained model that no checkpoint there continues:
+/// the run would replace someone's network with a fresh one. `--init-from` the same folder
+/// says "train this model further, in place", which is the stated intent, not an accident.
+fn refuse_to_replace_model(
+    out: &Path,
+    init_from: Option<&Path>,
+    force: bool,
+) -> anyhow::Result<()> {
+    let model = out.join("model.safetensors");
+    let resumes = out.join("checkpoint").join("state.json").is_file();
+    let same = |a: &Path| match (a.canonicalize(), out.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if model.is_file() && !resumes && !force && !init_from.is_some_and(same) {
+        anyhow::bail!(
+            "{} holds a trained model and no checkpoint to resume: training would replace it. \
+             Pass --force to replace it, or choose another --out",
+            model.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(c: TrainCommand) -> anyhow::Result<()> {
     match c {
         TrainCommand::Enhance(a) => enhance(a),
@@ -209,6 +241,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    refuse_to_replace_model(&a.out, a.init_from.as_deref(), a.force)?;
     let pe_axis = match a.pe_axis {
         TrainPe::Either => None,
         TrainPe::Row => Some(PhaseEncodingDirection::Row),
@@ -358,6 +391,7 @@ fn dataset(
 }
 
 fn classify(a: ClassifyTrainArgs) -> anyhow::Result<()> {
+    refuse_to_replace_model(&a.out, None, a.force)?;
     let device = super::device(&a.device)?;
     let net = SeriesNetConfig { channels: a.channels, ..Default::default() };
     let mut train_set = DatasetSettings { exams: a.exams, seed: a.seed, ..Default::default() };

@@ -194,3 +194,30 @@ fn numbers_that_are_not_finite_or_out_of_range_are_refused() {
         assert!(text.contains(why) && !text.contains("panicked"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn training_refuses_to_replace_a_model_it_does_not_resume() {
+    // Before: `train` into a folder holding someone's model (and no checkpoint) overwrote
+    // model.safetensors with a fresh network, unsaid.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model.safetensors");
+    std::fs::write(&model, b"a trained model").unwrap();
+    let out = tmp.path().to_str().unwrap();
+    let missing = tmp.path().join("no-data");
+    let no_data = missing.to_str().unwrap();
+    for args in [
+        vec!["train", "enhance", "--out", out, "--data", no_data],
+        vec!["train", "classify", "--out", out, "--data", no_data],
+    ] {
+        let (ok, text) = clarity(&args);
+        assert!(!ok && text.contains("holds a trained model and no checkpoint"), "{text}");
+        assert!(text.contains("--force"), "{text}");
+        assert_eq!(std::fs::read(&model).unwrap(), b"a trained model");
+    }
+    // --force replaces it with the run's network.
+    let args = ["train", "classify", "--out", out, "--data", no_data, "--force"];
+    let quick = ["--exams", "1", "--val-exams", "1", "--steps", "1", "--channels", "2"];
+    let (ok, text) = clarity(&[&args[..], &quick[..]].concat());
+    assert!(ok, "{text}");
+    assert_ne!(std::fs::read(&model).unwrap(), b"a trained model");
+}
