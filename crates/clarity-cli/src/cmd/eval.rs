@@ -81,6 +81,8 @@ pub fn run(c: EvalCommand) -> anyhow::Result<()> {
 /// Run the protocol and print/write the table; returns the rows and each setting's enhanced
 /// volume (used by `demo`).
 pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)> {
+    super::refuse_repeats("--reduction", &a.reduction)?;
+    super::refuse_repeats("--snr", &a.snr)?;
     let device = super::device(&a.device)?;
     let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_truth_volume(&a.input, a.allow_gaps)?;

@@ -189,6 +189,17 @@ pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume
     Ok(vol)
 }
 
+/// Refuse a list argument that names one value twice: each value makes an output of its own
+/// (a table row, a PNG named after it), and the second would silently replace the first.
+pub fn refuse_repeats(flag: &str, values: &[f64]) -> anyhow::Result<()> {
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            anyhow::bail!("{flag} lists {v} more than once");
+        }
+    }
+    Ok(())
+}
+
 /// The fewest pixels along either in-plane axis that `enhance` and the fast-scan protocol
 /// take: below it there is no anatomy to restore, the 7×7 NLM patches and the network's
 /// 25-pixel view see mostly padding, and the metrics are of a handful of pixels.

@@ -76,6 +76,12 @@ fn fastscan_and_enhance_refuse_images_too_small_to_shorten() {
     let (ok, text) = clarity(&args);
     assert!(!ok && text.contains("thin.nii: its slices are 3×200 pixels"), "{text}");
     assert!(!enhanced.exists());
+    // Before: the repeated setting ran twice, and its second strip replaced the first.
+    let args = ["eval", "enhance", &small, "--out", out, "--snr", "20,40,20"];
+    let (ok, text) = clarity(&args);
+    assert!(!ok && text.contains("--snr lists 20 more than once"), "{text}");
+    let (ok, text) = clarity(&["eval", "enhance", &small, "--out", out, "--reduction", "0.3,0.3"]);
+    assert!(!ok && text.contains("--reduction lists 0.3 more than once"), "{text}");
     // 2 % of 16 lines rounds to no line dropped.
     let (ok, text) = clarity(&["simulate", "fastscan", &small, out, "--reduction", "0.02"]);
     assert!(!ok && text.contains("small.nii: a reduction of 0.02 drops none of the 16"), "{text}");
