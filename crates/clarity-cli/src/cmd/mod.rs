@@ -189,6 +189,15 @@ pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume
     Ok(vol)
 }
 
+/// A range of SNRs: `LOW,HIGH` with 0 < LOW ≤ HIGH, both finite.
+pub fn parse_snr_range(text: &str) -> Result<(f64, f64), String> {
+    let (low, high) = parse_number_pair(text, "LOW,HIGH (for example 8,60)")?;
+    if !(low.is_finite() && high.is_finite() && low > 0.0 && low <= high) {
+        return Err(format!("need 0 < LOW <= HIGH, got {low},{high}"));
+    }
+    Ok((low, high))
+}
+
 /// Refuse a list argument that names one value twice: each value makes an output of its own
 /// (a table row, a PNG named after it), and the second would silently replace the first.
 pub fn refuse_repeats(flag: &str, values: &[f64]) -> anyhow::Result<()> {
@@ -312,4 +321,20 @@ pub fn write_strip(vols: &[&Volume], error_of: &[usize], path: &Path) -> anyhow:
     }
     clarity_io::png::write_gray_png(path, w, ny, &img)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_snr_range;
+
+    #[test]
+    fn snr_range_parses_and_rejects_bad_ranges() {
+        assert_eq!(parse_snr_range("8,60"), Ok((8.0, 60.0)));
+        assert_eq!(parse_snr_range(" 10 , 40 "), Ok((10.0, 40.0)));
+        assert_eq!(parse_snr_range("20,20"), Ok((20.0, 20.0)));
+        for bad in ["40,10", "0,10", "-1,10", "10", "a,10", "10,inf", "NaN,10"] {
+            let err = parse_snr_range(bad).expect_err(bad);
+            assert!(!err.is_empty(), "{bad}");
+        }
+    }
 }

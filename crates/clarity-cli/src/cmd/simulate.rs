@@ -83,9 +83,9 @@ pub struct LiverExamArgs {
     /// Scale of the clinical matrices (e.g. 0.5 for quick, small exams).
     #[arg(long, default_value_t = 1.0)]
     pub matrix_scale: f64,
-    /// Lowest and highest SNR of a series, e.g. `15,40`.
-    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [15.0, 40.0], value_parser = super::parse_positive)]
-    pub snr: Vec<f64>,
+    /// Lowest and highest SNR of a series, LOW,HIGH.
+    #[arg(long, value_name = "LOW,HIGH", default_value = "15,40", value_parser = super::parse_snr_range)]
+    pub snr: (f64, f64),
     /// Probability that a group of series (IP/OP, T2, DWI/ADC, DCE) is coronal, not axial.
     #[arg(long, default_value_t = 0.0)]
     pub coronal_probability: f64,
@@ -210,9 +210,6 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&a.coronal_probability) {
         bail!("--coronal-probability must be within 0..1");
     }
-    if a.snr[1] < a.snr[0] {
-        bail!("--snr LOW,HIGH with LOW <= HIGH, got {},{}", a.snr[0], a.snr[1]);
-    }
     prepare_output(&a.output, a.force)?;
     let settings = ExamSettings {
         fields: a.field.clone(),
@@ -222,7 +219,7 @@ fn liver_exam(a: LiverExamArgs) -> anyhow::Result<()> {
             HeaderArg::Scrambled => HeaderMode::Scrambled,
             HeaderArg::Blank => HeaderMode::Blank,
         },
-        snr: (a.snr[0], a.snr[1]),
+        snr: a.snr,
         matrix_scale: a.matrix_scale,
         coronal_probability: a.coronal_probability,
         ..Default::default()

@@ -88,7 +88,7 @@ pub struct EnhanceTrainArgs {
     /// SNR range of the simulated full-length scans, LOW,HIGH (drawn log-uniformly; SNR is the
     /// slice's foreground mean over the noise σ, as in `clarity eval enhance --snr`). Default:
     /// the training pairs' own range, 8,60.
-    #[arg(long, value_name = "LOW,HIGH", value_parser = parse_snr_range)]
+    #[arg(long, value_name = "LOW,HIGH", value_parser = super::parse_snr_range)]
     pub snr_range: Option<(f64, f64)>,
     /// Peak learning rate (cosine decay to 2 % of it).
     #[arg(long, default_value_t = 1e-3, value_parser = super::parse_positive)]
@@ -447,29 +447,4 @@ fn classify(a: ClassifyTrainArgs) -> anyhow::Result<()> {
         report.seconds
     );
     Ok(())
-}
-
-/// `LOW,HIGH` with 0 < LOW ≤ HIGH, both finite.
-fn parse_snr_range(text: &str) -> Result<(f64, f64), String> {
-    let (low, high) = super::parse_number_pair(text, "LOW,HIGH (for example 8,60)")?;
-    if !(low.is_finite() && high.is_finite() && low > 0.0 && low <= high) {
-        return Err(format!("need 0 < LOW <= HIGH, got {low},{high}"));
-    }
-    Ok((low, high))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_snr_range;
-
-    #[test]
-    fn snr_range_parses_and_rejects_bad_ranges() {
-        assert_eq!(parse_snr_range("8,60"), Ok((8.0, 60.0)));
-        assert_eq!(parse_snr_range(" 10 , 40 "), Ok((10.0, 40.0)));
-        assert_eq!(parse_snr_range("20,20"), Ok((20.0, 20.0)));
-        for bad in ["40,10", "0,10", "-1,10", "10", "a,10", "10,inf", "NaN,10"] {
-            let err = parse_snr_range(bad).expect_err(bad);
-            assert!(!err.is_empty(), "{bad}");
-        }
-    }
 }

@@ -181,7 +181,7 @@ fn zero_counts_are_refused_where_typed() {
 fn numbers_that_are_not_finite_or_out_of_range_are_refused() {
     // `nan` parses as a float and slips past `snr <= 0.0`: eval enhance once ran on it and
     // printed a table of -111 dB PSNRs.
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 11] = [
         // A field other than the two modelled ones was rounded to one of them, unsaid.
         (&["simulate", "brain", "out", "--field", "7"], "must be 1.5 or 3"),
         (&["simulate", "liver-exam", "out", "--field", "1.5,0.5"], "must be 1.5 or 3"),
@@ -191,6 +191,7 @@ fn numbers_that_are_not_finite_or_out_of_range_are_refused() {
         (&["eval", "enhance", "in.nii", "--reduction", "0.25,1"], "[0, 1)"),
         (&["simulate", "fastscan", "in.nii", "out", "--snr", "nan"], "above 0"),
         (&["simulate", "brain", "out", "--snr", "nan"], "0 or above"),
+        (&["simulate", "liver-exam", "out", "--snr", "40,15"], "need 0 < LOW <= HIGH"),
         (&["train", "enhance", "--learning-rate", "nan"], "above 0"),
         (&["view", "in.nii", "--png", "o.png", "--window", "nan,3"], "not a finite number"),
     ];

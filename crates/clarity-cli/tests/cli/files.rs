@@ -235,6 +235,9 @@ fn simulate_liver_exam_reads_back_as_nine_series() {
         "0.3",
         "--headers",
         "blank",
+        // The form its --help gives; clap once wanted two separate words here.
+        "--snr",
+        "15,40",
     ]);
     assert!(ok, "{text}");
     let (ok, text) = clarity(&["info", "--json", out.to_str().unwrap()]);
