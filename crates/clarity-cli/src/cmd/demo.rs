@@ -112,10 +112,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         force: true,
     })?;
     let er_dir = a.out.join("mr_brain_20_ER");
-    if er_dir.exists() {
-        std::fs::remove_dir_all(&er_dir)
-            .with_context(|| format!("replacing the demo's own {}", er_dir.display()))?;
-    }
+    remove_written_series(&er_dir)?;
     let report = clarity_io::dicom::scan(&sample, Default::default())?;
     let source = report.series.first().context("no series in the sample")?;
     let er = &enhanced[0];
@@ -128,6 +125,21 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         let nii = a.out.join("mr_brain_20_ER.nii.gz");
         clarity_io::nifti::write_nifti(er, &nii)?;
         println!("wrote the enhanced volume to {}", nii.display());
+    }
+    Ok(())
+}
+
+/// Remove the files an earlier demo wrote into `dir` (the series writer's `IM00001.dcm`
+/// names), so the new series replaces them; anything else there is the user's and stays.
+fn remove_written_series(dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_file() && clarity_io::dicom::is_series_file_name(name) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("replacing the demo's own {}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -156,5 +168,23 @@ mod tests {
         assert_eq!(vol.dims, [256, 256, 20]);
         // With the checkout there, it is read in place.
         assert_eq!(sample_from(&bundled, out.path()).unwrap(), bundled);
+    }
+
+    #[test]
+    fn a_rerun_replaces_its_own_series_files_and_keeps_the_rest() {
+        // Before: the demo removed its ER folder recursively, the user's files in it too.
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["IM00001.dcm", "IM00021.dcm", "notes.txt", "IM1.dcm", "IM00001.dcm.bak"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("IM00002.dcm")).unwrap();
+        remove_written_series(dir.path()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["IM00001.dcm.bak", "IM00002.dcm", "IM1.dcm", "notes.txt"]);
+        remove_written_series(&dir.path().join("absent")).unwrap();
     }
 }

@@ -71,7 +71,7 @@ pub fn stack_copies(src: &Path, dst: &Path, copies: usize) -> Result<usize> {
                 PrimitiveValue::from((c * nz + k + 1).to_string()),
             ));
             obj.meta_mut().media_storage_sop_instance_uid = sop.clone();
-            let out = dst.join(format!("IM{:05}.dcm", c * nz + k + 1));
+            let out = dst.join(super::series_file_name(c * nz + k));
             obj.write_to_file(&out)
                 .map_err(|e| IoError::DicomWrite { path: out.clone(), reason: error_chain(&e) })?;
             written += 1;

@@ -16,4 +16,7 @@ pub use series::{
     list_files, read_series, read_series_with_progress, scan, scan_with_progress, DicomSeries,
     ScanReport, SeriesOptions,
 };
-pub use write::{new_uid, series_file_paths, write_derived_series, write_new_series};
+pub use write::{
+    is_series_file_name, new_uid, series_file_name, series_file_paths, write_derived_series,
+    write_new_series,
+};

@@ -69,14 +69,25 @@ fn ds(values: &[f64]) -> PrimitiveValue {
     PrimitiveValue::Strs(values.iter().map(|&v| one(v)).collect::<Vec<_>>().into())
 }
 
+/// The name of slice `k` (from 0) of a written series: `IM00001.dcm` for `k` = 0.
+pub fn series_file_name(k: usize) -> String {
+    format!("IM{:05}.dcm", k + 1)
+}
+
+/// Whether `name` is one the series writer gives its files (`IM` + 5 digits + `.dcm`).
+pub fn is_series_file_name(name: &str) -> bool {
+    name.strip_prefix("IM")
+        .and_then(|rest| rest.strip_suffix(".dcm"))
+        .is_some_and(|digits| digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The files a series of `slices` single-frame files gets in `out_dir` (`IM00001.dcm`, ...),
 /// or an error naming the first that already exists.
 ///
 /// Both writers check every name before writing any, so a clash leaves no half-written series;
 /// a caller with minutes of work before the write (`clarity enhance`) checks up front too.
 pub fn series_file_paths(out_dir: &Path, slices: usize) -> Result<Vec<PathBuf>> {
-    let paths: Vec<PathBuf> =
-        (0..slices).map(|k| out_dir.join(format!("IM{:05}.dcm", k + 1))).collect();
+    let paths: Vec<PathBuf> = (0..slices).map(|k| out_dir.join(series_file_name(k))).collect();
     if let Some(taken) = paths.iter().find(|p| p.exists()) {
         return Err(IoError::DicomWrite {
             path: taken.clone(),
