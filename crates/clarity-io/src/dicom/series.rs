@@ -341,8 +341,11 @@ fn stack(
     let mut slices = Vec::new();
     for (fi, h) in headers.iter().enumerate() {
         for (frame, info) in h.frames.iter().enumerate() {
-            // Files without a position (secondary captures) are stacked in instance order.
-            let fallback_k = (h.instance_number.unwrap_or(fi as i64) as f64) + frame as f64;
+            // Files without a position (secondary captures, pixel-only enhanced MR) are stacked
+            // in instance order, SpacingBetweenSlices apart where the file gives it (as dcm2niix).
+            let step = h.spacing_between_slices_mm.filter(|s| s.is_finite() && *s > 0.0);
+            let fallback_k = ((h.instance_number.unwrap_or(fi as i64) as f64) + frame as f64)
+                * step.unwrap_or(1.0);
             let position = info.position.unwrap_or([0.0, 0.0, fallback_k]);
             let distance_mm =
                 if info.position.is_some() { dot(position, normal) } else { fallback_k };

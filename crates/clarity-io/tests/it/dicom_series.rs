@@ -209,3 +209,18 @@ fn rt_dose_grid_reads_as_a_volume_in_gray() {
         );
     }
 }
+
+/// An enhanced MR file with no position or orientation at all (`pydicom-data/emri_small*.dcm`:
+/// 10 frames, only SpacingBetweenSlices 1.2) stacks its frames 1.2 mm apart, as dcm2niix
+/// (v1.0.20220720, run here) writes it: zooms (1, 1, 1.2). Before, the frames were 1 mm apart.
+#[test]
+fn positionless_frames_are_spacing_between_slices_apart() {
+    let Some(data) = shared_data() else { return };
+    for file in ["emri_small.dcm", "emri_small_big_endian.dcm", "emri_small_RLE.dcm"] {
+        let path = data.join("dicom/pydicom-data").join(file);
+        let vol = read_series(&path, SeriesOptions::default()).unwrap();
+        assert_eq!(vol.dims, [64, 64, 10], "{file}");
+        let off = vol.spacing_mm.iter().zip([1.0, 1.0, 1.2]).map(|(a, b)| (a - b).abs());
+        assert!(off.fold(0.0, f64::max) < 1e-9, "{file}: {:?}", vol.spacing_mm);
+    }
+}
