@@ -47,7 +47,8 @@ pub struct EnhanceArgs {
     /// SURE for this scan). auto: estimated from the air in the background, or where there is
     /// too little air from the outermost readout frequencies; off: the network's output as is.
     /// A network that takes the noise level as an input (config.json `noise_channel`) is given
-    /// this σ, estimated as for auto when off.
+    /// this σ, estimated as for auto when off. 0 declares the scan noise-free, so the output
+    /// keeps the scan's own values, its noise too, in the measured band.
     #[arg(long, default_value = "auto", value_parser = parse_noise_sigma)]
     pub noise_sigma: NoiseSigma,
     /// Fraction of the phase-encoding lines the shortened scan dropped (0.25 for a scan 25 %
