@@ -137,6 +137,10 @@ fn write_explanation(
 }
 
 pub fn run(a: ClassifyArgs) -> anyhow::Result<()> {
+    super::refuse_nifti(
+        &a.study,
+        "classify reads DICOM series (their headers are half of its decision)",
+    )?;
     let device = super::device(&a.device)?;
     let source = ModelSource::or_built_in(a.model.clone(), &clarity_models::shipped::CLASSIFY);
     // Grad-CAM needs gradients: the model once more, on the autodiff device, loaded once.

@@ -198,6 +198,15 @@ pub fn parse_snr_range(text: &str) -> Result<(f64, f64), String> {
     Ok((low, high))
 }
 
+/// Refuse a NIfTI file where a command reads DICOM series only, saying why (`what`), rather
+/// than reporting that the file holds no DICOM series.
+pub fn refuse_nifti(path: &Path, what: &str) -> anyhow::Result<()> {
+    if is_nifti(path) {
+        anyhow::bail!("{}: a NIfTI file; {what}", path.display());
+    }
+    Ok(())
+}
+
 /// Refuse a list argument that names one value twice: each value makes an output of its own
 /// (a table row, a PNG named after it), and the second would silently replace the first.
 pub fn refuse_repeats(flag: &str, values: &[f64]) -> anyhow::Result<()> {

@@ -31,6 +31,15 @@ fn bad_input_is_an_error_not_a_panic() {
         let (ok, text) = clarity(&args);
         assert!(!ok && text.contains("zeros.nii: no voxel is above 0"), "{args:?}: {text}");
     }
+    // Before: "no DICOM image series found", as if the file were a broken DICOM.
+    let zeros = zeros.to_str().unwrap();
+    for (args, why) in [
+        (vec!["classify", zeros], "classify reads DICOM series"),
+        (vec!["bench", "io", zeros], "bench io times DICOM series"),
+    ] {
+        let (ok, text) = clarity(&args);
+        assert!(!ok && text.contains("zeros.nii: a NIfTI file; ") && text.contains(why), "{text}");
+    }
     // The OS says only "File exists" when a file stands where an output folder should go.
     let file = tmp.path().join("afile");
     std::fs::write(&file, b"x").unwrap();

@@ -54,6 +54,7 @@ pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
 }
 
 fn io(a: IoBenchArgs) -> anyhow::Result<()> {
+    super::refuse_nifti(&a.path, "bench io times DICOM series → NIfTI conversion")?;
     let work = tempfile_dir()?;
     // The scratch folder holds `copies` × the series and `repeats` × two conversions: removed
     // on failure too.
