@@ -444,19 +444,18 @@ pub fn write_nifti(vol: &Volume, path: &Path) -> Result<()> {
     }
     h[344..348].copy_from_slice(b"n+1\0");
     let werr = |source| IoError::Write { path: path.to_path_buf(), source };
-    let file = std::fs::File::create(path).map_err(werr)?;
-    let mut w = std::io::BufWriter::new(file);
-    if path.to_string_lossy().ends_with(".gz") {
-        let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
-        gz.write_all(&h).map_err(werr)?;
-        gz.write_all(&data).map_err(werr)?;
-        gz.finish().map_err(werr)?.flush().map_err(werr)?;
-    } else {
-        w.write_all(&h).map_err(werr)?;
-        w.write_all(&data).map_err(werr)?;
-        w.flush().map_err(werr)?;
-    }
-    Ok(())
+    crate::write_replacing(path, |mut w| {
+        if path.to_string_lossy().ends_with(".gz") {
+            let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
+            gz.write_all(&h).map_err(werr)?;
+            gz.write_all(&data).map_err(werr)?;
+            gz.finish().map_err(werr)?.flush().map_err(werr)
+        } else {
+            w.write_all(&h).map_err(werr)?;
+            w.write_all(&data).map_err(werr)?;
+            w.flush().map_err(werr)
+        }
+    })
 }
 
 fn encode_i16(values: &[f32]) -> Option<Vec<u8>> {

@@ -102,14 +102,21 @@ fn write_png(
     color: png::ColorType,
 ) -> Result<()> {
     let perr = |reason: String| IoError::Png { path: path.to_path_buf(), reason };
-    let file = std::fs::File::create(path)
-        .map_err(|source| IoError::Write { path: path.to_path_buf(), source })?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
+    // Encoded in memory (pictures are a few MB at most) so that writing the file ends in a
+    // flush whose error is seen, not in a drop that would swallow it.
+    let mut encoded = Vec::new();
+    let mut enc = png::Encoder::new(&mut encoded, width as u32, height as u32);
     enc.set_color(color);
     enc.set_depth(png::BitDepth::Eight);
     let mut w = enc.write_header().map_err(|e| perr(e.to_string()))?;
     w.write_image_data(pixels).map_err(|e| perr(e.to_string()))?;
-    w.finish().map_err(|e| perr(e.to_string()))
+    w.finish().map_err(|e| perr(e.to_string()))?;
+    let werr = |source| IoError::Write { path: path.to_path_buf(), source };
+    crate::write_replacing(path, |mut file| {
+        use std::io::Write;
+        file.write_all(&encoded).map_err(werr)?;
+        file.flush().map_err(werr)
+    })
 }
 
 /// A montage of up to `max_slices` slices with `window` (or the 0.5-99.5 % percentile window).

@@ -168,6 +168,49 @@ pub fn save_checkpoint<M: Module>(
     write_state(dir, state)
 }
 
+/// `dir` with `suffix` added to its name (`checkpoint` → `checkpoint.tmp`).
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    dir.with_file_name(name)
+}
+
+/// Write the checkpoint in folder `dir` whole or not at all: `write` fills a fresh `dir.tmp`,
+/// which then takes `dir`'s place. Why: a run killed while writing (a session that ends without
+/// warning) would otherwise leave new weights beside an old `state.json`, and a resume would
+/// continue from that mix.
+pub fn replace_checkpoint(
+    dir: &Path,
+    write: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    let (tmp, old) = (sibling(dir, ".tmp"), sibling(dir, ".old"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| ck_err(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| ck_err(&tmp, e))?;
+    write(&tmp)?;
+    if dir.exists() {
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| ck_err(&old, e))?;
+        }
+        std::fs::rename(dir, &old).map_err(|e| ck_err(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| ck_err(dir, e))?;
+    // The old checkpoint is only clutter now; failing to remove it loses nothing.
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Put back the checkpoint of a run killed between the two renames of [`replace_checkpoint`]
+/// (`dir` gone, `dir.old` complete), so the next run resumes instead of starting afresh.
+pub fn recover_checkpoint(dir: &Path) -> Result<(), TrainError> {
+    let old = sibling(dir, ".old");
+    if !dir.exists() && old.is_dir() {
+        std::fs::rename(&old, dir).map_err(|e| ck_err(dir, e))?;
+    }
+    Ok(())
+}
+
 /// Write a checkpoint's `state.json` into `dir`.
 pub fn write_state(dir: &Path, state: &impl Serialize) -> Result<(), TrainError> {
     let json = serde_json::to_string_pretty(state).map_err(|e| ck_err(dir, e))?;
@@ -201,4 +244,48 @@ pub fn load_checkpoint<M: Module>(
 pub fn cosine_lr(peak: f64, step: usize, steps: usize, floor_fraction: f64) -> f64 {
     let progress = step as f64 / steps.max(1) as f64;
     (peak * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(peak * floor_fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_checkpoint_is_replaced_whole_or_not_at_all() {
+        let out = tempfile::tempdir().unwrap();
+        let ck = out.path().join("checkpoint");
+        fn write(files: &'static [(&str, &str)]) -> impl Fn(&Path) -> Result<(), TrainError> {
+            move |dir| {
+                for (name, text) in files {
+                    std::fs::write(dir.join(name), text).map_err(|e| ck_err(dir, e))?;
+                }
+                Ok(())
+            }
+        }
+        replace_checkpoint(&ck, write(&[("model", "1"), ("state.json", "1")])).unwrap();
+        // Killed (here: failed) after the weights, before the state: step 1 stays as it was.
+        let failed = replace_checkpoint(&ck, |dir| {
+            write(&[("model", "2")])(dir)?;
+            Err(ck_err(dir, "killed"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(ck.join("model")).unwrap(), "1");
+        replace_checkpoint(&ck, write(&[("model", "3"), ("state.json", "3")])).unwrap();
+        assert_eq!(std::fs::read_to_string(ck.join("state.json")).unwrap(), "3");
+        assert_eq!(files(out.path()), ["checkpoint"]);
+        // Killed between the two renames: the old checkpoint is put back on the next start.
+        std::fs::rename(&ck, out.path().join("checkpoint.old")).unwrap();
+        recover_checkpoint(&ck).unwrap();
+        assert_eq!(std::fs::read_to_string(ck.join("model")).unwrap(), "3");
+        assert_eq!(files(out.path()), ["checkpoint"]);
+    }
 }

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::TrainError;
 use crate::store::{
-    checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, save_checkpoint,
-    save_weights, ModelSource, TrainState,
+    checkpoint_state, ck_err, cosine_lr, load_checkpoint, load_weights, replace_checkpoint,
+    save_checkpoint, save_weights, ModelSource, TrainState,
 };
 
 use super::data::Sample;
@@ -143,6 +143,7 @@ pub fn train(
     let mut model = settings.net.init(&ad);
     let mut optim = AdamConfig::new().init();
     let ck = out.join("checkpoint");
+    crate::store::recover_checkpoint(&ck)?;
     let (mut start, mut validation, mut seconds_before) = (0, Vec::new(), 0.0);
     if let Some(state) = checkpoint_state::<CheckpointState>(&ck)? {
         if state.settings.net != settings.net {
@@ -184,7 +185,7 @@ pub fn train(
                 validation: validation.clone(),
                 seconds: seconds_before + t0.elapsed().as_secs_f64(),
             };
-            save_checkpoint(&ck, &model, &optim, &state)?;
+            replace_checkpoint(&ck, |tmp| save_checkpoint(tmp, &model, &optim, &state))?;
         }
     }
     save_weights(&model.valid(), &settings.net, out)?;

@@ -230,6 +230,7 @@ fn prepare(
     if pool.is_empty() {
         return Err(TrainError::NoData(format!("no training volume is at least {p}×{p} in-plane")));
     }
+    crate::store::recover_checkpoint(&out.join("checkpoint"))?;
     std::fs::create_dir_all(out.join("checkpoint")).map_err(|e| ck_err(out, e))?;
     // Fixed validation batch: the same pairs every time, from the held-out volumes.
     let val_batch = (!val_pool.is_empty()).then(|| {
@@ -326,7 +327,7 @@ impl Run<'_> {
                     validation: validation.clone(),
                     seconds: seconds_before + t0.elapsed().as_secs_f64(),
                 };
-                engine.checkpoint(&ck, &state)?;
+                crate::store::replace_checkpoint(&ck, |tmp| engine.checkpoint(tmp, &state))?;
             }
         }
         save_model(&engine.model(), &s.net, self.out)?;
