@@ -24,7 +24,8 @@ enum Command {
     Classify(cmd::classify::ClassifyArgs),
     /// Write a PNG montage of a volume's slices.
     View(cmd::view::ViewArgs),
-    /// Run the bundled demo: inspect and picture the sample MR series.
+    /// Run the bundled demo on the sample MR series: inspect, picture and classify it, and
+    /// simulate, enhance and score a 30 % shorter scan of it.
     Demo(cmd::demo::DemoArgs),
     /// Simulate MR acquisitions: shortened scans of real images, liver exams, brain contrasts.
     #[command(subcommand)]
@@ -53,5 +54,33 @@ fn main() -> anyhow::Result<()> {
         Command::Train(c) => cmd::train::run(c),
         Command::Eval(c) => cmd::eval::run(c),
         Command::Bench(c) => cmd::bench::run(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--help` must explain every flag and argument (clap prints a bare flag when the field has
+    /// no doc comment: `simulate brain --seed` once did).
+    #[test]
+    fn every_argument_of_every_command_is_explained() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "clarity", &mut missing);
+        assert!(missing.is_empty(), "no help for: {missing:?}");
     }
 }

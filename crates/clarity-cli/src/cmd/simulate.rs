@@ -120,6 +120,7 @@ pub struct BrainArgs {
     /// Fraction of phase-encoding lines dropped (0 = full-length scan).
     #[arg(long, default_value_t = 0.0, value_parser = super::parse_dropped_fraction)]
     pub reduction: f64,
+    /// Random seed of the noise and of --vary-protocol's TR/TE/TI draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Write into a non-empty output folder.
