@@ -46,10 +46,17 @@ pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, Class>> {
     let mut out = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let mut cols = line.split(',').map(str::trim);
-        let (Some(uid), Some(class)) = (cols.next(), cols.next()) else { continue };
+        let uid = cols.next().unwrap_or_default();
         if uid.is_empty() || (n == 0 && uid == "series_uid") {
             continue;
         }
+        let Some(class) = cols.next() else {
+            bail!(
+                "{} line {}: {line:?} has no class (expected `series_uid,class`)",
+                path.display(),
+                n + 1
+            );
+        };
         let Some(c) = Class::from_id(class) else {
             bail!(
                 "{} line {}: unknown class {class:?} (expected one of {})",
@@ -58,7 +65,16 @@ pub fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, Class>> {
                 Class::ids().join(", ")
             );
         };
-        out.insert(uid.to_string(), c);
+        if let Some(before) = out.insert(uid.to_string(), c).filter(|&b| b != c) {
+            // Which of the two is the truth is not ours to guess.
+            bail!(
+                "{} line {}: series {uid} is labelled {} here and {} on an earlier line",
+                path.display(),
+                n + 1,
+                c.id(),
+                before.id()
+            );
+        }
     }
     Ok(out)
 }
@@ -148,6 +164,7 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
     let mut fused = ConfusionMatrix::new(&ids);
     let mut context = ConfusionMatrix::new(&ids);
     let mut unlabelled = 0;
+    let mut found = std::collections::HashSet::new();
     for r in &results {
         // Series names carry a split part after the UID ("uid [part]").
         let uid = r.series_uid.split(' ').next().unwrap_or("");
@@ -155,6 +172,7 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
             unlabelled += 1;
             continue;
         };
+        found.insert(uid);
         pixel.add(truth.index(), r.pixel_class.index());
         header.add(truth.index(), r.header_class.index());
         fused.add(truth.index(), r.class.index());
@@ -177,6 +195,17 @@ pub fn run(a: EvalClassifyArgs) -> anyhow::Result<()> {
         .map(|(n, r)| (n.to_string(), serde_json::to_value(r).expect("serialisable")))
         .collect();
     std::fs::write(a.out.join("eval_classify.json"), serde_json::to_string_pretty(&json)?)?;
+    // Said, not silent: a labelled series that was not read (skipped above, or not under DATA)
+    // is missing from every score.
+    let missing = labels.keys().filter(|uid| !found.contains(uid.as_str())).count();
+    if missing > 0 {
+        eprintln!(
+            "warning: {missing} of the {} labelled series were not found or not read under {}; \
+             the scores leave them out",
+            labels.len(),
+            a.data.display()
+        );
+    }
     println!(
         "\n{} labelled series ({} without a label skipped), classified in {:.1} s; wrote {}/eval_classify.json and confusion_*.png (rows: truth; columns: prediction; order {})",
         pixel.total(),
@@ -203,5 +232,12 @@ mod tests {
         std::fs::write(&p, "1.2.3,dce_portal\n1.2.5,t3_weird\n").unwrap();
         let e = read_labels(&p).unwrap_err().to_string();
         assert!(e.contains("labels.csv line 2") && e.contains("t3_weird"), "{e}");
+        // Before: a line without a class was skipped, and a repeated series took the last class.
+        std::fs::write(&p, "1.2.3,adc\n1.2.4\n").unwrap();
+        let e = read_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("labels.csv line 2: \"1.2.4\" has no class"), "{e}");
+        std::fs::write(&p, "1.2.3,adc\n1.2.3,adc\n1.2.3,t2_fs\n").unwrap();
+        let e = read_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("line 3: series 1.2.3 is labelled t2_fs here and adc"), "{e}");
     }
 }

@@ -83,7 +83,14 @@ fn classify_names_every_series_of_a_generated_exam_and_eval_scores_it() {
     let (ok, text) = clarity(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
     assert!(!ok && text.contains("confusion_pixel.png") && text.contains("--force"), "{text}");
     let (ok, text) = clarity(&[&args[..], &["--out", out.to_str().unwrap(), "--force"]].concat());
-    assert!(ok, "{text}");
+    assert!(ok && !text.contains("warning"), "{text}");
+    // A labelled series that is not there is said, not silently left out of the scores.
+    let labels = dir.path().join("more_labels.csv");
+    let more = std::fs::read_to_string(exam.join("labels.csv")).unwrap() + "9.9.9,adc\n";
+    std::fs::write(&labels, more).unwrap();
+    let extra = ["--out", out.to_str().unwrap(), "--force", "--labels", labels.to_str().unwrap()];
+    let (ok, text) = clarity(&[&args[..], &extra[..]].concat());
+    assert!(ok && text.contains("warning: 1 of the 10 labelled series were not found"), "{text}");
 }
 
 #[test]
