@@ -168,13 +168,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         // Before the minutes of work, not after: the writer refuses to overwrite.
         clarity_io::dicom::series_file_paths(&a.output, vol.dims[2])?;
     }
-    if let Some(m) = vol.meta.modality.as_deref().filter(|m| *m != "MR") {
-        eprintln!(
-            "warning: {} is {m}, not MR: the network was trained and validated on MR magnitude \
-             images only, so its output here is unvalidated",
-            a.input.display()
-        );
-    }
+    super::warn_if_not_mr(&vol, &a.input);
     let negative = vol.data.iter().filter(|v| **v < 0.0).count();
     if negative > 0 {
         // Said, not silent: the network reads magnitude images, so these values change.

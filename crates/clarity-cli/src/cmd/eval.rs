@@ -86,6 +86,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     let device = super::device(&a.device)?;
     let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
     let vol = super::load_truth_volume(&a.input, a.allow_gaps)?;
+    super::warn_if_not_mr(&vol, &a.input);
     let (pe, _) = a.pe.resolve(&vol);
     let combos: Vec<(f64, f64)> =
         a.reduction.iter().flat_map(|&r| a.snr.iter().map(move |&s| (r, s))).collect();

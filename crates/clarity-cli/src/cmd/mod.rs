@@ -179,7 +179,16 @@ pub fn zero_non_finite(vol: &mut Volume, path: &Path) {
 /// the protocol's SNR is relative to the foreground mean (an all-zero volume would give σ = 0
 /// and a table of infinite PSNRs).
 pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
-    let vol = load_finite_volume(path, allow_gaps)?;
+    let mut vol = load_finite_volume(path, allow_gaps)?;
+    if vol.frames > 1 {
+        // Said, not silent: the protocol scores one 3D volume.
+        eprintln!(
+            "note: {} has {} frames; the fast-scan protocol uses the first",
+            path.display(),
+            vol.frames
+        );
+        vol = vol.frame_volume(0)?;
+    }
     if !vol.data.iter().any(|v| *v > 0.0) {
         anyhow::bail!(
             "{}: no voxel is above 0, so there is no foreground to set the SNR against",
@@ -187,6 +196,18 @@ pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume
         );
     }
     Ok(vol)
+}
+
+/// Warn when the header says the image is not MR: the networks were trained and validated on
+/// MR magnitude images only.
+pub fn warn_if_not_mr(vol: &Volume, path: &Path) {
+    if let Some(m) = vol.meta.modality.as_deref().filter(|m| *m != "MR") {
+        eprintln!(
+            "warning: {} is {m}, not MR: the network was trained and validated on MR magnitude \
+             images only, so its output here is unvalidated",
+            path.display()
+        );
+    }
 }
 
 /// A range of SNRs: `LOW,HIGH` with 0 < LOW ≤ HIGH, both finite.

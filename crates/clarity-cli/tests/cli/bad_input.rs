@@ -1,6 +1,7 @@
 //! Bad input is an error naming the file and the problem, never a panic or a silent result:
 //! broken files, zero counts, non-finite numbers, volumes too small for the fast-scan protocol,
-//! NaN or 4D volumes written as DICOM, folders of several series where one is meant.
+//! NaN or 4D volumes written as DICOM, folders of several series where one is meant, and notes
+//! on what the fast-scan protocol leaves out (later frames) or cannot vouch for (non-MR input).
 
 use crate::{clarity, sample_series, shared_data};
 
@@ -236,4 +237,28 @@ fn training_refuses_to_replace_a_model_it_does_not_resume() {
     let (ok, text) = clarity(&[&args[..], &quick[..]].concat());
     assert!(ok, "{text}");
     assert_ne!(std::fs::read(&model).unwrap(), b"a trained model");
+}
+
+#[test]
+fn the_fast_scan_protocol_says_what_it_leaves_out_or_cannot_vouch_for() {
+    // Before: a 4D volume was simulated from its first frame, and eval enhance scored a CT
+    // image with the MR network, both unsaid.
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 16 * 16 * 2;
+    let data = (0..3 * n).map(|i| 10.0 + (i * 7 % 13) as f32).collect();
+    let four_d = tmp.path().join("4d.nii");
+    let vol = clarity_core::Volume::new_4d([16, 16, 2], 3, data).unwrap();
+    clarity_io::nifti::write_nifti(&vol, &four_d).unwrap();
+    let out = tmp.path().join("fs");
+    let (ok, text) =
+        clarity(&["simulate", "fastscan", four_d.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(
+        ok && text.contains("4d.nii has 3 frames; the fast-scan protocol uses the first"),
+        "{text}"
+    );
+    let Some(data) = shared_data() else { return };
+    let ct = data.join("dicom/pydicom/CT_small.dcm");
+    let args = ["eval", "enhance", ct.to_str().unwrap(), "--snr", "20", "--reduction", "0.3"];
+    let (ok, text) = clarity(&[&args[..], &["--out", out.join("eval").to_str().unwrap()]].concat());
+    assert!(ok && text.contains("CT_small.dcm is CT, not MR"), "{text}");
 }
