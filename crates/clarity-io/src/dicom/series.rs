@@ -231,8 +231,9 @@ fn plainly_not_dicom(path: &Path) -> bool {
     !has_magic
 }
 
-/// Read the one series under `path` (a file or a folder). Errors when there is none, or when
-/// there are several (use [`scan`] and pick one).
+/// Read the one series under `path` (a file or a folder). Errors when there is none, when
+/// there are several (use [`scan`] and pick one), and when files or slice groups beside the one
+/// could not be read (they may be its own).
 pub fn read_series(path: &Path, opts: SeriesOptions) -> Result<Volume> {
     read_series_with_progress(path, opts, &|_, _| {})
 }
@@ -245,7 +246,19 @@ pub fn read_series_with_progress(
 ) -> Result<Volume> {
     let report = scan_with_progress(path, opts, progress)?;
     match report.series.len() {
-        1 => report.series[0].load(),
+        1 if report.errors.is_empty() => report.series[0].load(),
+        // A broken file or an unstackable group beside the one good series may be part of it
+        // (a folder whose slices split into 19 unstackable + 1 odd one read as that 1 slice).
+        1 => Err(IoError::NotFound {
+            path: path.to_path_buf(),
+            reason: format!(
+                "besides series {}, {} file(s) or slice group(s) here could not be read, and \
+                 they may belong to it; the first: {}",
+                report.series[0].name(),
+                report.errors.len(),
+                report.errors[0]
+            ),
+        }),
         0 => Err(report.errors.into_iter().next().unwrap_or(IoError::NotFound {
             path: path.to_path_buf(),
             reason: "no DICOM image series found".into(),

@@ -81,4 +81,9 @@ fn every_broken_dicom_is_an_error_that_says_why() {
         let msg = result.err().unwrap_or_else(|| panic!("{file} was read")).to_string();
         assert!(msg.contains(file) && msg.contains(said), "{file}: {msg}");
     }
+    // Before: the one stackable 4×4 slice was returned as the series, the three 8×8 slices
+    // that failed the gap check left out unsaid.
+    let msg = read("split_series").expect_err("split_series was read").to_string();
+    assert!(msg.contains("besides series 2.25.1003") && msg.contains("could not be read"), "{msg}");
+    assert!(msg.contains("slice spacing is not uniform"), "{msg}");
 }

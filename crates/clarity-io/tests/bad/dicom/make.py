@@ -70,3 +70,15 @@ raw["pixel_length_beyond_file.dcm"] = bytes(huge)
 for name, data in raw.items():
     with open(name, "wb") as f:
         f.write(data)
+
+# split_series/: one series UID whose slices split into a group that cannot be stacked (three
+# 8x8 slices at z = 0, 1, 5 mm: uneven gaps) and one odd 4x4 slice that can. Reading the folder
+# must fail rather than return that one odd slice as "the" series.
+import os
+
+os.makedirs("split_series", exist_ok=True)
+for n, (z, size) in enumerate([(0, 8), (1, 8), (5, 8), (2, 4)]):
+    ds = broken(ImagePositionPatient=[0, 0, z], Rows=size, Columns=size, InstanceNumber=n + 1)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"2.25.20{n}"
+    ds.PixelData = np.arange(size * size, dtype="<u2").tobytes()
+    ds.save_as(f"split_series/slice_{n + 1}.dcm", enforce_file_format=True)
