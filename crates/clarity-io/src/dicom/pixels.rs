@@ -225,6 +225,22 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
             n * bytes_per
         )));
     }
+    if data.len() >= 2 * n * bytes_per {
+        // Padding is a byte or a few words; twice the data means the header does not describe
+        // it (16-bit values under BitsAllocated 8, frames beyond NumberOfFrames), and reading
+        // the first half would make an image of garbage or drop frames unsaid.
+        return Err(decode_err(format!(
+            "pixel data holds {} bytes, at least twice the {} that {} frame(s) of {}×{}×{} × {} \
+             bytes need: BitsAllocated or NumberOfFrames does not describe it",
+            data.len(),
+            n * bytes_per,
+            frames,
+            rows,
+            columns,
+            spp,
+            bytes_per
+        )));
+    }
     // Values arrive in the machine's (little-endian) order whatever the transfer syntax, except
     // that dicom-rs reads big-endian OW as 16-bit words, so 32-bit samples arrive with their
     // halves swapped.

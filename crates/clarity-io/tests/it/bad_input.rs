@@ -69,6 +69,7 @@ fn every_broken_dicom_is_an_error_that_says_why() {
         ("pixel_length_beyond_file.dcm", "Could not read 4294967280 value bytes"),
         ("short_pixel_data.dcm", "pixel data holds 100 bytes but 1 frame(s) of 8×8×1 × 2 bytes"),
         ("bits_allocated_12.dcm", "unsupported BitsAllocated 12"),
+        ("bits_allocated_8_for_16_bit_data.dcm", "128 bytes, at least twice the 64"),
         ("frames_beyond_file.dcm", "NumberOfFrames is 1000000000, more frames than the file's"),
         ("spacing_not_positive.dcm", "PixelSpacing is [-1.0, 0.0]; both must be above 0"),
         ("orientation_zero.dcm", "not two perpendicular unit direction vectors"),

@@ -48,6 +48,7 @@ datasets = {
     "valid.dcm": valid(),
     "short_pixel_data.dcm": broken(PixelData=bytes(100)),
     "bits_allocated_12.dcm": broken(BitsAllocated=12),
+    "bits_allocated_8_for_16_bit_data.dcm": broken(BitsAllocated=8, BitsStored=8, HighBit=7),
     "frames_beyond_file.dcm": broken(NumberOfFrames=1000000000),
     "spacing_not_positive.dcm": broken(PixelSpacing=[-1, 0]),
     "orientation_zero.dcm": broken(ImageOrientationPatient=[0, 0, 0, 0, 0, 0]),
