@@ -211,6 +211,14 @@ pub fn recover_checkpoint(dir: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// Whether a run writing into checkpoint folder `dir` resumes from a checkpoint: one in `dir`,
+/// or one that [`recover_checkpoint`] will put back from `dir.old`. Callers that guard an
+/// output folder ask this instead of looking for `state.json` themselves.
+pub fn holds_checkpoint(dir: &Path) -> bool {
+    let old = sibling(dir, ".old");
+    dir.join("state.json").is_file() || (!dir.exists() && old.join("state.json").is_file())
+}
+
 /// Write a checkpoint's `state.json` into `dir`.
 pub fn write_state(dir: &Path, state: &impl Serialize) -> Result<(), TrainError> {
     let json = serde_json::to_string_pretty(state).map_err(|e| ck_err(dir, e))?;

@@ -211,7 +211,7 @@ fn refuse_to_replace_model(
     force: bool,
 ) -> anyhow::Result<()> {
     let model = out.join("model.safetensors");
-    let resumes = out.join("checkpoint").join("state.json").is_file();
+    let resumes = clarity_models::store::holds_checkpoint(&out.join("checkpoint"));
     let same = |a: &Path| match (a.canonicalize(), out.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

@@ -74,11 +74,12 @@ pub fn series_file_name(k: usize) -> String {
     format!("IM{:05}.dcm", k + 1)
 }
 
-/// Whether `name` is one the series writer gives its files (`IM` + 5 digits + `.dcm`).
+/// Whether `name` is one [`series_file_name`] gives (`IM` + 5 or more digits + `.dcm`: slice
+/// 100000 of a series gets six).
 pub fn is_series_file_name(name: &str) -> bool {
     name.strip_prefix("IM")
         .and_then(|rest| rest.strip_suffix(".dcm"))
-        .is_some_and(|digits| digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .is_some_and(|digits| digits.len() >= 5 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The files a series of `slices` single-frame files gets in `out_dir` (`IM00001.dcm`, ...),
