@@ -41,9 +41,9 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Info(a) => cmd::info::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::View(a) => cmd::view::run(a),
@@ -54,12 +54,66 @@ fn main() -> anyhow::Result<()> {
         Command::Train(c) => cmd::train::run(c),
         Command::Eval(c) => cmd::eval::run(c),
         Command::Bench(c) => cmd::bench::run(c),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", error_report(&e));
+            std::process::ExitCode::FAILURE
+        }
     }
+}
+
+/// `Error: message` and the causes below it, as anyhow prints them, less every cause whose text
+/// is already shown: the library errors put their cause in their own message (so a one-line
+/// `Display` is complete) and also return it as `source()`, and anyhow's report printed
+/// "No such file or directory (os error 2)" twice for a mistyped path.
+fn error_report(e: &anyhow::Error) -> String {
+    let mut shown = e.to_string();
+    let mut causes = Vec::new();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            shown.push('\n');
+            shown.push_str(&text);
+            causes.push(text);
+        }
+    }
+    let mut report = format!("Error: {e}");
+    match causes.as_slice() {
+        [] => {}
+        [one] => report.push_str(&format!("\n\nCaused by:\n    {one}")),
+        many => {
+            report.push_str("\n\nCaused by:");
+            for (i, text) in many.iter().enumerate() {
+                report.push_str(&format!("\n    {i}: {text}"));
+            }
+        }
+    }
+    report
 }
 
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn error_report_shows_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let read = clarity_io::IoError::Read { path: "scan.nii".into(), source: io };
+        let e = anyhow::Error::new(read).context("loading the phantom");
+        assert_eq!(
+            super::error_report(&e),
+            "Error: loading the phantom\n\nCaused by:\n    scan.nii: cannot read: no such file"
+        );
+        // Causes that add something are kept, numbered as anyhow numbers them.
+        let e =
+            anyhow::anyhow!("bad header").context("reading a.dcm").context("reading the series");
+        assert_eq!(
+            super::error_report(&e),
+            "Error: reading the series\n\nCaused by:\n    0: reading a.dcm\n    1: bad header"
+        );
+    }
 
     /// `--help` must explain every flag and argument (clap prints a bare flag when the field has
     /// no doc comment: `simulate brain --seed` once did).

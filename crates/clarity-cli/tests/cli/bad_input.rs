@@ -51,6 +51,11 @@ fn bad_input_is_an_error_not_a_panic() {
         let (ok, text) = clarity(&args);
         assert!(!ok && text.contains("afile exists and is not a folder"), "{args:?}: {text}");
     }
+    // A mistyped path: the OS's reason once, not again as the "cause" of the same message.
+    let typo = tmp.path().join("scna.nii.gz");
+    let (ok, text) = clarity(&["view", typo.to_str().unwrap(), "--png", "/dev/null"]);
+    assert!(!ok && text.contains("scna.nii.gz: cannot read: "), "{text}");
+    assert_eq!(text.matches("(os error 2)").count(), 1, "{text}");
     // Not an empty table and success: the folder holds no DICOM series.
     let (ok, text) = clarity(&["classify", tmp.path().to_str().unwrap()]);
     assert!(!ok && text.contains("no DICOM image series found"), "{text}");
