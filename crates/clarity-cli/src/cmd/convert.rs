@@ -1,45 +1,61 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
+use clarity_core::Volume;
+use clarity_io::dicom::{
+    scan, scan_with_progress, write_derived_series, DicomSeries, SeriesOptions,
+};
 
 #[derive(Args)]
 pub struct ConvertArgs {
-    /// Input: DICOM folder/file (one series) or NIfTI file.
+    /// Input: DICOM folder/file (one series, or a study with --series or a folder OUTPUT) or
+    /// NIfTI file.
     pub input: PathBuf,
-    /// Output: a .nii/.nii.gz file, or a folder for a DICOM series (needs --reference).
+    /// Output: a .nii/.nii.gz file; a folder for a DICOM series (with --reference); or, from
+    /// DICOM without --reference, a folder that gets one NNN_DESCRIPTION.nii.gz per series.
     pub output: PathBuf,
     /// DICOM series the output is derived from (patient, study and per-slice template);
     /// required when writing DICOM.
     #[arg(long)]
     pub reference: Option<PathBuf>,
+    /// Convert only this series of a DICOM input holding several: its SeriesNumber or
+    /// SeriesInstanceUID, as `clarity info` lists them.
+    #[arg(long, value_name = "NUMBER|UID")]
+    pub series: Option<String>,
     /// Suffix added to the reference SeriesDescription for a DICOM output.
     #[arg(long, default_value = " clarity")]
     pub suffix: String,
     /// Accept DICOM series whose slice gaps are not uniform (median gap used).
     #[arg(long)]
     pub allow_gaps: bool,
-    /// Replace an existing output file.
+    /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
-    let mut vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let dicom_in = !super::is_nifti(&a.input);
+    if !dicom_in && a.series.is_some() {
+        bail!(
+            "{}: --series picks a series of a DICOM input; this is a NIfTI file",
+            a.input.display()
+        );
+    }
+    if dicom_in && a.reference.is_none() && !super::is_nifti(&a.output) {
+        return convert_each_series(&a);
+    }
+    let mut vol = if dicom_in {
+        load_dicom(&a.input, a.allow_gaps, a.series.as_deref(), &a.output)?
+    } else {
+        super::load_volume(&a.input, a.allow_gaps)?
+    };
     if super::is_nifti(&a.output) {
         if a.output.exists() && !a.force {
             bail!("{} exists; pass --force to replace it", a.output.display());
         }
         clarity_io::nifti::write_nifti(&vol, &a.output)?;
-        println!(
-            "wrote {} ({}x{}x{}, {} frame(s))",
-            a.output.display(),
-            vol.dims[0],
-            vol.dims[1],
-            vol.dims[2],
-            vol.frames
-        );
+        println!("wrote {} ({})", a.output.display(), shape(&vol));
         return Ok(());
     }
     let Some(reference) = a.reference else {
@@ -76,4 +92,149 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         write_derived_series(&vol, source, &a.output, &a.suffix).context("writing DICOM series")?;
     println!("wrote {} DICOM files to {}", written.len(), a.output.display());
     Ok(())
+}
+
+fn shape(vol: &Volume) -> String {
+    format!("{}x{}x{}, {} frame(s)", vol.dims[0], vol.dims[1], vol.dims[2], vol.frames)
+}
+
+/// Scan `input` with a progress bar.
+fn scan_input(input: &Path, allow_gaps: bool) -> anyhow::Result<clarity_io::dicom::ScanReport> {
+    let bar = super::file_bar(&format!("reading headers under {}", input.display()));
+    let report = scan_with_progress(
+        input,
+        SeriesOptions { allow_nonuniform_spacing: allow_gaps },
+        &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    );
+    bar.finish_and_clear();
+    Ok(report?)
+}
+
+/// The DICOM series to convert into one file: the one named by `--series`, else the only one.
+fn load_dicom(
+    input: &Path,
+    allow_gaps: bool,
+    series: Option<&str>,
+    output: &Path,
+) -> anyhow::Result<Volume> {
+    let report = scan_input(input, allow_gaps)?;
+    let context = || format!("reading DICOM from {}", input.display());
+    let Some(selector) = series else {
+        if report.series.len() > 1 {
+            bail!(
+                "{} holds {} series:{}\npass --series NUMBER|UID to convert one into {}, or a \
+                 folder as the output to convert each",
+                input.display(),
+                report.series.len(),
+                report.listing(),
+                output.display()
+            );
+        }
+        return report.into_only_series(input).and_then(|s| s.load()).with_context(context);
+    };
+    let chosen = report.select(input, selector).with_context(context)?;
+    warn_unread(&report.errors);
+    chosen.load().with_context(context)
+}
+
+fn warn_unread(errors: &[clarity_io::IoError]) {
+    for e in errors {
+        eprintln!("warning: not converted: {e}");
+    }
+}
+
+/// DICOM → one NIfTI per series (or the `--series` one) in the output folder, as dcm2niix
+/// converts a study folder. Every series that can be read is written; the command still fails
+/// at the end when a series or file could not be, so a script notices.
+fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
+    if a.output.exists() && !a.output.is_dir() {
+        bail!(
+            "{} exists and is not a folder (a .nii/.nii.gz name writes one file)",
+            a.output.display()
+        );
+    }
+    let report = scan_input(&a.input, a.allow_gaps)?;
+    let chosen: Vec<&DicomSeries> = match &a.series {
+        Some(selector) => vec![report.select(&a.input, selector)?],
+        None => report.series.iter().collect(),
+    };
+    if chosen.is_empty() {
+        match report.errors.first() {
+            Some(e) => {
+                bail!("{}: no series could be read; the first error: {e}", a.input.display())
+            }
+            None => bail!("{}: no DICOM image series found", a.input.display()),
+        }
+    }
+    let names = file_names(&chosen);
+    let paths: Vec<PathBuf> = names.iter().map(|n| a.output.join(n)).collect();
+    super::refuse_to_replace(&paths, a.force)?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating the output folder {}", a.output.display()))?;
+    let mut failed = 0;
+    for (series, path) in chosen.iter().zip(&paths) {
+        match series.load() {
+            Ok(vol) => {
+                clarity_io::nifti::write_nifti(&vol, path)?;
+                println!("wrote {} ({}) from {}", path.display(), shape(&vol), series.label());
+            }
+            Err(e) => {
+                eprintln!("warning: not converted: {}: {e}", series.label());
+                failed += 1;
+            }
+        }
+    }
+    warn_unread(&report.errors);
+    // With --series the broken files are someone else's (a broken slice group of the chosen
+    // series already failed `select`); without it they are part of what was asked for.
+    let unread = if a.series.is_some() { 0 } else { report.errors.len() };
+    let written = chosen.len() - failed;
+    println!("{written} of {} series written to {}", chosen.len(), a.output.display());
+    if failed + unread > 0 {
+        bail!(
+            "{failed} series and {unread} file(s) or slice group(s) under {} could not be \
+             converted (listed above)",
+            a.input.display()
+        );
+    }
+    Ok(())
+}
+
+/// `NNN_DESCRIPTION.nii.gz` per series (SeriesNumber, else its place in the list), made safe
+/// as a file name and unique.
+fn file_names(series: &[&DicomSeries]) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let number = s.series_number().unwrap_or(i as i64 + 1);
+            let mut desc: String = s
+                .description()
+                .trim()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                .take(60)
+                .collect();
+            while desc.contains("__") {
+                desc = desc.replace("__", "_");
+            }
+            let desc = desc.trim_matches('_');
+            let stem = if desc.is_empty() {
+                format!("{number:03}")
+            } else {
+                format!("{number:03}_{desc}")
+            };
+            let mut name = format!("{stem}.nii.gz");
+            let mut k = 2;
+            while !taken.insert(name.clone()) {
+                name = format!("{stem}_{k}.nii.gz");
+                k += 1;
+            }
+            name
+        })
+        .collect()
 }

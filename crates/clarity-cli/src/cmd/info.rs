@@ -19,6 +19,8 @@ pub struct InfoArgs {
 #[derive(Serialize)]
 struct SeriesRow {
     series_uid: String,
+    /// What `convert --series` takes besides the UID.
+    series_number: Option<i64>,
     modality: String,
     description: String,
     dims: [usize; 3],
@@ -82,6 +84,7 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| SeriesRow {
             series_uid: s.name(),
+            series_number: s.series_number(),
             modality: s.modality().to_string(),
             description: s.description().to_string(),
             dims: s.dims,
@@ -124,7 +127,10 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             r.files,
             r.transfer_syntax.join(", ")
         );
-        println!("{:>5}uid {}", "", r.series_uid);
+        match r.series_number {
+            Some(n) => println!("{:>5}series #{n}, uid {}", "", r.series_uid),
+            None => println!("{:>5}uid {}", "", r.series_uid),
+        }
         for w in &r.warnings {
             println!("{:>5}warning: {w}", "");
         }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `clarity` binary, one module per area (see each module's page):
 //! - `files`: info, convert, view, demo, simulate;
+//! - `study`: convert on a folder of several series (one of them, or each to its own file);
 //! - `enhance`: enhance and train enhance;
 //! - `classify`: classify and eval classify;
 //! - `bad_input`: errors that name the file and the problem, never panics.
@@ -8,6 +9,7 @@ mod bad_input;
 mod classify;
 mod enhance;
 mod files;
+mod study;
 
 use std::path::PathBuf;
 use std::process::Command;

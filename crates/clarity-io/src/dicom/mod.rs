@@ -7,6 +7,7 @@ mod jpegls;
 mod native;
 pub mod pixels;
 mod rle;
+mod select;
 pub mod series;
 pub mod write;
 

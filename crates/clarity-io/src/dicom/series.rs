@@ -232,8 +232,8 @@ fn plainly_not_dicom(path: &Path) -> bool {
 }
 
 /// Read the one series under `path` (a file or a folder). Errors when there is none, when
-/// there are several (use [`scan`] and pick one), and when files or slice groups beside the one
-/// could not be read (they may be its own).
+/// there are several (use [`scan`] and pick one: [`ScanReport::select`]), and when files or
+/// slice groups beside the one could not be read (they may be its own).
 pub fn read_series(path: &Path, opts: SeriesOptions) -> Result<Volume> {
     read_series_with_progress(path, opts, &|_, _| {})
 }
@@ -244,40 +244,15 @@ pub fn read_series_with_progress(
     opts: SeriesOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Volume> {
-    let report = scan_with_progress(path, opts, progress)?;
-    match report.series.len() {
-        1 if report.errors.is_empty() => report.series[0].load(),
-        // A broken file or an unstackable group beside the one good series may be part of it
-        // (a folder whose slices split into 19 unstackable + 1 odd one read as that 1 slice).
-        1 => Err(IoError::NotFound {
-            path: path.to_path_buf(),
-            reason: format!(
-                "besides series {}, {} file(s) or slice group(s) here could not be read, and \
-                 they may belong to it; the first: {}",
-                report.series[0].name(),
-                report.errors.len(),
-                report.errors[0]
-            ),
-        }),
-        0 => Err(report.errors.into_iter().next().unwrap_or(IoError::NotFound {
-            path: path.to_path_buf(),
-            reason: "no DICOM image series found".into(),
-        })),
-        n => Err(IoError::NotFound {
-            path: path.to_path_buf(),
-            reason: format!(
-                "{n} series found ({}); pass one series folder or a single file",
-                report.series.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
-            ),
-        }),
-    }
+    scan_with_progress(path, opts, progress)?.into_only_series(path)?.load()
 }
 
 fn round_key(v: f64, step: f64) -> i64 {
     (v / step).round() as i64
 }
 
-/// Group image headers into series; a group that cannot be stacked becomes an error.
+/// Group image headers into series (in SeriesNumber order); a group that cannot be stacked
+/// becomes an error.
 pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries>, Vec<IoError>) {
     // UID -> (orientation, matrix, pixel spacing) -> headers
     type SubKey = (Vec<i64>, u32, u32, Vec<i64>);
@@ -334,6 +309,9 @@ pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries
             }
         }
     }
+    // In SeriesNumber order, as a scanner or PACS lists a study (UIDs are random); series
+    // without a number last. The sort is stable, so ties keep their UID order.
+    series.sort_by_key(|s| s.headers[0].meta.series_number.map_or((1, 0), |n| (0, n)));
     (series, errors)
 }
 

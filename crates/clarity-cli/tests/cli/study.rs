@@ -1,0 +1,79 @@
+//! `convert` on a study folder holding several series: a file output names the series and asks
+//! for `--series`; a folder output gets one NIfTI per series, as dcm2niix converts a study.
+
+use std::path::Path;
+
+use crate::{clarity, sample_series, shared_data};
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn read(path: &Path) -> clarity_core::Volume {
+    clarity_io::nifti::read_nifti(path).unwrap()
+}
+
+#[test]
+fn convert_a_study_series_by_series_or_one_by_number_or_uid() {
+    let Some(data) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let study = tmp.path().join("study");
+    // The brain (SeriesNumber 2), the prostate ADC map (701) and a CT (also 2).
+    copy_folder(&sample_series(), &study.join("brain"));
+    copy_folder(&data.join("dicom/series/mr_prostate_adc_20"), &study.join("adc"));
+    copy_folder(&data.join("dicom/series/ct_abdomen_3"), &study.join("ct"));
+    let s = study.to_str().unwrap();
+    let single = tmp.path().join("brain_alone.nii.gz");
+    let (ok, text) =
+        clarity(&["convert", sample_series().to_str().unwrap(), single.to_str().unwrap()]);
+    assert!(ok, "{text}");
+
+    // A file output: the series are listed in SeriesNumber order with what --series takes.
+    let one = tmp.path().join("one.nii.gz");
+    let (ok, text) = clarity(&["convert", s, one.to_str().unwrap()]);
+    assert!(!ok && text.contains("holds 3 series") && text.contains("--series"), "{text}");
+    let brain_line = text.find("#2 'FSE PD AXIAL OBL' MR").expect(&text);
+    assert!(brain_line < text.find("#701 'Apparent").expect(&text), "{text}");
+
+    // By UID; by a number that two series share (refused, naming both); by one that none has.
+    let brain_uid = "0.0.0.0.3.8811.2.20010413115754.12432";
+    let (ok, text) = clarity(&["convert", s, one.to_str().unwrap(), "--series", brain_uid]);
+    assert!(ok, "{text}");
+    assert_eq!(read(&one).data, read(&single).data);
+    let (ok, text) = clarity(&["convert", s, one.to_str().unwrap(), "--series", "2", "--force"]);
+    assert!(!ok && text.contains("'2' names 2 series") && text.contains("CT 1.2.392"), "{text}");
+    let (ok, text) = clarity(&["convert", s, one.to_str().unwrap(), "--series", "9", "--force"]);
+    assert!(!ok && text.contains("no series is named '9'") && text.contains("#701"), "{text}");
+    let (ok, text) = clarity(&["convert", s, one.to_str().unwrap(), "--series", "701", "--force"]);
+    assert!(ok, "{text}");
+    assert_eq!(read(&one).dims, [256, 256, 20]);
+
+    // A folder output: one file per series, the brain's equal to converting its folder alone.
+    let out = tmp.path().join("nifti");
+    let (ok, text) = clarity(&["convert", s, out.to_str().unwrap()]);
+    assert!(ok && text.contains("3 of 3 series written"), "{text}");
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names[..2], ["002.nii.gz", "002_FSE_PD_AXIAL_OBL.nii.gz"], "{names:?}");
+    assert!(names[2].starts_with("701_Apparent_Diffusion_Coefficie"), "{names:?}");
+    assert_eq!(read(&out.join("002_FSE_PD_AXIAL_OBL.nii.gz")).data, read(&single).data);
+    assert_eq!(read(&out.join("002.nii.gz")).dims, [512, 512, 3]);
+    // Nothing is replaced without --force, and nothing is written before that is known.
+    let (ok, text) = clarity(&["convert", s, out.to_str().unwrap()]);
+    assert!(!ok && text.contains("exists") && text.contains("--force"), "{text}");
+
+    // A broken file: the series that can be read are written, and the command still fails,
+    // naming the file.
+    std::fs::write(study.join("ct/broken.dcm"), b"not a DICOM file").unwrap();
+    let out2 = tmp.path().join("nifti2");
+    let (ok, text) = clarity(&["convert", s, out2.to_str().unwrap()]);
+    assert!(!ok && text.contains("broken.dcm") && text.contains("3 of 3 series written"), "{text}");
+    assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 3);
+}
