@@ -1,11 +1,9 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use clarity_core::Volume;
-use clarity_io::dicom::{
-    scan, scan_with_progress, write_derived_series, DicomSeries, SeriesOptions,
-};
+use clarity_io::dicom::{scan, write_derived_series, DicomSeries};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -19,36 +17,28 @@ pub struct ConvertArgs {
     /// required when writing DICOM.
     #[arg(long)]
     pub reference: Option<PathBuf>,
-    /// Convert only this series of a DICOM input holding several: its SeriesNumber or
-    /// SeriesInstanceUID, as `clarity info` lists them.
-    #[arg(long, value_name = "NUMBER|UID")]
-    pub series: Option<String>,
     /// Suffix added to the reference SeriesDescription for a DICOM output.
     #[arg(long, default_value = " clarity")]
     pub suffix: String,
-    /// Accept DICOM series whose slice gaps are not uniform (median gap used).
-    #[arg(long)]
-    pub allow_gaps: bool,
+    #[command(flatten)]
+    pub read: super::ReadArgs,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
-    let dicom_in = !super::is_nifti(&a.input);
-    if !dicom_in && a.series.is_some() {
-        bail!(
-            "{}: --series picks a series of a DICOM input; this is a NIfTI file",
-            a.input.display()
-        );
-    }
-    if dicom_in && a.reference.is_none() && !super::is_nifti(&a.output) {
+    if !super::is_nifti(&a.input) && a.reference.is_none() && !super::is_nifti(&a.output) {
         return convert_each_series(&a);
     }
-    let mut vol = if dicom_in {
-        load_dicom(&a.input, a.allow_gaps, a.series.as_deref(), &a.output)?
+    let mut vol = if super::is_nifti(&a.input) {
+        super::load_volume(&a.input, &a.read)?
     } else {
-        super::load_volume(&a.input, a.allow_gaps)?
+        let each = format!(
+            ", or a folder as the output to convert each ({} names a file)",
+            a.output.display()
+        );
+        super::load_series(&super::pick_series(&a.input, &a.read, &each)?, &a.input)?
     };
     if super::is_nifti(&a.output) {
         if a.output.exists() && !a.force {
@@ -72,7 +62,7 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     }
     // 16-bit pixels hold no NaN: unsaid, a NaN voxel would come back as the volume's minimum.
     super::zero_non_finite(&mut vol, &a.input);
-    let report = scan(&reference, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
+    let report = scan(&reference, a.read.series_options())?;
     let [source] = &report.series[..] else {
         bail!(
             "{}: expected exactly one series, found {}",
@@ -98,48 +88,6 @@ fn shape(vol: &Volume) -> String {
     format!("{}x{}x{}, {} frame(s)", vol.dims[0], vol.dims[1], vol.dims[2], vol.frames)
 }
 
-/// Scan `input` with a progress bar.
-fn scan_input(input: &Path, allow_gaps: bool) -> anyhow::Result<clarity_io::dicom::ScanReport> {
-    let bar = super::file_bar(&format!("reading headers under {}", input.display()));
-    let report = scan_with_progress(
-        input,
-        SeriesOptions { allow_nonuniform_spacing: allow_gaps },
-        &|done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
-    );
-    bar.finish_and_clear();
-    Ok(report?)
-}
-
-/// The DICOM series to convert into one file: the one named by `--series`, else the only one.
-fn load_dicom(
-    input: &Path,
-    allow_gaps: bool,
-    series: Option<&str>,
-    output: &Path,
-) -> anyhow::Result<Volume> {
-    let report = scan_input(input, allow_gaps)?;
-    let context = || format!("reading DICOM from {}", input.display());
-    let Some(selector) = series else {
-        if report.series.len() > 1 {
-            bail!(
-                "{} holds {} series:{}\npass --series NUMBER|UID to convert one into {}, or a \
-                 folder as the output to convert each",
-                input.display(),
-                report.series.len(),
-                report.listing(),
-                output.display()
-            );
-        }
-        return report.into_only_series(input).and_then(|s| s.load()).with_context(context);
-    };
-    let chosen = report.select(input, selector).with_context(context)?;
-    warn_unread(&report.errors);
-    chosen.load().with_context(context)
-}
-
 fn warn_unread(errors: &[clarity_io::IoError]) {
     for e in errors {
         eprintln!("warning: not converted: {e}");
@@ -156,8 +104,8 @@ fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
             a.output.display()
         );
     }
-    let report = scan_input(&a.input, a.allow_gaps)?;
-    let chosen: Vec<&DicomSeries> = match &a.series {
+    let report = super::scan_dicom(&a.input, &a.read)?;
+    let chosen: Vec<&DicomSeries> = match &a.read.series {
         Some(selector) => vec![report.select(&a.input, selector)?],
         None => report.series.iter().collect(),
     };
@@ -190,7 +138,7 @@ fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
     warn_unread(&report.errors);
     // With --series the broken files are someone else's (a broken slice group of the chosen
     // series already failed `select`); without it they are part of what was asked for.
-    let unread = if a.series.is_some() { 0 } else { report.errors.len() };
+    let unread = if a.read.series.is_some() { 0 } else { report.errors.len() };
     let written = chosen.len() - failed;
     println!("{written} of {} series written to {}", chosen.len(), a.output.display());
     if failed + unread > 0 {

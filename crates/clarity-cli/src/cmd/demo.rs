@@ -76,7 +76,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         allow_gaps: false,
     })?;
     let nii = a.out.join("mr_brain_20.nii.gz");
-    let vol = super::load_volume(&sample, false)?;
+    let vol = super::load_volume(&sample, &super::ReadArgs::default())?;
     clarity_io::nifti::write_nifti(&vol, &nii)?;
     let png = a.out.join("mr_brain_20.png");
     let w = clarity_io::png::write_montage(&vol, &png, 20, None)?;
@@ -107,7 +107,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         pe: super::PeArg::Auto,
         seed: 0,
         device: "cpu".into(),
-        allow_gaps: false,
+        read: super::ReadArgs::default(),
         // The demo's own folder: it rewrites what it wrote before (see `out`).
         force: true,
     })?;

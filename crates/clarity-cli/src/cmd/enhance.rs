@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 use clarity_core::{PhaseEncodingDirection, Volume};
-use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
+use clarity_io::dicom::write_derived_series;
 use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
 use clarity_models::enhance::noise::{scan_sigma, SigmaSource};
@@ -63,9 +63,8 @@ pub struct EnhanceArgs {
     /// files the series would take: nothing there is overwritten).
     #[arg(long)]
     pub force: bool,
-    /// Accept DICOM series whose slice gaps are not uniform.
-    #[arg(long)]
-    pub allow_gaps: bool,
+    #[command(flatten)]
+    pub read: super::ReadArgs,
 }
 
 /// A `--noise-sigma` argument.
@@ -154,7 +153,15 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     }
     let device = super::device(&a.device)?;
     let (model, cfg, model_source) = super::load_enhance_model(a.model.clone(), &device)?;
-    let vol = super::load_finite_volume(&a.input, a.allow_gaps)?;
+    // The series is kept to write the derived series from it (the one --series picked).
+    let (mut vol, dicom_series) = if super::is_nifti(&a.input) {
+        (super::load_volume(&a.input, &a.read)?, None)
+    } else {
+        let series = super::pick_series(&a.input, &a.read, "")?;
+        (super::load_series(&series, &a.input)?, Some(series))
+    };
+    super::zero_non_finite(&mut vol, &a.input);
+    let vol = vol;
     if vol.dims[..2].iter().any(|&n| n < super::MIN_INPLANE_MATRIX) {
         bail!(
             "{}: its slices are {}×{} pixels; enhance needs at least {} along each in-plane axis",
@@ -276,9 +283,8 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         }
         clarity_io::nifti::write_nifti(&out, &a.output)?;
     } else {
-        let report = scan(&a.input, SeriesOptions { allow_nonuniform_spacing: a.allow_gaps })?;
-        let source = report.series.first().context("no DICOM series in the input")?;
-        write_derived_series(&out, source, &a.output, " ER")?;
+        let series = dicom_series.context("DICOM output needs a DICOM input series")?;
+        write_derived_series(&out, &series, &a.output, " ER")?;
     }
     println!(
         "enhanced {}×{}×{} in {:.1} s ({:.2} s per slice); wrote {}",

@@ -47,9 +47,8 @@ pub struct EvalEnhanceArgs {
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Accept DICOM series whose slice gaps are not uniform.
-    #[arg(long)]
-    pub allow_gaps: bool,
+    #[command(flatten)]
+    pub read: super::ReadArgs,
     /// Replace eval.json and strips an earlier run left in --out.
     #[arg(long)]
     pub force: bool,
@@ -85,7 +84,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     super::refuse_repeats("--snr", &a.snr)?;
     let device = super::device(&a.device)?;
     let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
-    let vol = super::load_truth_volume(&a.input, a.allow_gaps)?;
+    let vol = super::load_truth_volume(&a.input, &a.read)?;
     super::warn_if_not_mr(&vol, &a.input);
     let (pe, _) = a.pe.resolve(&vol);
     let combos: Vec<(f64, f64)> =

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::ValueEnum;
 use clarity_core::{PhaseEncodingDirection, Volume};
-use clarity_io::dicom::{read_series_with_progress, SeriesOptions};
+use clarity_io::dicom::{scan_with_progress, DicomSeries, ScanReport, SeriesOptions};
 use clarity_models::enhance::{EnhanceNet, EnhanceNetConfig};
 use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{resolve_phase_encoding, PeSource};
@@ -134,28 +134,87 @@ pub fn is_nifti(path: &Path) -> bool {
     s.ends_with(".nii") || s.ends_with(".nii.gz")
 }
 
-/// Load a NIfTI file or the one DICOM series under a path.
-pub fn load_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
-    if is_nifti(path) {
-        // The reader's errors name the file already.
-        return Ok(clarity_io::nifti::read_nifti(path)?);
+/// How a command that works on one image reads it from DICOM.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ReadArgs {
+    /// The series to use when a DICOM input holds several (a study folder): its SeriesNumber
+    /// or SeriesInstanceUID, as `clarity info` lists them.
+    #[arg(long, value_name = "NUMBER|UID")]
+    pub series: Option<String>,
+    /// Accept DICOM series whose slice gaps are not uniform (the median gap is used).
+    #[arg(long)]
+    pub allow_gaps: bool,
+}
+
+impl ReadArgs {
+    pub fn series_options(&self) -> SeriesOptions {
+        SeriesOptions { allow_nonuniform_spacing: self.allow_gaps }
     }
-    let opts = SeriesOptions { allow_nonuniform_spacing: allow_gaps };
-    let bar = file_bar(&format!("reading {}", path.display()));
-    let vol = read_series_with_progress(path, opts, &|done, total| {
+}
+
+/// Scan the DICOM under `path` with a progress bar over its files.
+pub fn scan_dicom(path: &Path, read: &ReadArgs) -> anyhow::Result<ScanReport> {
+    let bar = file_bar(&format!("reading headers under {}", path.display()));
+    let report = scan_with_progress(path, read.series_options(), &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     });
     bar.finish_and_clear();
-    vol.with_context(|| format!("reading DICOM from {}", path.display()))
+    Ok(report?)
+}
+
+/// The DICOM series under `path` that a command works on: the one `--series` names, else the
+/// only one. `other_ways` is added to the advice when the folder holds several (convert: "or a
+/// folder as the output to convert each").
+pub fn pick_series(path: &Path, read: &ReadArgs, other_ways: &str) -> anyhow::Result<DicomSeries> {
+    let report = scan_dicom(path, read)?;
+    let context = || format!("reading DICOM from {}", path.display());
+    let Some(selector) = &read.series else {
+        if report.series.len() > 1 {
+            anyhow::bail!(
+                "{} holds {} series:{}\npass --series NUMBER|UID to pick one{other_ways}",
+                path.display(),
+                report.series.len(),
+                report.listing()
+            );
+        }
+        return report.into_only_series(path).with_context(context);
+    };
+    let chosen = report.select(path, selector).with_context(context)?.clone();
+    // Files here that could not be read may be other series'; the chosen one is whole (a slice
+    // group of it that could not be stacked fails `select`).
+    for e in &report.errors {
+        eprintln!("warning: skipped: {e}");
+    }
+    Ok(chosen)
+}
+
+/// Load a NIfTI file or the DICOM series under a path ([`pick_series`]).
+pub fn load_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
+    if is_nifti(path) {
+        if read.series.is_some() {
+            anyhow::bail!(
+                "{}: --series picks a series of a DICOM input; this is a NIfTI file",
+                path.display()
+            );
+        }
+        // The reader's errors name the file already.
+        return Ok(clarity_io::nifti::read_nifti(path)?);
+    }
+    load_series(&pick_series(path, read, "")?, path)
+}
+
+/// Decode and stack `series`, found under `path`.
+pub fn load_series(series: &DicomSeries, path: &Path) -> anyhow::Result<Volume> {
+    series.load().with_context(|| format!("reading DICOM from {}", path.display()))
 }
 
 /// [`load_volume`] for the networks: non-finite voxels (NaN, ±Inf: NIfTI float files may hold
 /// them) become 0, said with their count. Why: one NaN spreads through every convolution, the
 /// intensity normalisation and the consistency fit, and the output would be all NaN or quietly
 /// wrong.
-pub fn load_finite_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
-    let mut vol = load_volume(path, allow_gaps)?;
+pub fn load_finite_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
+    let mut vol = load_volume(path, read)?;
     zero_non_finite(&mut vol, path);
     Ok(vol)
 }
@@ -178,8 +237,8 @@ pub fn zero_non_finite(vol: &mut Volume, path: &Path) {
 /// The volume the fast-scan protocol takes as its truth: finite, and with some signal, since
 /// the protocol's SNR is relative to the foreground mean (an all-zero volume would give σ = 0
 /// and a table of infinite PSNRs).
-pub fn load_truth_volume(path: &Path, allow_gaps: bool) -> anyhow::Result<Volume> {
-    let mut vol = load_finite_volume(path, allow_gaps)?;
+pub fn load_truth_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
+    let mut vol = load_finite_volume(path, read)?;
     if vol.frames > 1 {
         // Said, not silent: the protocol scores one 3D volume.
         eprintln!(

@@ -25,7 +25,7 @@ pub enum SimulateCommand {
 
 #[derive(Args)]
 pub struct FastscanArgs {
-    /// DICOM folder/file (one series) or NIfTI file.
+    /// DICOM folder/file (one series, or --series of several) or NIfTI file.
     pub input: PathBuf,
     /// Output folder (created; must be empty unless --force).
     pub output: PathBuf,
@@ -48,9 +48,8 @@ pub struct FastscanArgs {
     /// Write into a non-empty output folder, replacing files of the same names.
     #[arg(long)]
     pub force: bool,
-    /// Accept DICOM series whose slice gaps are not uniform.
-    #[arg(long)]
-    pub allow_gaps: bool,
+    #[command(flatten)]
+    pub read: super::ReadArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,7 +147,7 @@ fn prepare_output(dir: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
-    let vol = super::load_truth_volume(&a.input, a.allow_gaps)?;
+    let vol = super::load_truth_volume(&a.input, &a.read)?;
     prepare_output(&a.output, a.force)?;
     let (pe, _) = a.pe.resolve(&vol);
     let settings = FastScanSettings {

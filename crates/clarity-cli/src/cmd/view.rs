@@ -5,7 +5,7 @@ use clarity_io::png::{write_montage, Window};
 
 #[derive(Args)]
 pub struct ViewArgs {
-    /// DICOM folder/file (one series) or NIfTI file.
+    /// DICOM folder/file (one series, or --series of several) or NIfTI file.
     pub input: PathBuf,
     /// PNG file to write.
     #[arg(long)]
@@ -20,9 +20,8 @@ pub struct ViewArgs {
     /// Which frame (time point) of a 4D image to picture, counted from 0.
     #[arg(long, default_value_t = 0)]
     pub frame: usize,
-    /// Accept DICOM series whose slice gaps are not uniform.
-    #[arg(long)]
-    pub allow_gaps: bool,
+    #[command(flatten)]
+    pub read: super::ReadArgs,
     /// Replace the PNG file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -37,7 +36,7 @@ fn parse_window(s: &str) -> Result<Window, String> {
 }
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
-    let mut vol = super::load_volume(&a.input, a.allow_gaps)?;
+    let mut vol = super::load_volume(&a.input, &a.read)?;
     let name = a.input.display();
     if a.frame >= vol.frames {
         anyhow::bail!("{name} has {} frame(s); --frame {} is past the last", vol.frames, a.frame);

@@ -1,5 +1,6 @@
-//! `convert` on a study folder holding several series: a file output names the series and asks
-//! for `--series`; a folder output gets one NIfTI per series, as dcm2niix converts a study.
+//! A study folder holding several series: `convert` to a file names the series and asks for
+//! `--series`, to a folder gets one NIfTI per series (as dcm2niix converts a study); `view`
+//! and `enhance` take `--series` too, and enhance derives its DICOM output from that series.
 
 use std::path::Path;
 
@@ -76,4 +77,30 @@ fn convert_a_study_series_by_series_or_one_by_number_or_uid() {
     let (ok, text) = clarity(&["convert", s, out2.to_str().unwrap()]);
     assert!(!ok && text.contains("broken.dcm") && text.contains("3 of 3 series written"), "{text}");
     assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 3);
+}
+
+#[test]
+fn view_and_enhance_take_one_series_of_a_study() {
+    let Some(data) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let study = tmp.path().join("study");
+    copy_folder(&data.join("dicom/series/mr_prostate_adc_20"), &study.join("adc"));
+    copy_folder(&sample_series(), &study.join("brain"));
+    let s = study.to_str().unwrap();
+    let png = tmp.path().join("v.png");
+    let (ok, text) = clarity(&["view", s, "--png", png.to_str().unwrap()]);
+    assert!(!ok && text.contains("holds 2 series") && text.contains("--series"), "{text}");
+    let (ok, text) = clarity(&["view", s, "--png", png.to_str().unwrap(), "--series", "701"]);
+    assert!(ok && png.is_file(), "{text}");
+    // The derived series copies the chosen series' headers, not the first series' (the brain,
+    // #2, is listed before the map, #701).
+    let er = tmp.path().join("er");
+    let er_path = er.to_str().unwrap();
+    let args = [s, er_path, "--series", "701", "--single-pass", "--noise-sigma", "off"];
+    let (ok, text) = clarity(&[&["enhance"][..], &args].concat());
+    assert!(ok, "{text}");
+    let v = crate::clarity_json(&["info", "--json", er_path]);
+    let description = v["series"][0]["description"].as_str().unwrap();
+    assert!(description.starts_with("Apparent Diffusion") && description.ends_with(" ER"), "{v}");
+    assert_eq!(v["series"][0]["dims"], serde_json::json!([256, 256, 20]), "{v}");
 }
