@@ -140,9 +140,10 @@ pub fn write_derived_series(
             ] {
                 obj.remove_element(tag);
             }
-            let sop_class = super::header::get_str(&obj, tags::SOP_CLASS_UID)
-                .filter(|c| !c.starts_with("1.2.840.10008.5.1.4.1.1.4.1")) // Enhanced MR
-                .unwrap_or_else(|| uids::MR_IMAGE_STORAGE.to_string());
+            let sop_class = single_frame_sop_class(
+                super::header::get_str(&obj, tags::SOP_CLASS_UID).as_deref(),
+                source.modality(),
+            );
             put_str(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
             obj.put(DataElement::new(
                 tags::IMAGE_TYPE,
@@ -152,9 +153,31 @@ pub fn write_derived_series(
             put_str(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, &description);
             put_str(&mut obj, tags::SERIES_NUMBER, VR::IS, &series_number.to_string());
             put_slice(&mut obj, vol, k, rescale);
-            write_object(obj, &sop_class, &paths[k])
+            write_object(obj, sop_class, &paths[k])
         })
         .collect()
+}
+
+/// The SOP class of one slice of a derived series: the source's when it is one of the
+/// single-frame image classes this writer fills (CT, MR, PET Image Storage); else the
+/// single-frame class of the source's modality, since an Enhanced or Legacy Converted CT/MR/PET
+/// object written as one plain slice, without its functional groups, would claim an IOD it
+/// does not meet; else Secondary Capture (a derived image of a SEG, RT dose, US...).
+fn single_frame_sop_class(source_class: Option<&str>, modality: &str) -> &'static str {
+    const SINGLE_FRAME: [&str; 3] = [
+        uids::CT_IMAGE_STORAGE,
+        uids::MR_IMAGE_STORAGE,
+        uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+    ];
+    if let Some(same) = SINGLE_FRAME.iter().find(|c| Some(**c) == source_class) {
+        return same;
+    }
+    match modality {
+        "CT" => uids::CT_IMAGE_STORAGE,
+        "MR" | "" => uids::MR_IMAGE_STORAGE,
+        "PT" => uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+        _ => uids::SECONDARY_CAPTURE_IMAGE_STORAGE,
+    }
 }
 
 /// Write `vol` (frame 0) as a new MR series of single-frame files, every attribute taken from

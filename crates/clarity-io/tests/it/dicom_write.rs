@@ -112,3 +112,30 @@ fn a_clash_on_any_slice_writes_no_file() {
     assert!(clarity_io::dicom::series_file_paths(out.path(), vol.dims[2]).is_err());
     assert_eq!(clarity_io::dicom::series_file_paths(out.path(), 6).unwrap().len(), 6);
 }
+
+/// A derived series is single-frame slices, so it must not claim the source's multi-frame
+/// class: from an Enhanced CT the slices are CT Image Storage (they were written as Enhanced
+/// CT, without the functional groups that IOD requires), from a SEG Secondary Capture.
+#[test]
+fn derived_slices_of_multi_frame_sources_take_a_single_frame_class() {
+    let Some(data) = shared_data() else { return };
+    for (file, class) in [
+        ("pydicom-data/eCT_Supplemental.dcm", "1.2.840.10008.5.1.4.1.1.2"),
+        ("pydicom-data/emri_small.dcm", "1.2.840.10008.5.1.4.1.1.4"),
+        ("pydicom-data/liver.dcm", "1.2.840.10008.5.1.4.1.1.7"),
+        ("series/mr_brain_20", "1.2.840.10008.5.1.4.1.1.4"),
+    ] {
+        let report = scan(&data.join("dicom").join(file), SeriesOptions::default()).unwrap();
+        let source = &report.series[0];
+        let vol = source.load().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let written = write_derived_series(&vol, source, out.path(), " d").unwrap();
+        let h = read_header(&written[0]).unwrap();
+        assert_eq!(h.sop_class_uid, class, "{file}");
+        let obj = dicom_object::open_file(&written[0]).unwrap();
+        assert_eq!(obj.meta().media_storage_sop_class_uid(), class, "{file}");
+        // Read back whole, on the source's grid.
+        let back = scan(out.path(), SeriesOptions::default()).unwrap();
+        assert_eq!(back.series[0].load().unwrap().dims, vol.dims, "{file}");
+    }
+}
