@@ -42,6 +42,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(a) => cmd::info::run(a),
@@ -61,6 +62,17 @@ fn main() -> std::process::ExitCode {
             eprintln!("{}", error_report(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust starts programs with SIGPIPE ignored, so a write to a closed pipe fails and `println!`
+/// panics: `clarity info FOLDER | head` ended in a panic and a backtrace. With the default
+/// action the process ends quietly when the reader stops, as other Unix tools do.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

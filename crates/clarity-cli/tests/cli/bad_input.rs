@@ -267,3 +267,22 @@ fn the_fast_scan_protocol_says_what_it_leaves_out_or_cannot_vouch_for() {
     let (ok, text) = clarity(&[&args[..], &["--out", out.join("eval").to_str().unwrap()]].concat());
     assert!(ok && text.contains("CT_small.dcm is CT, not MR"), "{text}");
 }
+
+/// A reader that stops early (`clarity info FOLDER | head`) ends the listing quietly; Rust's
+/// default (SIGPIPE ignored) made `println!` panic with a backtrace there.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let Some(data) = shared_data() else { return };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clarity"))
+        .args(["info", data.join("dicom").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the scan of the corpus (seconds) ends and the table is printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
