@@ -9,6 +9,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemDicomObject;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 
+use super::mosaic::{mosaic_frames, MosaicLayout};
 use crate::error::{IoError, Result};
 
 /// Geometry and per-frame values of one frame (one 2D image) of a DICOM file.
@@ -47,8 +48,10 @@ pub struct DicomHeader {
     pub pixel_representation: u16,
     pub has_pixel_data: bool,
     pub spacing_between_slices_mm: Option<f64>,
-    /// One entry per frame (a single-frame file has one).
+    /// One entry per frame (a single-frame file has one; a mosaic one per slice).
     pub frames: Vec<FrameInfo>,
+    /// Set for a Siemens mosaic: `rows` × `columns` is then the stored grid of slices.
+    pub mosaic: Option<MosaicLayout>,
     pub meta: Metadata,
 }
 
@@ -56,6 +59,16 @@ impl DicomHeader {
     /// Rows × columns × samples; zero for objects without an image.
     pub fn is_image(&self) -> bool {
         self.has_pixel_data && self.rows > 0 && self.columns > 0
+    }
+
+    /// Rows of one frame as the series stacks it (a mosaic's tile, else `rows`).
+    pub fn image_rows(&self) -> u32 {
+        self.mosaic.map_or(self.rows, |m| m.tile_rows as u32)
+    }
+
+    /// Columns of one frame as the series stacks it (a mosaic's tile, else `columns`).
+    pub fn image_columns(&self) -> u32 {
+        self.mosaic.map_or(self.columns, |m| m.tile_columns as u32)
     }
 }
 
@@ -216,6 +229,9 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
         obj.get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).and_then(|e| e.items()).unwrap_or(&[]);
 
     let base = frame_from_top_level(obj);
+    let (rows, columns) =
+        (get_u32(obj, tags::ROWS).unwrap_or(0), get_u32(obj, tags::COLUMNS).unwrap_or(0));
+    let mut mosaic = None;
     let frames = if shared.is_some() || !per_frame.is_empty() {
         (0..number_of_frames.max(1) as usize)
             .map(|f| {
@@ -229,6 +245,11 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
                 fi
             })
             .collect()
+    } else if let Some((layout, frames)) =
+        (number_of_frames <= 1).then(|| mosaic_frames(obj, rows, columns, &base)).flatten()
+    {
+        mosaic = Some(layout);
+        frames
     } else {
         dose_grid_frames(obj, base, number_of_frames.max(1) as usize)
     };
@@ -249,8 +270,8 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
         sop_instance_uid: get_str(obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
         instance_number: get_f64(obj, tags::INSTANCE_NUMBER).map(|v| v as i64),
         echo_number: get_f64(obj, tags::ECHO_NUMBERS).map(|v| v as i64),
-        rows: get_u32(obj, tags::ROWS).unwrap_or(0),
-        columns: get_u32(obj, tags::COLUMNS).unwrap_or(0),
+        rows,
+        columns,
         number_of_frames,
         samples_per_pixel: get_u32(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
         photometric: get_str(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
@@ -260,6 +281,7 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
         has_pixel_data: has_pixels,
         spacing_between_slices_mm: get_f64(obj, tags::SPACING_BETWEEN_SLICES),
         frames,
+        mosaic,
         meta,
     }
 }

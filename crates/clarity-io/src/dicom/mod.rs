@@ -4,6 +4,7 @@ pub mod bench_support;
 pub mod header;
 mod jpeg12;
 mod jpegls;
+pub mod mosaic;
 mod native;
 pub mod pixels;
 mod rle;

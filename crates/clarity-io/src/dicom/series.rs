@@ -9,8 +9,9 @@ use clarity_core::{cross, dot, FrameAxis, FrameKind, Volume};
 use rayon::prelude::*;
 
 use super::header::{read_header, transfer_syntax_name, DicomHeader};
+use super::mosaic::MosaicLayout;
 use super::native::{self, NativeLayout};
-use super::pixels::{decode_object, PixelArray};
+use super::pixels::{decode_object, PixelArray, SampleType};
 use crate::error::{IoError, Result};
 
 /// How strict series assembly is.
@@ -254,8 +255,10 @@ fn round_key(v: f64, step: f64) -> i64 {
 /// Group image headers into series (in SeriesNumber order); a group that cannot be stacked
 /// becomes an error.
 pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries>, Vec<IoError>) {
-    // UID -> (orientation, matrix, pixel spacing) -> headers
-    type SubKey = (Vec<i64>, u32, u32, Vec<i64>);
+    // UID -> (SeriesNumber, orientation, matrix, pixel spacing) -> headers. A SeriesNumber that
+    // changes within one UID splits it as dcm2niix does (dcm_qa_ts: one image saved nine times
+    // under one UID, numbered 1-9, was read as a 9-frame series).
+    type SubKey = (Option<i64>, Vec<i64>, u32, u32, Vec<i64>);
     let mut by_uid: BTreeMap<String, BTreeMap<SubKey, Vec<DicomHeader>>> = BTreeMap::new();
     // The same instance stored twice (e.g. re-encoded in another transfer syntax) would look
     // like a duplicate slice; keep the first copy by path and say how many were dropped.
@@ -283,7 +286,7 @@ pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries
             .pixel_spacing
             .map(|s| s.iter().map(|v| round_key(*v, 1e-4)).collect())
             .unwrap_or_default();
-        let key = (orient, h.rows, h.columns, spacing);
+        let key = (h.meta.series_number, orient, h.image_rows(), h.image_columns(), spacing);
         by_uid.entry(uid).or_default().entry(key).or_default().push(h);
     }
     let mut series = Vec::new();
@@ -291,7 +294,7 @@ pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries
     for (uid, parts) in by_uid {
         let split = parts.len() > 1;
         for (i, (_, hs)) in parts.into_iter().enumerate() {
-            let part = split.then(|| format!("part {} of orientation/matrix split", i + 1));
+            let part = split.then(|| format!("part {} of orientation/matrix/number split", i + 1));
             match stack(uid.clone(), part, hs, opts) {
                 Ok(mut s) => {
                     if let Some(d) = duplicates.get(&uid) {
@@ -486,7 +489,7 @@ fn stack(
     Ok(vec![DicomSeries {
         series_uid: uid,
         part,
-        dims: [h0.columns as usize, h0.rows as usize, nz],
+        dims: [h0.image_columns() as usize, h0.image_rows() as usize, nz],
         frames: per_position,
         frame_axis,
         // PixelSpacing is (row spacing, column spacing): i steps between columns.
@@ -544,6 +547,9 @@ impl FilePixels {
 fn load_pixels(h: &DicomHeader) -> Result<FilePixels> {
     let bytes =
         std::fs::read(&h.path).map_err(|source| IoError::Read { path: h.path.clone(), source })?;
+    if let Some(mosaic) = h.mosaic {
+        return mosaic_pixels(h, bytes, mosaic);
+    }
     if let Some(layout) = native::locate(h, &bytes) {
         return Ok(FilePixels::Native {
             bytes,
@@ -556,4 +562,42 @@ fn load_pixels(h: &DicomHeader) -> Result<FilePixels> {
     // Everything else is parsed from the same bytes: the file is read once either way.
     let obj = super::header::open_bytes(&h.path, &bytes)?;
     decode_object(&h.path, &obj).map(FilePixels::Decoded)
+}
+
+/// A mosaic's slices as frames: its stored image decoded (straight from the bytes when the
+/// native path applies), then cut into tiles.
+fn mosaic_pixels(h: &DicomHeader, bytes: Vec<u8>, mosaic: MosaicLayout) -> Result<FilePixels> {
+    let (rows, columns) = (h.rows as usize, h.columns as usize);
+    let (stored, sample_type, photometric) = match native::locate(h, &bytes) {
+        Some(layout) => {
+            let mut plane = vec![0f32; rows * columns];
+            native::frame_to_f32(&bytes, &layout, 0, 1.0, 0.0, &mut plane);
+            let sample_type =
+                SampleType::for_storage(h.bits_allocated as usize, h.pixel_representation == 1)
+                    .unwrap_or(SampleType::U16);
+            (plane.into_iter().map(f64::from).collect(), sample_type, h.photometric.clone())
+        }
+        None => {
+            let obj = super::header::open_bytes(&h.path, &bytes)?;
+            let px = decode_object(&h.path, &obj)?;
+            if px.samples_per_pixel != 1 || (px.rows, px.columns) != (rows, columns) {
+                return Err(IoError::PixelDecode {
+                    path: h.path.clone(),
+                    transfer_syntax: h.transfer_syntax.clone(),
+                    reason: format!(
+                        "a mosaic of {} slices needs one {rows}×{columns} grey image; the pixel data is {}×{} with {} sample(s)",
+                        mosaic.slices, px.rows, px.columns, px.samples_per_pixel
+                    ),
+                });
+            }
+            (px.frame(0).to_vec(), px.sample_type, px.photometric.clone())
+        }
+    };
+    Ok(FilePixels::Decoded(super::mosaic::unpack(
+        &stored,
+        columns,
+        mosaic,
+        sample_type,
+        &photometric,
+    )))
 }
