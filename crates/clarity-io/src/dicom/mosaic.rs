@@ -16,6 +16,9 @@ use dicom_object::mem::InMemDicomObject;
 use super::header::{get_f64, get_str, FrameInfo};
 use super::pixels::{PixelArray, SampleType};
 
+/// Most slices a mosaic is believed to hold.
+const MAX_SLICES: usize = 4096;
+
 /// Where the slices of a mosaic lie in its stored image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MosaicLayout {
@@ -54,10 +57,12 @@ pub(crate) fn mosaic_frames(
             _ => e.to_float64().ok(),
         })
         .or_else(|| csa_number("NumberOfImagesInMosaic")?.first().copied())
-        .filter(|n| n.is_finite() && *n >= 1.0)? as usize;
+        // Real mosaics hold at most a few hundred slices; a corrupt count must not make the
+        // header reader allocate a frame list of billions.
+        .filter(|n| (2.0..=MAX_SLICES as f64).contains(n))? as usize;
     let grid = (slices as f64).sqrt().ceil() as usize;
     let (rows, columns) = (rows as usize, columns as usize);
-    if grid < 2 || rows % grid != 0 || columns % grid != 0 {
+    if rows < 2 * grid || columns < 2 * grid || rows % grid != 0 || columns % grid != 0 {
         return None;
     }
     let layout =
