@@ -94,6 +94,13 @@ pub(crate) fn mosaic_frames(
     Some((layout, frames))
 }
 
+/// The tag `(group, block·0x100 + element)` in the private block `creator` reserved.
+fn private_tag(obj: &InMemDicomObject, group: u16, creator: &str, element: u16) -> Option<Tag> {
+    let block =
+        (0x10..=0xFFu16).find(|b| get_str(obj, Tag(group, *b)).is_some_and(|c| c == creator))?;
+    Some(Tag(group, (block << 8) | element))
+}
+
 /// The private element `(group, block·0x100 + element)` of the block `creator` reserved.
 fn private_element<'a>(
     obj: &'a InMemDicomObject,
@@ -101,9 +108,24 @@ fn private_element<'a>(
     creator: &str,
     element: u16,
 ) -> Option<&'a dicom_object::mem::InMemElement> {
-    let block =
-        (0x10..=0xFFu16).find(|b| get_str(obj, Tag(group, *b)).is_some_and(|c| c == creator))?;
-    obj.get(Tag(group, (block << 8) | element))
+    obj.get(private_tag(obj, group, creator, element)?)
+}
+
+/// Remove what marks `obj` (a copy of a mosaic's header) as a mosaic, for a slice written from
+/// it: with the private slice count, CSA image header, mosaic acquisition times and ImageType
+/// text left in, dcm2niix read such slices (ImageType already DERIVED) as 6 × 6 mosaics of
+/// 10 × 10 tiles.
+pub(crate) fn strip_mosaic_elements(obj: &mut InMemDicomObject) {
+    for (group, creator, element) in [
+        (0x0019, "SIEMENS MR HEADER", 0x0A),  // NumberOfImagesInMosaic
+        (0x0019, "SIEMENS MR HEADER", 0x29),  // MosaicRefAcqTimes
+        (0x0029, "SIEMENS CSA HEADER", 0x10), // CSA image header
+        (0x0051, "SIEMENS MR HEADER", 0x16),  // ImageType as text ("p2 M/ND/MOSAIC")
+    ] {
+        if let Some(tag) = private_tag(obj, group, creator, element) {
+            obj.remove_element(tag);
+        }
+    }
 }
 
 /// The text items of the tag `name` in a Siemens CSA header (format 2, `SV10`, or 1).

@@ -140,6 +140,9 @@ pub fn write_derived_series(
             ] {
                 obj.remove_element(tag);
             }
+            if source.headers[0].mosaic.is_some() {
+                super::mosaic::strip_mosaic_elements(&mut obj);
+            }
             let sop_class = single_frame_sop_class(
                 super::header::get_str(&obj, tags::SOP_CLASS_UID).as_deref(),
                 source.modality(),

@@ -139,3 +139,33 @@ fn derived_slices_of_multi_frame_sources_take_a_single_frame_class() {
         assert_eq!(back.series[0].load().unwrap().dims, vol.dims, "{file}");
     }
 }
+
+/// Slices derived from a Siemens mosaic no longer say they are mosaics: dcm2niix read them as
+/// 35 × 35 slices of 10 × 10 pixels; now as the source's 64×64×35 grid.
+#[test]
+fn derived_slices_of_a_mosaic_are_plain_slices_to_dcm2niix() {
+    let Some(data) = shared_data() else { return };
+    let report = scan(&data.join("dicom/dcm_qa_ts/1.dcm"), SeriesOptions::default()).unwrap();
+    let source = &report.series[0];
+    let vol = source.load().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dicom = out.path().join("er");
+    write_derived_series(&vol, source, &dicom, " ER").unwrap();
+    let back = clarity_io::dicom::read_series(&dicom, SeriesOptions::default()).unwrap();
+    assert_eq!(back.dims, vol.dims);
+    let (a, b) = (back.ras_affine(), vol.ras_affine());
+    assert!((0..3).all(|r| (0..4).all(|c| (a[r][c] - b[r][c]).abs() < 1e-4)), "{a:?} vs {b:?}");
+    let Ok(run) = std::process::Command::new("dcm2niix")
+        .args(["-z", "n", "-f", "derived", "-o"])
+        .arg(out.path())
+        .arg(&dicom)
+        .output()
+    else {
+        eprintln!("\n**** SKIPPED dcm2niix check: dcm2niix is not installed ****\n");
+        return;
+    };
+    assert!(run.status.success(), "dcm2niix: {}", String::from_utf8_lossy(&run.stderr));
+    let nii = clarity_io::nifti::read_nifti_image(&out.path().join("derived.nii")).unwrap();
+    assert_eq!(nii.shape, [64, 64, 35]);
+    voxel_map(&vol, &nii.affine, [64, 64, 35]).expect("dcm2niix voxels land on ours");
+}
