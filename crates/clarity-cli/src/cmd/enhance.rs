@@ -11,13 +11,16 @@ use clarity_io::dicom::write_derived_series;
 use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
 use clarity_models::enhance::infer::{dropped_fraction, InferOptions};
 use clarity_models::enhance::noise::{scan_sigma, SigmaSource};
+use clarity_models::enhance::{EnhanceNet, EnhanceNetConfig};
+use clarity_models::store::ModelSource;
 use clarity_mr::fastscan::{detect_acquired_lines, PeSource};
 
 use super::PeArg;
 
 #[derive(Args)]
 pub struct EnhanceArgs {
-    /// DICOM series folder/file or NIfTI file: the (shortened) scan to enhance.
+    /// DICOM series folder/file or NIfTI file: the (shortened) scan to enhance (each frame of a
+    /// 4D NIfTI on its own).
     pub input: PathBuf,
     /// Output: a `.nii`/`.nii.gz` file, or a folder for a derived DICOM series (DICOM input
     /// only; SeriesDescription gets " ER").
@@ -186,15 +189,67 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
             a.input.display()
         );
     }
-    if vol.frames > 1 {
-        // Said, not silent: the later frames (a 4D series) are not in the output.
+    // Every frame of a 4D image (b-values, echoes, time points) is enhanced on its own, with
+    // its own noise level; a DICOM output is one 3D derived series, so it takes the first.
+    let frames = if nifti_out { vol.frames } else { 1 };
+    if vol.frames > 1 && !nifti_out {
         eprintln!(
-            "note: {} has {} frames; only the first is enhanced, and the output has that one",
+            "note: {} has {} frames; the derived DICOM series holds the first, enhanced (write \
+             NIfTI, .nii.gz, to enhance every frame)",
             a.input.display(),
             vol.frames
         );
     }
-    let (pe, source) = a.pe_axis.resolve(&vol);
+    let t = Instant::now();
+    let mut enhanced = Vec::with_capacity(frames);
+    for f in 0..frames {
+        if frames > 1 {
+            eprintln!("frame {} of {frames}:", f + 1);
+        }
+        let frame = vol.frame_volume(f)?;
+        enhanced.push(enhance_volume(&a, &frame, &model, &cfg, &model_source, &device)?);
+    }
+    let out = if frames == 1 {
+        enhanced.remove(0)
+    } else {
+        let mut out = vol.clone();
+        out.data = enhanced.into_iter().flat_map(|v| v.data).collect();
+        out
+    };
+    let secs = t.elapsed().as_secs_f64();
+    if nifti_out {
+        if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        clarity_io::nifti::write_nifti(&out, &a.output)?;
+    } else {
+        let series = dicom_series.context("DICOM output needs a DICOM input series")?;
+        write_derived_series(&out, &series, &a.output, " ER")?;
+    }
+    let frames_text = if out.frames > 1 { format!("×{}", out.frames) } else { String::new() };
+    println!(
+        "enhanced {}×{}×{}{frames_text} in {:.1} s ({:.2} s per slice); wrote {}",
+        out.dims[0],
+        out.dims[1],
+        out.dims[2],
+        secs,
+        secs / (out.dims[2] * out.frames).max(1) as f64,
+        a.output.display()
+    );
+    Ok(())
+}
+
+/// The network, then data consistency, on one 3D volume (one frame), saying what it found.
+fn enhance_volume(
+    a: &EnhanceArgs,
+    vol: &Volume,
+    model: &EnhanceNet,
+    cfg: &EnhanceNetConfig,
+    model_source: &ModelSource,
+    device: &burn::prelude::Device,
+) -> anyhow::Result<Volume> {
+    let (pe, source) = a.pe_axis.resolve(vol);
     let how = match source {
         PeSource::Override => "from --pe-axis",
         PeSource::Header => "from the DICOM header",
@@ -209,8 +264,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         )
         .unwrap(),
     );
-    let t = Instant::now();
-    let noise_sigma = noise_sigma(&vol, pe, a.noise_sigma, cfg.noise_channel);
+    let noise_sigma = noise_sigma(vol, pe, a.noise_sigma, cfg.noise_channel);
     if cfg.noise_channel && noise_sigma.is_none() {
         bail!(
             "the model in {} takes the scan's noise level as an input and none could be \
@@ -232,7 +286,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         }
     };
     let lines = (consistency_sigma.is_some() || cfg.reduction_channel)
-        .then(|| acquired_lines(&vol, pe, a.reduction));
+        .then(|| acquired_lines(vol, pe, a.reduction));
     let dropped_fraction = lines.as_ref().map(|l| dropped_fraction(l, vol.dims[pe.voxel_axis()]));
     let noise = consistency_sigma.zip(lines).map(|(sigma_pixel, lines)| ScanNoise {
         sigma_pixel,
@@ -240,10 +294,10 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         pe,
     });
     let (net, consistent) = enhance_consistent(
-        &model,
-        &cfg,
-        &vol,
-        &device,
+        model,
+        cfg,
+        vol,
+        device,
         InferOptions { batch: a.batch, flips: !a.single_pass, noise_sigma, dropped_fraction },
         noise.as_ref(),
         pe,
@@ -275,25 +329,5 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         }
         None => net,
     };
-    let secs = t.elapsed().as_secs_f64();
-    if nifti_out {
-        if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        clarity_io::nifti::write_nifti(&out, &a.output)?;
-    } else {
-        let series = dicom_series.context("DICOM output needs a DICOM input series")?;
-        write_derived_series(&out, &series, &a.output, " ER")?;
-    }
-    println!(
-        "enhanced {}×{}×{} in {:.1} s ({:.2} s per slice); wrote {}",
-        out.dims[0],
-        out.dims[1],
-        out.dims[2],
-        secs,
-        secs / out.dims[2].max(1) as f64,
-        a.output.display()
-    );
-    Ok(())
+    Ok(out)
 }

@@ -271,8 +271,8 @@ fn train_enhance_refuses_bad_dilations_before_reading_data() {
 }
 
 /// The shipped model is built into the binary: `enhance` runs from a folder without `models/`
-/// and without `--model`; a 4D input says that only its first frame is enhanced, and negative
-/// voxels that they are read as 0.
+/// and without `--model`; a 4D input is enhanced frame by frame, saying which, and negative
+/// voxels are said to be read as 0.
 #[test]
 fn enhance_uses_the_built_in_model_anywhere_and_says_what_it_changes() {
     let dir = tempfile::tempdir().unwrap();
@@ -295,8 +295,42 @@ fn enhance_uses_the_built_in_model_anywhere_and_says_what_it_changes() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("has 2 frames; only the first is enhanced"), "{text}");
+    assert!(text.contains("frame 1 of 2:") && text.contains("frame 2 of 2:"), "{text}");
     assert!(text.contains("has 1 negative voxel(s) (down to -7.5)"), "{text}");
     let er = clarity_io::nifti::read_nifti(&dir.path().join("er.nii.gz")).unwrap();
-    assert_eq!((er.dims, er.frames), ([n, n, nz], 1));
+    assert_eq!((er.dims, er.frames), ([n, n, nz], 2));
+}
+
+/// Every frame of a 4D NIfTI is enhanced, each as that frame alone would be (only the first
+/// was, and the output had that one frame).
+#[test]
+fn enhance_enhances_every_frame_of_a_4d_nifti() {
+    let Some(data) = shared_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = data.join("nifti/example4d.nii.gz");
+    let vol = clarity_io::nifti::read_nifti(&input).unwrap();
+    assert_eq!(vol.frames, 2);
+    let run = |input: &Path, out: &Path| {
+        let args = [input.to_str().unwrap(), out.to_str().unwrap(), "--single-pass"];
+        let (ok, text) = clarity(&[&["enhance"][..], &args, &["--noise-sigma", "off"]].concat());
+        assert!(ok, "{text}");
+    };
+    let out = tmp.path().join("er4d.nii.gz");
+    run(&input, &out);
+    let er = clarity_io::nifti::read_nifti(&out).unwrap();
+    assert_eq!((er.dims, er.frames), (vol.dims, 2));
+    for t in 0..2 {
+        let alone = tmp.path().join(format!("frame{t}.nii.gz"));
+        clarity_io::nifti::write_nifti(&vol.frame_volume(t).unwrap(), &alone).unwrap();
+        let alone_er = tmp.path().join(format!("frame{t}_er.nii.gz"));
+        run(&alone, &alone_er);
+        let want = clarity_io::nifti::read_nifti(&alone_er).unwrap();
+        let got = er.frame(t).unwrap();
+        let worst = got.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "frame {t}: differs from enhancing it alone by {worst}");
+        let input = vol.frame(t).unwrap();
+        let object = input.iter().filter(|v| **v > 0.0).count();
+        let changed = got.iter().zip(input).filter(|(a, b)| **b > 0.0 && a != b).count();
+        assert!(changed > object / 2, "frame {t} looks unenhanced ({changed} of {object})");
+    }
 }
