@@ -26,3 +26,20 @@ pub fn load_json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// `dcm2niix -z n -f NAME -o OUT_DIR INPUT` (the Debian package `.ci/run` installs): the path of
+/// the uncompressed NIfTI it wrote, or None, said loudly, when dcm2niix is not installed.
+/// Panics, with its message, when it runs and fails.
+pub fn dcm2niix(input: &std::path::Path, out_dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+    let Ok(run) = std::process::Command::new("dcm2niix")
+        .args(["-z", "n", "-f", name, "-o"])
+        .arg(out_dir)
+        .arg(input)
+        .output()
+    else {
+        eprintln!("\n**** SKIPPED dcm2niix check: dcm2niix is not installed ****\n");
+        return None;
+    };
+    assert!(run.status.success(), "dcm2niix: {}", String::from_utf8_lossy(&run.stderr));
+    Some(out_dir.join(format!("{name}.nii")))
+}

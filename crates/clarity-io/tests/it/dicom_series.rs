@@ -6,7 +6,7 @@ use clarity_core::Volume;
 use clarity_io::dicom::{read_series, scan, SeriesOptions};
 use serde_json::Value;
 
-use crate::common::{load_json, sha256_hex, shared_data};
+use crate::common::{dcm2niix, load_json, sha256_hex, shared_data};
 
 fn affine(v: &Value) -> [[f64; 4]; 4] {
     std::array::from_fn(|r| std::array::from_fn(|c| v[r][c].as_f64().unwrap()))
@@ -258,17 +258,8 @@ fn siemens_mosaic_matches_dcm2niix() {
     std::fs::copy(dir.join("1.dcm"), tmp.path().join("1.dcm")).unwrap();
     let out = tmp.path().join("nii");
     std::fs::create_dir(&out).unwrap();
-    let Ok(run) = std::process::Command::new("dcm2niix")
-        .args(["-z", "n", "-f", "mosaic", "-o"])
-        .arg(&out)
-        .arg(tmp.path().join("1.dcm"))
-        .output()
-    else {
-        eprintln!("\n**** SKIPPED dcm2niix mosaic check: dcm2niix is not installed ****\n");
-        return;
-    };
-    assert!(run.status.success(), "dcm2niix: {}", String::from_utf8_lossy(&run.stderr));
-    let theirs = clarity_io::nifti::read_nifti(&out.join("mosaic.nii")).unwrap();
+    let Some(nii) = dcm2niix(&tmp.path().join("1.dcm"), &out, "mosaic") else { return };
+    let theirs = clarity_io::nifti::read_nifti(&nii).unwrap();
     assert_eq!(theirs.dims, [64, 64, 35]);
     let theirs_affine = theirs.ras_affine();
     let map = voxel_map(&first, &theirs_affine, theirs.dims).unwrap();

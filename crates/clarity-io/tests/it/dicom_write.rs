@@ -3,7 +3,7 @@
 
 use clarity_io::dicom::{read_header, scan, write_derived_series, SeriesOptions};
 
-use crate::common::{load_json, shared_data};
+use crate::common::{dcm2niix, load_json, shared_data};
 use crate::dicom_series::voxel_map;
 
 #[test]
@@ -56,21 +56,8 @@ fn derived_series_round_trips_and_dcm2niix_agrees() {
 
     // dcm2niix (Debian package, installed by .ci/run) must see the same geometry as it saw for
     // the source series.
-    let Ok(status) = std::process::Command::new("dcm2niix")
-        .args(["-z", "n", "-f", "derived", "-o"])
-        .arg(out.path())
-        .arg(out.path())
-        .output()
-    else {
-        eprintln!("\n**** SKIPPED dcm2niix check: dcm2niix is not installed ****\n");
-        return;
-    };
-    assert!(
-        status.status.success(),
-        "dcm2niix failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let nii = clarity_io::nifti::read_nifti_image(&out.path().join("derived.nii")).unwrap();
+    let Some(derived) = dcm2niix(out.path(), out.path(), "derived") else { return };
+    let nii = clarity_io::nifti::read_nifti_image(&derived).unwrap();
     let reference = load_json(&data.join("dicom/series_dcm2niix.json"));
     let theirs = reference["series"]
         .as_array()
@@ -155,17 +142,8 @@ fn derived_slices_of_a_mosaic_are_plain_slices_to_dcm2niix() {
     assert_eq!(back.dims, vol.dims);
     let (a, b) = (back.ras_affine(), vol.ras_affine());
     assert!((0..3).all(|r| (0..4).all(|c| (a[r][c] - b[r][c]).abs() < 1e-4)), "{a:?} vs {b:?}");
-    let Ok(run) = std::process::Command::new("dcm2niix")
-        .args(["-z", "n", "-f", "derived", "-o"])
-        .arg(out.path())
-        .arg(&dicom)
-        .output()
-    else {
-        eprintln!("\n**** SKIPPED dcm2niix check: dcm2niix is not installed ****\n");
-        return;
-    };
-    assert!(run.status.success(), "dcm2niix: {}", String::from_utf8_lossy(&run.stderr));
-    let nii = clarity_io::nifti::read_nifti_image(&out.path().join("derived.nii")).unwrap();
+    let Some(derived) = dcm2niix(&dicom, out.path(), "derived") else { return };
+    let nii = clarity_io::nifti::read_nifti_image(&derived).unwrap();
     assert_eq!(nii.shape, [64, 64, 35]);
     voxel_map(&vol, &nii.affine, [64, 64, 35]).expect("dcm2niix voxels land on ours");
 }
