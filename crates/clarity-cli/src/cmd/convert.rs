@@ -31,15 +31,11 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     if !super::is_nifti(&a.input) && a.reference.is_none() && !super::is_nifti(&a.output) {
         return convert_each_series(&a);
     }
-    let mut vol = if super::is_nifti(&a.input) {
-        super::load_volume(&a.input, &a.read)?
-    } else {
-        let each = format!(
-            ", or a folder as the output to convert each ({} names a file)",
-            a.output.display()
-        );
-        super::load_series(&super::pick_series(&a.input, &a.read, &each)?, &a.input)?
-    };
+    let each = format!(
+        ", or a folder as the output to convert each ({} names a file)",
+        a.output.display()
+    );
+    let (mut vol, _) = super::load_input(&a.input, &a.read, &each)?;
     if super::is_nifti(&a.output) {
         if a.output.exists() && !a.force {
             bail!("{} exists; pass --force to replace it", a.output.display());
@@ -88,12 +84,6 @@ fn shape(vol: &Volume) -> String {
     format!("{}x{}x{}, {} frame(s)", vol.dims[0], vol.dims[1], vol.dims[2], vol.frames)
 }
 
-fn warn_unread(errors: &[clarity_io::IoError]) {
-    for e in errors {
-        eprintln!("warning: not converted: {e}");
-    }
-}
-
 /// DICOM → one NIfTI per series (or the `--series` one) in the output folder, as dcm2niix
 /// converts a study folder. Every series that can be read is written; the command still fails
 /// at the end when a series or file could not be, so a script notices.
@@ -135,7 +125,9 @@ fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
             }
         }
     }
-    warn_unread(&report.errors);
+    for e in &report.errors {
+        eprintln!("warning: not converted: {e}");
+    }
     // With --series the broken files are someone else's (a broken slice group of the chosen
     // series already failed `select`); without it they are part of what was asked for.
     let unread = if a.read.series.is_some() { 0 } else { report.errors.len() };

@@ -157,12 +157,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let device = super::device(&a.device)?;
     let (model, cfg, model_source) = super::load_enhance_model(a.model.clone(), &device)?;
     // The series is kept to write the derived series from it (the one --series picked).
-    let (mut vol, dicom_series) = if super::is_nifti(&a.input) {
-        (super::load_volume(&a.input, &a.read)?, None)
-    } else {
-        let series = super::pick_series(&a.input, &a.read, "")?;
-        (super::load_series(&series, &a.input)?, Some(series))
-    };
+    let (mut vol, dicom_series) = super::load_input(&a.input, &a.read, "")?;
     super::zero_non_finite(&mut vol, &a.input);
     let vol = vol;
     if vol.dims[..2].iter().any(|&n| n < super::MIN_INPLANE_MATRIX) {
@@ -212,7 +207,8 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let out = if frames == 1 {
         enhanced.remove(0)
     } else {
-        let mut out = vol.clone();
+        // The input's geometry, frame axis and metadata, holding the enhanced frames.
+        let mut out = vol;
         out.data = enhanced.into_iter().flat_map(|v| v.data).collect();
         out
     };

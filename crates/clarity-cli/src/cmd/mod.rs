@@ -189,8 +189,13 @@ pub fn pick_series(path: &Path, read: &ReadArgs, other_ways: &str) -> anyhow::Re
     Ok(chosen)
 }
 
-/// Load a NIfTI file or the DICOM series under a path ([`pick_series`]).
-pub fn load_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
+/// Load a NIfTI file or the DICOM series under a path ([`pick_series`]; `other_ways` as
+/// there), with the series it came from (for writing a derived series from it).
+pub fn load_input(
+    path: &Path,
+    read: &ReadArgs,
+    other_ways: &str,
+) -> anyhow::Result<(Volume, Option<DicomSeries>)> {
     if is_nifti(path) {
         if read.series.is_some() {
             anyhow::bail!(
@@ -199,14 +204,16 @@ pub fn load_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
             );
         }
         // The reader's errors name the file already.
-        return Ok(clarity_io::nifti::read_nifti(path)?);
+        return Ok((clarity_io::nifti::read_nifti(path)?, None));
     }
-    load_series(&pick_series(path, read, "")?, path)
+    let series = pick_series(path, read, other_ways)?;
+    let vol = series.load().with_context(|| format!("reading DICOM from {}", path.display()))?;
+    Ok((vol, Some(series)))
 }
 
-/// Decode and stack `series`, found under `path`.
-pub fn load_series(series: &DicomSeries, path: &Path) -> anyhow::Result<Volume> {
-    series.load().with_context(|| format!("reading DICOM from {}", path.display()))
+/// [`load_input`] without the series.
+pub fn load_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
+    Ok(load_input(path, read, "")?.0)
 }
 
 /// [`load_volume`] for the networks: non-finite voxels (NaN, ±Inf: NIfTI float files may hold

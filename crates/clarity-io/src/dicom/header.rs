@@ -245,8 +245,9 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
                 fi
             })
             .collect()
-    } else if let Some((layout, frames)) =
-        (number_of_frames <= 1).then(|| mosaic_frames(obj, rows, columns, &base)).flatten()
+    } else if let Some((layout, frames)) = (number_of_frames <= 1)
+        .then(|| mosaic_frames(obj, &meta.image_type, rows, columns, &base))
+        .flatten()
     {
         mosaic = Some(layout);
         frames

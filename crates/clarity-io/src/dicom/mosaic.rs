@@ -30,15 +30,16 @@ pub struct MosaicLayout {
     pub tile_columns: usize,
 }
 
-/// The layout of `obj` and one frame per slice, when it is a mosaic of `rows × columns`.
+/// The layout of `obj` and one frame per slice, when it is a mosaic of `rows × columns`
+/// (`image_type`: its ImageType values, as the header reader split them).
 pub(crate) fn mosaic_frames(
     obj: &InMemDicomObject,
+    image_type: &[String],
     rows: u32,
     columns: u32,
     base: &FrameInfo,
 ) -> Option<(MosaicLayout, Vec<FrameInfo>)> {
-    let image_type = get_str(obj, dicom_dictionary_std::tags::IMAGE_TYPE)?;
-    if !image_type.split('\\').any(|v| v.trim() == "MOSAIC") {
+    if !image_type.iter().any(|v| v == "MOSAIC") {
         return None;
     }
     let csa = private_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x10)

@@ -314,7 +314,7 @@ pub fn group(headers: Vec<DicomHeader>, opts: SeriesOptions) -> (Vec<DicomSeries
     }
     // In SeriesNumber order, as a scanner or PACS lists a study (UIDs are random); series
     // without a number last. The sort is stable, so ties keep their UID order.
-    series.sort_by_key(|s| s.headers[0].meta.series_number.map_or((1, 0), |n| (0, n)));
+    series.sort_by_key(|s| s.series_number().map_or((1, 0), |n| (0, n)));
     (series, errors)
 }
 

@@ -114,6 +114,7 @@ pub fn write_derived_series(
     let rescale = choose_rescale(vol);
     let description = format!("{}{}", source.description(), description_suffix);
     let series_number = source.headers[0].meta.series_number.unwrap_or(0) + 1000;
+    let sop_class = single_frame_sop_class(&source.headers[0].sop_class_uid, source.modality());
     let template_for = |k: usize| -> &Path {
         // Slice k of a stack of single-frame files has its own source file; otherwise the first.
         if source.headers.len() == nz * source.frames && source.frames == 1 {
@@ -143,10 +144,6 @@ pub fn write_derived_series(
             if source.headers[0].mosaic.is_some() {
                 super::mosaic::strip_mosaic_elements(&mut obj);
             }
-            let sop_class = single_frame_sop_class(
-                super::header::get_str(&obj, tags::SOP_CLASS_UID).as_deref(),
-                source.modality(),
-            );
             put_str(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
             obj.put(DataElement::new(
                 tags::IMAGE_TYPE,
@@ -166,13 +163,13 @@ pub fn write_derived_series(
 /// single-frame class of the source's modality, since an Enhanced or Legacy Converted CT/MR/PET
 /// object written as one plain slice, without its functional groups, would claim an IOD it
 /// does not meet; else Secondary Capture (a derived image of a SEG, RT dose, US...).
-fn single_frame_sop_class(source_class: Option<&str>, modality: &str) -> &'static str {
+fn single_frame_sop_class(source_class: &str, modality: &str) -> &'static str {
     const SINGLE_FRAME: [&str; 3] = [
         uids::CT_IMAGE_STORAGE,
         uids::MR_IMAGE_STORAGE,
         uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
     ];
-    if let Some(same) = SINGLE_FRAME.iter().find(|c| Some(**c) == source_class) {
+    if let Some(same) = SINGLE_FRAME.iter().find(|c| **c == source_class) {
         return same;
     }
     match modality {
