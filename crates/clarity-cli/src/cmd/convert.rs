@@ -47,15 +47,6 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     let Some(reference) = a.reference else {
         bail!("{}: DICOM output needs --reference SERIES (the series this volume came from); for NIfTI use a .nii or .nii.gz name", a.output.display());
     };
-    if vol.frames > 1 {
-        // The derived series is one 3D stack; dropping frames 2.. would lose data unsaid.
-        bail!(
-            "{} has {} frames, and DICOM output writes one 3D volume; write NIfTI (.nii.gz) \
-             to keep them all",
-            a.input.display(),
-            vol.frames
-        );
-    }
     // 16-bit pixels hold no NaN: unsaid, a NaN voxel would come back as the volume's minimum.
     super::zero_non_finite(&mut vol, &a.input);
     let report = scan(&reference, a.read.series_options())?;
@@ -72,6 +63,18 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
             vol.dims,
             reference.display(),
             source.dims
+        );
+    }
+    if vol.frames > 1 && vol.frames != source.frames {
+        // Each frame's files take their attributes (echo time, b-value) from the reference's
+        // files of that frame; there are none to take them from.
+        bail!(
+            "{} has {} frames but reference series {} has {}: a 4D DICOM output needs a \
+             reference with as many frames; write NIfTI (.nii.gz) to keep them all",
+            a.input.display(),
+            vol.frames,
+            reference.display(),
+            source.frames
         );
     }
     let written =

@@ -20,10 +20,10 @@ use super::PeArg;
 #[derive(Args)]
 pub struct EnhanceArgs {
     /// DICOM series folder/file or NIfTI file: the (shortened) scan to enhance (each frame of a
-    /// 4D NIfTI on its own).
+    /// 4D image, such as echoes or b-values, on its own).
     pub input: PathBuf,
     /// Output: a `.nii`/`.nii.gz` file, or a folder for a derived DICOM series (DICOM input
-    /// only; SeriesDescription gets " ER").
+    /// only; SeriesDescription gets " ER"; a 4D input gives one file per slice and frame).
     pub output: PathBuf,
     /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
     /// built into this binary].
@@ -171,7 +171,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     }
     if !nifti_out {
         // Before the minutes of work, not after: the writer refuses to overwrite.
-        clarity_io::dicom::series_file_paths(&a.output, vol.dims[2])?;
+        clarity_io::dicom::series_file_paths(&a.output, vol.dims[2] * vol.frames)?;
     }
     super::warn_if_not_mr(&vol, &a.input);
     let negative = vol.data.iter().filter(|v| **v < 0.0).count();
@@ -185,16 +185,9 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         );
     }
     // Every frame of a 4D image (b-values, echoes, time points) is enhanced on its own, with
-    // its own noise level; a DICOM output is one 3D derived series, so it takes the first.
-    let frames = if nifti_out { vol.frames } else { 1 };
-    if vol.frames > 1 && !nifti_out {
-        eprintln!(
-            "note: {} has {} frames; the derived DICOM series holds the first, enhanced (write \
-             NIfTI, .nii.gz, to enhance every frame)",
-            a.input.display(),
-            vol.frames
-        );
-    }
+    // its own noise level; a DICOM output is a 4D derived series, each frame's files copied
+    // from the input's files of that frame.
+    let frames = vol.frames;
     let t = Instant::now();
     let mut enhanced = Vec::with_capacity(frames);
     for f in 0..frames {

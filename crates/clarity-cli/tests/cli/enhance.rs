@@ -334,3 +334,61 @@ fn enhance_enhances_every_frame_of_a_4d_nifti() {
         assert!(changed > object / 2, "frame {t} looks unenhanced ({changed} of {object})");
     }
 }
+
+/// A 4D DICOM series (two echoes) is enhanced frame by frame into a 4D derived series: 40 files
+/// (the first echo's 20 were all it wrote), read back as two echoes equal to the NIfTI output
+/// within the 16-bit rescale step. `convert` writes that 4D NIfTI back as DICOM beside the
+/// same 4D reference, and refuses a 3D reference, whose files have no second echo to lend.
+#[test]
+fn enhance_and_convert_write_every_frame_of_a_4d_dicom_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = tmp.path().join("echoes");
+    clarity_io::dicom::bench_support::echo_copies(&sample_series(), &study, 2, 30.0).unwrap();
+    let run = |out: &Path| {
+        let args = [study.to_str().unwrap(), out.to_str().unwrap(), "--single-pass"];
+        let (ok, text) = clarity(&[&["enhance"][..], &args, &["--noise-sigma", "off"]].concat());
+        assert!(ok, "{text}");
+        text
+    };
+    let dicom_out = tmp.path().join("er");
+    let text = run(&dicom_out);
+    assert!(text.contains("frame 2 of 2:"), "{text}");
+    let nifti_out = tmp.path().join("er.nii.gz");
+    run(&nifti_out);
+    let want = clarity_io::nifti::read_nifti(&nifti_out).unwrap();
+    assert_eq!(want.frames, 2);
+
+    let read_4d = |dir: &Path| {
+        let report = clarity_io::dicom::scan(dir, Default::default()).unwrap();
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 40);
+        assert_eq!(report.series.len(), 1);
+        let axis = report.series[0].frame_axis.clone().expect("a 4D derived series");
+        assert_eq!(axis.kind, clarity_core::FrameKind::Echo);
+        report.series[0].load().unwrap()
+    };
+    let got = read_4d(&dicom_out);
+    assert_eq!((got.dims, got.frames), (want.dims, 2));
+    let (lo, hi) = want.min_max();
+    let step = (hi - lo) / 65535.0;
+    let worst = got.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= step + 1e-3, "DICOM and NIfTI outputs differ by {worst}");
+
+    let back = tmp.path().join("back");
+    let (nifti, back_s) = (nifti_out.to_str().unwrap(), back.to_str().unwrap());
+    let (ok, text) = clarity(&["convert", nifti, back_s, "--reference", study.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let again = read_4d(&back);
+    let worst = again.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= step + 1e-3, "converted back, it differs by {worst}");
+    let refused = tmp.path().join("refused");
+    let three_d = sample_series();
+    let (ok, text) = clarity(&[
+        "convert",
+        nifti,
+        refused.to_str().unwrap(),
+        "--reference",
+        three_d.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("has 2 frames but reference series"), "{text}");
+    assert!(!refused.exists());
+}

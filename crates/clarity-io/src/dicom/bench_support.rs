@@ -1,81 +1,98 @@
-//! Test and benchmark fixtures built from real series: a long series made by stacking copies of
-//! a short one (new positions and UIDs), since the shared corpus has no 100+ slice series.
+//! Test and benchmark fixtures built from real series, for what the shared corpus lacks: a
+//! 100+ slice series (copies of a short one stacked along its normal) and a 4D series of
+//! single-frame files (copies at the same positions as echoes).
 
 use std::path::Path;
 
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
+use dicom_object::DefaultDicomObject;
 
 use super::header::{error_chain, open};
-use super::series::{scan, SeriesOptions};
+use super::series::{scan, DicomSeries, SeriesOptions, SliceRef};
 use super::write::new_uid;
 use crate::error::{IoError, Result};
 
 /// Write `copies` copies of the series in `src` into `dst`, each copy shifted along the slice
 /// normal past the previous one, as one new series. Returns the number of slices written.
 pub fn stack_copies(src: &Path, dst: &Path, copies: usize) -> Result<usize> {
-    let report = scan(src, SeriesOptions::default())?;
-    let series = match &report.series[..] {
-        [one] => one,
-        [] => {
-            return Err(IoError::NotFound {
-                path: src.to_path_buf(),
-                reason: "no DICOM series to stack".into(),
-            })
-        }
-        many => {
-            // Stacking the first of several would time a series the user did not name.
-            return Err(IoError::NotFound {
-                path: src.to_path_buf(),
-                reason: format!("{} series found; pass a folder holding one series", many.len()),
-            });
-        }
-    };
-    std::fs::create_dir_all(dst)
-        .map_err(|source| IoError::Write { path: dst.to_path_buf(), source })?;
-    let series_uid = new_uid();
+    let series = only_series(src)?;
     let nz = series.dims[2];
     // Extent along the normal plus one mean gap, so the joins look like every other gap.
     let (first, last) = (&series.slices[0], &series.slices[series.slices.len() - 1]);
     let extent = last.distance_mm - first.distance_mm;
     let step = if nz > 1 { extent * nz as f64 / (nz - 1) as f64 } else { series.spacing_mm[2] };
     let n = [series.direction[0][2], series.direction[1][2], series.direction[2][2]];
-    let mut written = 0;
+    write_copies(&series, dst, copies, |obj, c, s| {
+        let p = s.position;
+        let shift = step * c as f64;
+        let pos: Vec<String> = (0..3).map(|a| format!("{:.4}", p[a] + n[a] * shift)).collect();
+        obj.put(DataElement::new(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            PrimitiveValue::Strs(pos.into()),
+        ));
+    })
+}
+
+/// Write `echoes` copies of the 3D series in `src` into `dst` as one multi-echo (4D) series:
+/// copy `e` at the same positions, its EchoTime `e · echo_step_ms` later than the source's.
+/// The real corpus has no 4D series of single-frame files. Returns the number of files written.
+pub fn echo_copies(src: &Path, dst: &Path, echoes: usize, echo_step_ms: f64) -> Result<usize> {
+    let series = only_series(src)?;
+    let first_echo_ms = series.headers[0].meta.echo_time_ms.unwrap_or(0.0);
+    write_copies(&series, dst, echoes, |obj, e, _| {
+        let te = format!("{:.4}", first_echo_ms + echo_step_ms * e as f64);
+        obj.put(DataElement::new(tags::ECHO_TIME, VR::DS, PrimitiveValue::from(te)));
+    })
+}
+
+/// The one series under `src`, or an error saying there is none or more than one.
+fn only_series(src: &Path) -> Result<DicomSeries> {
+    let mut report = scan(src, SeriesOptions::default())?;
+    match report.series.len() {
+        1 => Ok(report.series.remove(0)),
+        0 => Err(IoError::NotFound {
+            path: src.to_path_buf(),
+            reason: "no DICOM series to copy".into(),
+        }),
+        // Copying the first of several would time or test a series the user did not name.
+        many => Err(IoError::NotFound {
+            path: src.to_path_buf(),
+            reason: format!("{many} series found; pass a folder holding one series"),
+        }),
+    }
+}
+
+/// `copies` copies of every slice of `series` into `dst` as one new series (new series and SOP
+/// instance UIDs, instance numbers running on), `edit(object, copy, slice)` changing each.
+fn write_copies(
+    series: &DicomSeries,
+    dst: &Path,
+    copies: usize,
+    edit: impl Fn(&mut DefaultDicomObject, usize, &SliceRef),
+) -> Result<usize> {
+    std::fs::create_dir_all(dst)
+        .map_err(|source| IoError::Write { path: dst.to_path_buf(), source })?;
+    let series_uid = new_uid();
+    let nz = series.slices.len();
     for c in 0..copies {
         for (k, s) in series.slices.iter().enumerate() {
-            let path = &series.headers[s.file].path;
-            let mut obj = open(path, true)?;
-            let p = s.position;
-            let shift = step * c as f64;
-            let pos: Vec<String> = (0..3).map(|a| format!("{:.4}", p[a] + n[a] * shift)).collect();
+            let mut obj = open(&series.headers[s.file].path, true)?;
+            edit(&mut obj, c, s);
             let sop = new_uid();
-            obj.put(DataElement::new(
-                tags::IMAGE_POSITION_PATIENT,
-                VR::DS,
-                PrimitiveValue::Strs(pos.into()),
-            ));
-            obj.put(DataElement::new(
-                tags::SERIES_INSTANCE_UID,
-                VR::UI,
-                PrimitiveValue::from(series_uid.as_str()),
-            ));
-            obj.put(DataElement::new(
-                tags::SOP_INSTANCE_UID,
-                VR::UI,
-                PrimitiveValue::from(sop.as_str()),
-            ));
-            obj.put(DataElement::new(
-                tags::INSTANCE_NUMBER,
-                VR::IS,
-                PrimitiveValue::from((c * nz + k + 1).to_string()),
-            ));
-            obj.meta_mut().media_storage_sop_instance_uid = sop.clone();
+            let put = |obj: &mut DefaultDicomObject, tag, vr, value: &str| {
+                obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+            };
+            put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
+            put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop);
+            put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, &(c * nz + k + 1).to_string());
+            obj.meta_mut().media_storage_sop_instance_uid = sop;
             let out = dst.join(super::series_file_name(c * nz + k));
             obj.write_to_file(&out)
                 .map_err(|e| IoError::DicomWrite { path: out.clone(), reason: error_chain(&e) })?;
-            written += 1;
         }
     }
-    Ok(written)
+    Ok(copies * nz)
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clarity_core::Volume;
+use clarity_core::{FrameAxis, FrameKind, Volume};
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
@@ -98,9 +98,15 @@ pub fn series_file_paths(out_dir: &Path, slices: usize) -> Result<Vec<PathBuf>> 
     Ok(paths)
 }
 
-/// Write `vol` (frame 0) as a derived series of single-frame files into `out_dir`, one file per
-/// slice, copying patient/study/equipment attributes from `source`. Refuses to overwrite
-/// existing files. Returns the written paths.
+/// Write `vol` as a derived series of single-frame files into `out_dir`, one file per slice
+/// and frame (frame-major: `IM00001.dcm` .. the first frame's slices, then the next frame's),
+/// copying patient/study/equipment attributes from `source`. Refuses to overwrite existing
+/// files. Returns the written paths.
+///
+/// A 4D volume needs a source with as many frames (each frame's files take their attributes,
+/// echo time or b-value included, from the source's files for that frame); every file also
+/// says which frame it is (the b-value, echo time or TemporalPositionIdentifier), so readers
+/// (this one, dcm2niix) stack the frames back as they were.
 pub fn write_derived_series(
     vol: &Volume,
     source: &DicomSeries,
@@ -108,25 +114,42 @@ pub fn write_derived_series(
     description_suffix: &str,
 ) -> Result<Vec<PathBuf>> {
     let nz = vol.dims[2];
-    let paths = series_file_paths(out_dir, nz)?;
+    let frames = vol.frames.max(1);
+    if frames > 1 && source.frames != frames {
+        return Err(IoError::DicomWrite {
+            path: out_dir.to_path_buf(),
+            reason: format!(
+                "the volume has {frames} frames but the reference series {} has {}: a derived \
+                 4D series takes each frame's attributes from the reference's frame",
+                source.name(),
+                source.frames
+            ),
+        });
+    }
+    let paths = series_file_paths(out_dir, nz * frames)?;
     create_dir(out_dir)?;
     let series_uid = new_uid();
     let rescale = choose_rescale(vol);
     let description = format!("{}{}", source.description(), description_suffix);
     let series_number = source.headers[0].meta.series_number.unwrap_or(0) + 1000;
     let sop_class = single_frame_sop_class(&source.headers[0].sop_class_uid, source.modality());
-    let template_for = |k: usize| -> &Path {
-        // Slice k of a stack of single-frame files has its own source file; otherwise the first.
-        if source.headers.len() == nz * source.frames && source.frames == 1 {
-            &source.headers[source.slices[k].file].path
+    // Slice k of frame t has its own source file when the source is one file per image (and
+    // on this volume's grid); a multi-frame source lends its one file to every slice.
+    let one_file_per_image =
+        source.headers.len() == source.slices.len() && source.slices.len() == nz * source.frames;
+    let template_for = |t: usize, k: usize| -> &Path {
+        if one_file_per_image {
+            &source.headers[source.slices[k * source.frames + t].file].path
         } else {
             source.first_path()
         }
     };
-    (0..nz)
+    let axis = vol.frame_axis.as_ref().or(source.frame_axis.as_ref());
+    (0..nz * frames)
         .into_par_iter()
-        .map(|k| {
-            let src = super::header::open(template_for(k), false)?;
+        .map(|n| {
+            let (t, k) = (n / nz, n % nz);
+            let src = super::header::open(template_for(t, k), false)?;
             let mut obj: InMemDicomObject = (*src).clone();
             for tag in [
                 tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
@@ -152,10 +175,37 @@ pub fn write_derived_series(
             ));
             put_str(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, &description);
             put_str(&mut obj, tags::SERIES_NUMBER, VR::IS, &series_number.to_string());
-            put_slice(&mut obj, vol, k, rescale);
-            write_object(obj, sop_class, &paths[k])
+            if frames > 1 {
+                put_frame_identity(&mut obj, axis, t, frames);
+            }
+            put_slice(&mut obj, vol, t, k, rescale);
+            write_object(obj, sop_class, &paths[n])
         })
         .collect()
+}
+
+/// Which frame of a 4D series a file holds, in the element a reader tells frames apart by:
+/// the b-value or echo time of that frame, else its temporal position (from 1).
+fn put_frame_identity(
+    obj: &mut InMemDicomObject,
+    axis: Option<&FrameAxis>,
+    t: usize,
+    frames: usize,
+) {
+    let value = axis.and_then(|a| a.values.get(t).copied()).filter(|v| v.is_finite());
+    match (axis.map(|a| a.kind), value) {
+        (Some(FrameKind::BValue), Some(b)) => {
+            obj.put(DataElement::new(tags::DIFFUSION_B_VALUE, VR::FD, PrimitiveValue::from(b)));
+        }
+        (Some(FrameKind::Echo), Some(te)) => {
+            obj.put(DataElement::new(tags::ECHO_TIME, VR::DS, ds(&[te])));
+        }
+        _ => {
+            let position = (t + 1).to_string();
+            put_str(obj, tags::TEMPORAL_POSITION_IDENTIFIER, VR::IS, &position);
+            put_str(obj, tags::NUMBER_OF_TEMPORAL_POSITIONS, VR::IS, &frames.to_string());
+        }
+    }
 }
 
 /// The SOP class of one slice of a derived series: the source's when it is one of the
@@ -266,7 +316,7 @@ pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
         .into_par_iter()
         .map(|k| {
             let mut obj = base.clone();
-            put_slice(&mut obj, vol, k, rescale);
+            put_slice(&mut obj, vol, 0, k, rescale);
             write_object(obj, uids::MR_IMAGE_STORAGE, &paths[k])
         })
         .collect()
@@ -281,15 +331,16 @@ fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
 }
 
-/// Geometry, pixel description and pixel data of slice `k`.
-fn put_slice(obj: &mut InMemDicomObject, vol: &Volume, k: usize, rescale: Rescale) {
-    let [nx, ny, _] = vol.dims;
+/// Geometry, pixel description and pixel data of slice `k` of frame `t` (instance number
+/// `t · nz + k + 1`, so frames follow one another).
+fn put_slice(obj: &mut InMemDicomObject, vol: &Volume, t: usize, k: usize, rescale: Rescale) {
+    let [nx, ny, nz] = vol.dims;
     let row = [vol.direction[0][0], vol.direction[1][0], vol.direction[2][0]];
     let col = [vol.direction[0][1], vol.direction[1][1], vol.direction[2][1]];
     let put = |obj: &mut InMemDicomObject, tag: Tag, vr: VR, v: PrimitiveValue| {
         obj.put(DataElement::new(tag, vr, v));
     };
-    put(obj, tags::INSTANCE_NUMBER, VR::IS, PrimitiveValue::from((k + 1).to_string()));
+    put(obj, tags::INSTANCE_NUMBER, VR::IS, PrimitiveValue::from((t * nz + k + 1).to_string()));
     let pos = vol.voxel_to_world([0.0, 0.0, k as f64]);
     put(obj, tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&pos));
     put(
@@ -311,7 +362,8 @@ fn put_slice(obj: &mut InMemDicomObject, vol: &Volume, k: usize, rescale: Rescal
     put(obj, tags::RESCALE_SLOPE, VR::DS, ds(&[rescale.slope]));
     put(obj, tags::RESCALE_INTERCEPT, VR::DS, ds(&[rescale.intercept]));
     let mut bytes = Vec::with_capacity(nx * ny * 2);
-    for &v in vol.slice(k) {
+    let first = (t * nz + k) * nx * ny;
+    for &v in &vol.data[first..first + nx * ny] {
         let stored = ((v as f64 - rescale.intercept) / rescale.slope).round();
         if rescale.signed {
             bytes.extend_from_slice(&(stored.clamp(-32768.0, 32767.0) as i16).to_le_bytes());

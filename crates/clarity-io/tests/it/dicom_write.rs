@@ -147,3 +147,84 @@ fn derived_slices_of_a_mosaic_are_plain_slices_to_dcm2niix() {
     assert_eq!(nii.shape, [64, 64, 35]);
     voxel_map(&vol, &nii.affine, [64, 64, 35]).expect("dcm2niix voxels land on ours");
 }
+
+/// A 4D source (two echoes, one file per image) gives a 4D derived series: every frame written
+/// (40 files, not the first echo's 20), each file with its own echo time, read back as the same
+/// 4D volume; and dcm2niix splits it into the two echoes on the source's grid.
+#[test]
+fn a_4d_series_is_derived_frame_by_frame() {
+    let Some(data) = shared_data() else { return };
+    let study = tempfile::tempdir().unwrap();
+    let src = data.join("dicom/series/mr_brain_20");
+    clarity_io::dicom::bench_support::echo_copies(&src, study.path(), 2, 40.0).unwrap();
+    let report = scan(study.path(), SeriesOptions::default()).unwrap();
+    assert_eq!(report.series.len(), 1, "{:?}", report.errors);
+    let source = &report.series[0];
+    assert_eq!(source.frames, 2);
+    let echoes = source.frame_axis.clone().expect("a frame axis").values;
+    let vol = source.load().unwrap();
+    // Each frame changed its own way, so a frame written in the other's place shows.
+    let mut processed = vol.clone();
+    let per_frame = vol.voxels_per_frame();
+    for (i, v) in processed.data.iter_mut().enumerate() {
+        *v = if i < per_frame { *v * 0.5 } else { *v * 2.0 + 3.0 };
+    }
+
+    let out = tempfile::tempdir().unwrap();
+    let dicom = out.path().join("er");
+    let written = write_derived_series(&processed, source, &dicom, " ER").unwrap();
+    assert_eq!(written.len(), 40);
+    let back_report = scan(&dicom, SeriesOptions::default()).unwrap();
+    assert_eq!(back_report.series.len(), 1);
+    let back_series = &back_report.series[0];
+    let axis = back_series.frame_axis.clone().expect("the derived series is 4D");
+    assert_eq!(axis.kind, clarity_core::FrameKind::Echo);
+    assert_eq!(axis.values, echoes);
+    let back = back_series.load().unwrap();
+    assert_eq!((back.dims, back.frames), (vol.dims, 2));
+    let (a, b) = (back.lps_affine(), vol.lps_affine());
+    assert!((0..3).all(|r| (0..4).all(|c| (a[r][c] - b[r][c]).abs() < 1e-4)), "{a:?} vs {b:?}");
+    let (lo, hi) = processed.min_max();
+    let step = (hi - lo) / 65535.0;
+    let worst =
+        processed.data.iter().zip(&back.data).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(worst <= step * 0.51 + 1e-4, "worst error {worst} > half a rescale step {step}");
+
+    // A 4D volume cannot borrow a 3D series' files for its frames: an error, nothing written.
+    let three_d = scan(&data.join("dicom/series/mr_brain_20"), SeriesOptions::default()).unwrap();
+    let refused = out.path().join("refused");
+    let err = write_derived_series(&processed, &three_d.series[0], &refused, " ER").unwrap_err();
+    assert!(err.to_string().contains("2 frames"), "{err}");
+    assert!(!refused.exists());
+
+    let Some(_) = dcm2niix(&dicom, out.path(), "derived") else { return };
+    let mut niftis: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nii"))
+        .collect();
+    niftis.sort();
+    assert_eq!(niftis.len(), 2, "one NIfTI per echo: {niftis:?}");
+    for (t, path) in niftis.iter().enumerate() {
+        let nii = clarity_io::nifti::read_nifti_image(path).unwrap();
+        assert_eq!(nii.shape[..3], [vol.dims[0], vol.dims[1], vol.dims[2]]);
+        let frame = back.frame_volume(t).unwrap();
+        voxel_map(&frame, &nii.affine, [vol.dims[0], vol.dims[1], vol.dims[2]])
+            .unwrap_or_else(|e| panic!("echo {t} ({}): {e}", path.display()));
+        // Echo t's values, voxel by voxel at the same world position.
+        let theirs = clarity_io::nifti::read_nifti(path).unwrap();
+        let [nx, ny, nz] = theirs.dims;
+        let mut worst = 0f32;
+        for k in 0..nz {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let world = theirs.voxel_to_world([i as f64, j as f64, k as f64]);
+                    let ours = frame.world_to_voxel(world).unwrap().map(|c| c.round() as usize);
+                    let diff = (theirs.at(i, j, k) - frame.at(ours[0], ours[1], ours[2])).abs();
+                    worst = worst.max(diff);
+                }
+            }
+        }
+        assert!(worst <= step + 1e-3, "echo {t}: dcm2niix's values differ by up to {worst}");
+    }
+}
