@@ -149,6 +149,84 @@ pub fn enhance_volume(
     out
 }
 
+/// What both paths through the network share: the slice orientation the network sees and the
+/// engine that runs it.
+struct Runner<'a> {
+    model: &'a EnhanceNet,
+    device: &'a Device,
+    /// On the CPU the channels-last path is ~3.5× faster than burn's (same function; see
+    /// cpu.rs).
+    cpu: Option<CpuEnhanceNet>,
+    /// Slices are transposed: the scan's PE runs along the other axis than the network's.
+    transpose: bool,
+    /// The network's view of a slice: `w` wide, `h` high.
+    w: usize,
+    h: usize,
+    /// Input planes per slab.
+    ch: usize,
+}
+
+impl<'a> Runner<'a> {
+    fn new(
+        model: &'a EnhanceNet,
+        cfg: &EnhanceNetConfig,
+        vol: &Volume,
+        pe: PhaseEncodingDirection,
+        device: &'a Device,
+    ) -> Self {
+        let [nx, ny, _] = vol.dims;
+        let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
+        let (w, h) = if transpose { (ny, nx) } else { (nx, ny) };
+        let cpu =
+            (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
+        Self { model, device, cpu, transpose, w, h, ch: cfg.in_channels() }
+    }
+
+    /// The self-ensemble's passes `opts` asks for.
+    fn passes(opts: &InferOptions) -> &'static [(bool, bool)] {
+        if opts.flips {
+            &FLIPS
+        } else {
+            &FLIPS[..1]
+        }
+    }
+
+    /// The network's output for a batch of slabs (`[n, ch, h, w]`): `[n, 1, h, w]`.
+    fn output(&self, input: Vec<f32>) -> Vec<f32> {
+        let (h, w) = (self.h, self.w);
+        self.through(input, |net, x| net.forward_slab(x, h, w), |x| self.model.forward(x))
+    }
+
+    /// The last feature planes for a batch of slabs, channels-last: `[n, h, w, C]`.
+    fn features(&self, input: Vec<f32>) -> Vec<f32> {
+        let (h, w) = (self.h, self.w);
+        self.through(
+            input,
+            |net, x| net.features_slab(x, h, w),
+            |x| self.model.features(x).permute([0, 2, 3, 1]),
+        )
+    }
+
+    /// `input` (`[n, ch, h, w]`) through the CPU path slab by slab, or through burn as one
+    /// batch.
+    fn through(
+        &self,
+        input: Vec<f32>,
+        cpu: impl Fn(&CpuEnhanceNet, &[f32]) -> Vec<f32>,
+        burn: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) -> Vec<f32> {
+        let slab = self.ch * self.h * self.w;
+        match &self.cpu {
+            Some(net) => input.chunks(slab).flat_map(|x| cpu(net, x)).collect(),
+            None => {
+                let shape = [input.len() / slab, self.ch, self.h, self.w];
+                let x = Tensor::<4>::from_data(TensorData::new(input, shape), self.device);
+                burn(x).into_data().as_slice::<f32>().expect("float output").to_vec()
+            }
+        }
+    }
+}
+
 /// The enhanced versions of the given slices of frame 0 of `vol` (each `nx × ny`, in the
 /// order given); each sees its neighbours as in [`enhance_volume`].
 #[allow(clippy::too_many_arguments)]
@@ -162,42 +240,22 @@ pub fn enhance_slices(
     slices: &[usize],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<Vec<f32>> {
-    let [nx, ny, _] = vol.dims;
-    let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
-    // The network's view of a slice: `w` wide, `h` high.
-    let (w, h) = if transpose { (ny, nx) } else { (nx, ny) };
-    let plane = nx * ny;
-    let ch = cfg.in_channels();
+    let runner = Runner::new(model, cfg, vol, pe, device);
+    let (w, h, transpose) = (runner.w, runner.h, runner.transpose);
+    let plane = w * h;
     let mut out = Vec::with_capacity(slices.len());
-    // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
-    let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
     for group in slices.chunks(opts.batch.max(1)) {
         let n = group.len();
         let (input, scales) = normalised_batch(vol, group, cfg, &opts, transpose);
-        let run = |input: Vec<f32>| -> Vec<f32> {
-            match &cpu {
-                Some(net) => {
-                    input.chunks(ch * plane).flat_map(|x| net.forward_slab(x, h, w)).collect()
-                }
-                None => {
-                    let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
-                    model.forward(x).into_data().as_slice::<f32>().expect("float output").to_vec()
-                }
-            }
-        }; // [n, 1, h, w]
-        let y: Vec<f32> = if opts.flips {
-            let mut sum = vec![0f32; n * plane];
-            for (fx, fy) in FLIPS {
-                let mut x = input.clone();
-                flip_planes(&mut x, h, w, fx, fy);
-                let mut y = run(x);
-                flip_planes(&mut y, h, w, fx, fy);
-                sum.iter_mut().zip(&y).for_each(|(s, v)| *s += v / 4.0);
-            }
-            sum
-        } else {
-            run(input)
-        };
+        let passes = Runner::passes(&opts);
+        let mut y = vec![0f32; n * plane]; // [n, 1, h, w]
+        for &(fx, fy) in passes {
+            let mut x = input.clone();
+            flip_planes(&mut x, h, w, fx, fy);
+            let mut pass = runner.output(x);
+            flip_planes(&mut pass, h, w, fx, fy);
+            y.iter_mut().zip(&pass).for_each(|(s, v)| *s += v / passes.len() as f32);
+        }
         for b in 0..n {
             // Transposing back swaps the roles of w and h.
             let back = maybe_transposed(&y[b * plane..(b + 1) * plane], w, h, transpose);
@@ -223,35 +281,17 @@ pub fn slice_parts(
     progress: &mut dyn FnMut(usize, usize),
     sink: &mut dyn FnMut(usize, SliceParts),
 ) {
-    let [nx, ny, _] = vol.dims;
-    let transpose = cfg.pe_axis.is_some_and(|axis| axis != pe);
-    // The network's view of a slice: `w` wide, `h` high.
-    let (w, h) = if transpose { (ny, nx) } else { (nx, ny) };
-    let plane = nx * ny;
-    let ch = cfg.in_channels();
+    let runner = Runner::new(model, cfg, vol, pe, device);
+    let (w, h, transpose, ch) = (runner.w, runner.h, runner.transpose, runner.ch);
+    let plane = w * h;
     let c = cfg.context;
     let n_features = cfg.channels;
     let (kernel, _) = model.tail_weights();
-    // On the CPU the channels-last path is ~3.5× faster than burn's (same function; see cpu.rs).
-    let cpu = (*device == Device::flex()).then(|| CpuEnhanceNet::from_model(model, cfg.context));
     let mut done = 0;
     for group in slices.chunks(opts.batch.max(1)) {
         let n = group.len();
         let (input, scales) = normalised_batch(vol, group, cfg, &opts, transpose);
-        // Channels-last features of every slab of the batch: `[n, h, w, C]`.
-        let features = |input: Vec<f32>| -> Vec<f32> {
-            match &cpu {
-                Some(net) => {
-                    input.chunks(ch * plane).flat_map(|x| net.features_slab(x, h, w)).collect()
-                }
-                None => {
-                    let x = Tensor::<4>::from_data(TensorData::new(input, [n, ch, h, w]), device);
-                    let f = model.features(x).permute([0, 2, 3, 1]); // [n, h, w, C]
-                    f.into_data().as_slice::<f32>().expect("float features").to_vec()
-                }
-            }
-        };
-        let flips: &[(bool, bool)] = if opts.flips { &FLIPS } else { &FLIPS[..1] };
+        let flips = Runner::passes(&opts);
         // Summed channels-last, each flip's pixels put back where they came from, so the
         // C planes are laid out (and transposed back) once per slice rather than once per flip.
         let mut summed = vec![0f32; n * plane * n_features]; // [n, h, w, C]
@@ -259,7 +299,7 @@ pub fn slice_parts(
         for &(fx, fy) in flips {
             let mut x = input.clone();
             flip_planes(&mut x, h, w, fx, fy);
-            let f = features(x);
+            let f = runner.features(x);
             for b in 0..n {
                 let slab = &f[b * plane * n_features..(b + 1) * plane * n_features];
                 let t = tail_channels_last(slab, h, w, &kernel);
