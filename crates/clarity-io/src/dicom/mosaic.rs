@@ -112,11 +112,27 @@ fn private_element<'a>(
     obj.get(private_tag(obj, group, creator, element)?)
 }
 
-/// Remove what marks `obj` (a copy of a mosaic's header) as a mosaic, for a slice written from
-/// it: with the private slice count, CSA image header, mosaic acquisition times and ImageType
-/// text left in, dcm2niix read such slices (ImageType already DERIVED) as 6 × 6 mosaics of
-/// 10 × 10 tiles.
-pub(crate) fn strip_mosaic_elements(obj: &mut InMemDicomObject) {
+/// Make `obj` (a copy of a mosaic's header) the header of its slice `slice` alone. What marks
+/// it as a mosaic goes: with the private slice count, CSA image header, mosaic acquisition times
+/// and ImageType text left in, dcm2niix read such slices (ImageType already DERIVED) as 6 × 6
+/// mosaics of 10 × 10 tiles. The slice's own acquisition time, which the mosaic kept as an
+/// offset in MosaicRefAcqTimes, becomes its AcquisitionTime, so slice timing survives (without
+/// it dcm2niix warned of bogus slice timing).
+pub(crate) fn mosaic_slice_header(obj: &mut InMemDicomObject, slice: usize) {
+    let offset_ms = private_element(obj, 0x0019, "SIEMENS MR HEADER", 0x29)
+        .and_then(|e| match e.vr() {
+            dicom_core::VR::UN | dicom_core::VR::OB => {
+                let b = e.to_bytes().ok()?;
+                let at = slice * 8;
+                Some(f64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+            }
+            _ => e.to_multi_float64().ok()?.get(slice).copied(),
+        })
+        .filter(|ms| ms.is_finite() && (0.0..86_400_000.0).contains(ms));
+    let slice_time = offset_ms.and_then(|ms| {
+        let start = get_str(obj, dicom_dictionary_std::tags::ACQUISITION_TIME)?;
+        time_plus_ms(&start, ms)
+    });
     for (group, creator, element) in [
         (0x0019, "SIEMENS MR HEADER", 0x0A),  // NumberOfImagesInMosaic
         (0x0019, "SIEMENS MR HEADER", 0x29),  // MosaicRefAcqTimes
@@ -127,6 +143,43 @@ pub(crate) fn strip_mosaic_elements(obj: &mut InMemDicomObject) {
             obj.remove_element(tag);
         }
     }
+    if let Some(time) = slice_time {
+        obj.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::ACQUISITION_TIME,
+            dicom_core::VR::TM,
+            dicom_core::PrimitiveValue::from(time),
+        ));
+    }
+}
+
+/// The DICOM time (TM, `HHMMSS.FFFFFF`, fields after the hour optional) `ms` milliseconds after
+/// `tm`, wrapping at midnight; None when `tm` is not such a time.
+fn time_plus_ms(tm: &str, ms: f64) -> Option<String> {
+    let tm = tm.trim();
+    let (whole, fraction) = tm.split_once('.').unwrap_or((tm, ""));
+    if whole.len() % 2 != 0 || !(2..=6).contains(&whole.len()) {
+        return None;
+    }
+    let field = |i: usize| -> Option<f64> {
+        let digits = whole.get(2 * i..2 * i + 2).unwrap_or("00");
+        digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok())?
+    };
+    let fraction: f64 = if fraction.is_empty() {
+        0.0
+    } else if fraction.bytes().all(|b| b.is_ascii_digit()) {
+        format!("0.{fraction}").parse().ok()?
+    } else {
+        return None;
+    };
+    let (h, m, sec) = (field(0)?, field(1)?, field(2)?);
+    if h >= 24.0 || m >= 60.0 || sec >= 61.0 {
+        return None;
+    }
+    // Whole microseconds, so the sum carries no binary rounding into the printed digits.
+    let micros = ((h * 3600.0 + m * 60.0 + sec + fraction) * 1e6 + ms * 1e3).round() as u64;
+    let micros = micros % 86_400_000_000;
+    let (secs, micro) = (micros / 1_000_000, micros % 1_000_000);
+    Some(format!("{:02}{:02}{:02}.{micro:06}", secs / 3600, secs / 60 % 60, secs % 60))
 }
 
 /// The text items of the tag `name` in a Siemens CSA header (format 2, `SV10`, or 1).
@@ -199,6 +252,17 @@ pub(crate) fn unpack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acquisition_times_add_milliseconds_and_wrap_at_midnight() {
+        assert_eq!(time_plus_ms("134935.305000", 70.0).as_deref(), Some("134935.375000"));
+        assert_eq!(time_plus_ms("134959.9", 2437.5).as_deref(), Some("135002.337500"));
+        assert_eq!(time_plus_ms("1349", 0.5).as_deref(), Some("134900.000500"));
+        assert_eq!(time_plus_ms("235959.5", 1000.0).as_deref(), Some("000000.500000"));
+        for bad in ["", "1", "12:30:00", "250000", "12a000", "120000.x"] {
+            assert_eq!(time_plus_ms(bad, 1.0), None, "{bad:?}");
+        }
+    }
 
     /// A format-2 CSA header with the given tags, each with text items.
     fn csa2(tags: &[(&str, &[&str])]) -> Vec<u8> {

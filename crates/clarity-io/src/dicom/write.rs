@@ -133,15 +133,15 @@ pub fn write_derived_series(
     let description = format!("{}{}", source.description(), description_suffix);
     let series_number = source.headers[0].meta.series_number.unwrap_or(0) + 1000;
     let sop_class = single_frame_sop_class(&source.headers[0].sop_class_uid, source.modality());
-    // Slice k of frame t has its own source file when the source is one file per image (and
-    // on this volume's grid); a multi-frame source lends its one file to every slice.
-    let one_file_per_image =
-        source.headers.len() == source.slices.len() && source.slices.len() == nz * source.frames;
-    let template_for = |t: usize, k: usize| -> &Path {
-        if one_file_per_image {
-            &source.headers[source.slices[k * source.frames + t].file].path
+    // Slice k of frame t is made from the file that holds that image in the source (and its
+    // frame there), when the source is on this volume's grid; else from the first file.
+    let on_grid = source.slices.len() == nz * source.frames;
+    let template_for = |t: usize, k: usize| -> (&Path, usize) {
+        if on_grid {
+            let image = &source.slices[k * source.frames + t];
+            (&source.headers[image.file].path, image.frame)
         } else {
-            source.first_path()
+            (source.first_path(), 0)
         }
     };
     let axis = vol.frame_axis.as_ref().or(source.frame_axis.as_ref());
@@ -149,7 +149,9 @@ pub fn write_derived_series(
         .into_par_iter()
         .map(|n| {
             let (t, k) = (n / nz, n % nz);
-            let src = super::header::open(template_for(t, k), false)?;
+            let (template, frame) = template_for(t, k);
+            let src = super::header::open(template, false)?;
+            let multi_frame = src.get(tags::NUMBER_OF_FRAMES).is_some();
             let mut obj: InMemDicomObject = (*src).clone();
             for tag in [
                 tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
@@ -161,11 +163,18 @@ pub fn write_derived_series(
                 tags::WINDOW_WIDTH,
                 tags::LARGEST_IMAGE_PIXEL_VALUE,
                 tags::SMALLEST_IMAGE_PIXEL_VALUE,
+                // Counts the source's acquisition, not this series: dcm2niix warned of
+                // missing volumes when it did not match the files it found.
+                tags::IMAGES_IN_ACQUISITION,
             ] {
                 obj.remove_element(tag);
             }
             if source.headers[0].mosaic.is_some() {
-                super::mosaic::strip_mosaic_elements(&mut obj);
+                super::mosaic::mosaic_slice_header(&mut obj, frame);
+            }
+            if multi_frame || source.headers[0].mosaic.is_some() {
+                // A file of many images holds one SliceLocation (if any) for all of them.
+                obj.remove_element(tags::SLICE_LOCATION);
             }
             put_str(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
             obj.put(DataElement::new(

@@ -27,10 +27,30 @@ pub fn load_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `dcm2niix -z n -f NAME -o OUT_DIR INPUT` (the Debian package `.ci/run` installs): the path of
-/// the uncompressed NIfTI it wrote, or None, said loudly, when dcm2niix is not installed.
-/// Panics, with its message, when it runs and fails.
-pub fn dcm2niix(input: &std::path::Path, out_dir: &std::path::Path, name: &str) -> Option<PathBuf> {
+/// What one dcm2niix run left: the NIfTI it wrote and what it printed.
+pub struct Dcm2niix {
+    /// `OUT_DIR/NAME.nii` (a run that splits a series writes more, beside it).
+    pub nifti: PathBuf,
+    /// Its standard output, where it prints its warnings.
+    pub log: String,
+}
+
+impl Dcm2niix {
+    /// Fails, quoting the log, when dcm2niix warned: what it reads from a series we wrote
+    /// must not look suspicious to it.
+    pub fn assert_no_warning(&self) {
+        assert!(!self.log.contains("Warning"), "dcm2niix warned:\n{}", self.log);
+    }
+}
+
+/// `dcm2niix -z n -f NAME -o OUT_DIR INPUT` (the Debian package `.ci/run` installs), or None,
+/// said loudly, when dcm2niix is not installed. Panics, with its message, when it runs and
+/// fails.
+pub fn dcm2niix(
+    input: &std::path::Path,
+    out_dir: &std::path::Path,
+    name: &str,
+) -> Option<Dcm2niix> {
     let Ok(run) = std::process::Command::new("dcm2niix")
         .args(["-z", "n", "-f", name, "-o"])
         .arg(out_dir)
@@ -41,5 +61,6 @@ pub fn dcm2niix(input: &std::path::Path, out_dir: &std::path::Path, name: &str) 
         return None;
     };
     assert!(run.status.success(), "dcm2niix: {}", String::from_utf8_lossy(&run.stderr));
-    Some(out_dir.join(format!("{name}.nii")))
+    let log = String::from_utf8_lossy(&run.stdout).into_owned();
+    Some(Dcm2niix { nifti: out_dir.join(format!("{name}.nii")), log })
 }

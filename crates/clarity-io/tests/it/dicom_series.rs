@@ -258,7 +258,8 @@ fn siemens_mosaic_matches_dcm2niix() {
     std::fs::copy(dir.join("1.dcm"), tmp.path().join("1.dcm")).unwrap();
     let out = tmp.path().join("nii");
     std::fs::create_dir(&out).unwrap();
-    let Some(nii) = dcm2niix(&tmp.path().join("1.dcm"), &out, "mosaic") else { return };
+    let Some(run) = dcm2niix(&tmp.path().join("1.dcm"), &out, "mosaic") else { return };
+    let nii = run.nifti;
     let theirs = clarity_io::nifti::read_nifti(&nii).unwrap();
     assert_eq!(theirs.dims, [64, 64, 35]);
     let theirs_affine = theirs.ras_affine();

@@ -1,5 +1,6 @@
 //! Derived series: write → read round trip (geometry, values within the 16-bit rescale step,
-//! new UIDs, DERIVED\SECONDARY, description suffix) and dcm2niix reading what we wrote.
+//! new UIDs, DERIVED\SECONDARY, description suffix) and dcm2niix reading what we wrote, without
+//! a warning.
 
 use clarity_io::dicom::{read_header, scan, write_derived_series, SeriesOptions};
 
@@ -56,8 +57,9 @@ fn derived_series_round_trips_and_dcm2niix_agrees() {
 
     // dcm2niix (Debian package, installed by .ci/run) must see the same geometry as it saw for
     // the source series.
-    let Some(derived) = dcm2niix(out.path(), out.path(), "derived") else { return };
-    let nii = clarity_io::nifti::read_nifti_image(&derived).unwrap();
+    let Some(run) = dcm2niix(out.path(), out.path(), "derived") else { return };
+    run.assert_no_warning();
+    let nii = clarity_io::nifti::read_nifti_image(&run.nifti).unwrap();
     let reference = load_json(&data.join("dicom/series_dcm2niix.json"));
     let theirs = reference["series"]
         .as_array()
@@ -142,10 +144,30 @@ fn derived_slices_of_a_mosaic_are_plain_slices_to_dcm2niix() {
     assert_eq!(back.dims, vol.dims);
     let (a, b) = (back.ras_affine(), vol.ras_affine());
     assert!((0..3).all(|r| (0..4).all(|c| (a[r][c] - b[r][c]).abs() < 1e-4)), "{a:?} vs {b:?}");
-    let Some(derived) = dcm2niix(&dicom, out.path(), "derived") else { return };
-    let nii = clarity_io::nifti::read_nifti_image(&derived).unwrap();
+    let Some(run) = dcm2niix(&dicom, out.path(), "derived") else { return };
+    run.assert_no_warning();
+    let nii = clarity_io::nifti::read_nifti_image(&run.nifti).unwrap();
     assert_eq!(nii.shape, [64, 64, 35]);
     voxel_map(&vol, &nii.affine, [64, 64, 35]).expect("dcm2niix voxels land on ours");
+    // Slice timing survives: each slice's AcquisitionTime is the mosaic's plus its offset
+    // in MosaicRefAcqTimes, and dcm2niix times the slices as it times the mosaic's (to its
+    // 1/64 s reading of slice times from AcquisitionTime: 0.215 s comes back 13/64).
+    let alone = out.path().join("source");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(data.join("dicom/dcm_qa_ts/1.dcm"), alone.join("1.dcm")).unwrap();
+    let Some(_) = dcm2niix(&alone, out.path(), "source") else { return };
+    let timing = |name: &str| -> Vec<f64> {
+        let sidecar = load_json(&out.path().join(format!("{name}.json")));
+        let times =
+            sidecar["SliceTiming"].as_array().unwrap_or_else(|| panic!("{name}: no SliceTiming"));
+        times.iter().map(|t| t.as_f64().unwrap()).collect()
+    };
+    let (theirs, ours) = (timing("source"), timing("derived"));
+    assert_eq!(theirs.len(), 35);
+    assert!(
+        theirs.iter().zip(&ours).all(|(a, b)| (a - b).abs() <= 1.0 / 64.0) && ours.len() == 35,
+        "slice timing {ours:?}, the mosaic's {theirs:?}"
+    );
 }
 
 /// A 4D source (two echoes, one file per image) gives a 4D derived series: every frame written
@@ -197,7 +219,8 @@ fn a_4d_series_is_derived_frame_by_frame() {
     assert!(err.to_string().contains("2 frames"), "{err}");
     assert!(!refused.exists());
 
-    let Some(_) = dcm2niix(&dicom, out.path(), "derived") else { return };
+    let Some(run) = dcm2niix(&dicom, out.path(), "derived") else { return };
+    run.assert_no_warning();
     let mut niftis: Vec<_> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().path())
