@@ -1,9 +1,9 @@
-//! NIfTI-1 and NIfTI-2 (`.nii`, `.nii.gz`), read and write. The header is parsed here rather than
+//! NIfTI-1 and NIfTI-2 (`.nii`, `.nii.gz`; `.hdr` + `.img` pairs read), read and write. The header is parsed here rather than
 //! through a crate so that NIfTI-2 and nibabel's exact affine rules (sform, then qform, then the
 //! centred fallback) are under our control and tested against nibabel's own numbers.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clarity_core::{Affine4, FrameAxis, FrameKind, Volume};
 
@@ -149,9 +149,65 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
-/// Parse a NIfTI-1 or NIfTI-2 file (gzipped or not).
+/// Whether `path` names a NIfTI file by its extension: `.nii`, or either half of a pair
+/// (`.hdr` / `.img`), each optionally gzipped; any case.
+pub fn is_nifti_name(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".nii", ".hdr", ".img"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// The header and voxel files of a NIfTI pair that `path` (either half, gzipped or not) belongs
+/// to, or None when `path` is not named as half of a pair. The other half is looked for beside
+/// it with the same stem, gzipped or not, in the case `path` uses; an error names what is
+/// missing.
+fn pair_files(path: &Path) -> Option<Result<(PathBuf, PathBuf)>> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let lower = name.to_ascii_lowercase();
+    let unzipped = lower.strip_suffix(".gz").unwrap_or(&lower);
+    let is_header = unzipped.ends_with(".hdr");
+    if !is_header && !unzipped.ends_with(".img") {
+        return None;
+    }
+    let stem = &name[..unzipped.len() - 4];
+    let upper = name[unzipped.len() - 3..unzipped.len()].chars().all(|c| c.is_ascii_uppercase());
+    let other_ext = match (is_header, upper) {
+        (true, false) => "img",
+        (true, true) => "IMG",
+        (false, false) => "hdr",
+        (false, true) => "HDR",
+    };
+    let candidates: Vec<PathBuf> =
+        [format!("{stem}.{other_ext}"), format!("{stem}.{other_ext}.gz")]
+            .into_iter()
+            .map(|n| path.with_file_name(n))
+            .collect();
+    let Some(other) = candidates.iter().find(|p| p.is_file()) else {
+        return Some(Err(nifti_err(
+            path,
+            format!(
+                "the {} of this .hdr/.img pair is missing: no {} or {} beside it",
+                if is_header { "voxel file" } else { "header" },
+                candidates[0].display(),
+                candidates[1].display()
+            ),
+        )));
+    };
+    let (header, voxels) = if is_header {
+        (path.to_path_buf(), other.clone())
+    } else {
+        (other.clone(), path.to_path_buf())
+    };
+    Some(Ok((header, voxels)))
+}
+
+/// Parse a NIfTI-1 or NIfTI-2 image (gzipped or not): a single `.nii` file, or a pair of
+/// `.hdr` + `.img` files named by either half.
 pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
-    let b = read_bytes(path)?;
+    let pair = pair_files(path).transpose()?;
+    let b = read_bytes(pair.as_ref().map_or(path, |(header, _)| header))?;
+    // Errors about the header name the file that holds it.
+    let path = pair.as_ref().map_or(path, |(header, _)| header.as_path());
     if b.len() < 348 {
         return Err(nifti_err(
             path,
@@ -191,11 +247,9 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
         srow = std::array::from_fn::<[f64; 4], 3, _>(|row| {
             std::array::from_fn(|c| r.f32(280 + 16 * row + 4 * c) as f64)
         });
-        let magic = &b[344..347];
-        if magic != b"n+1" && magic != b"ni1" {
-            return Err(nifti_err(path, "magic is not n+1 or ni1"));
-        }
+        check_magic(path, &b[344..348], 1, pair.is_some())?;
     } else {
+        check_magic(path, &b[4..8], 2, pair.is_some())?;
         dims = (0..8).map(|i| r.i64(16 + 8 * i)).collect();
         datatype = r.i16(12);
         pixdim = (0..8).map(|i| r.f64(104 + 8 * i)).collect();
@@ -237,12 +291,24 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
             ),
         )
     })?;
-    let header_bytes = if version == 1 { 348 } else { 540 };
-    let offset = if !vox_offset.is_finite() {
+    // A pair's voxels start vox_offset bytes into the .img (0 as a rule); a single file's
+    // after its header and the 4-byte extension flag.
+    let header_bytes = if pair.is_some() {
+        0
+    } else if version == 1 {
+        348
+    } else {
+        540
+    };
+    let offset = if !vox_offset.is_finite() || vox_offset < 0.0 {
         // `NaN as usize` is 0: the header itself would be read as voxels.
         return Err(nifti_err(path, format!("vox_offset is {vox_offset}")));
     } else if vox_offset < 1.0 {
-        header_bytes + 4
+        if pair.is_some() {
+            0
+        } else {
+            header_bytes + 4
+        }
     } else if vox_offset < header_bytes as f64 {
         return Err(nifti_err(
             path,
@@ -259,6 +325,14 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
         .ok_or_else(|| {
             nifti_err(path, format!("dimensions {shape:?} hold more bytes than can be addressed"))
         })?;
+    let voxel_file;
+    let (b, path) = match &pair {
+        Some((_, voxels)) => {
+            voxel_file = read_bytes(voxels)?;
+            (&voxel_file, voxels.as_path())
+        }
+        None => (&b, path),
+    };
     if b.len() < need {
         return Err(nifti_err(
             path,
@@ -312,6 +386,44 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
         affine,
         raw_le,
     })
+}
+
+/// The magic string of a NIfTI-`version` header (`n+1` / `n+2` for a single file, `ni1` /
+/// `ni2` for a pair, NUL-terminated), and whether it fits how the file was named.
+fn check_magic(path: &Path, magic: &[u8], version: u8, named_as_pair: bool) -> Result<()> {
+    let single = [b'n', b'+', b'0' + version, 0];
+    let paired = [b'n', b'i', b'0' + version, 0];
+    let shown = String::from_utf8_lossy(&magic[..3]).into_owned();
+    if magic == paired && !named_as_pair {
+        return Err(nifti_err(
+            path,
+            format!(
+                "its magic {shown:?} says the voxels are in a separate .img file: open the pair \
+                 by its .hdr or .img name"
+            ),
+        ));
+    }
+    if magic == single && named_as_pair {
+        return Err(nifti_err(
+            path,
+            format!("named as half of a .hdr/.img pair, but its magic {shown:?} says a single .nii file"),
+        ));
+    }
+    if magic != single && magic != paired {
+        let want = format!("n+{version} or ni{version}");
+        if version == 1 && named_as_pair {
+            // Analyze 7.5 shares the .hdr/.img names and the header size, without the magic.
+            return Err(nifti_err(
+                path,
+                format!(
+                    "magic is not {want} (it is {shown:?}): an Analyze 7.5 header? Its \
+                     orientation is not defined, so it is not read"
+                ),
+            ));
+        }
+        return Err(nifti_err(path, format!("magic is not {want} (it is {shown:?})")));
+    }
+    Ok(())
 }
 
 /// The qform affine as nibabel computes it (quaternion b, c, d; a from unit norm; qfac in

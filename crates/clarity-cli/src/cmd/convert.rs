@@ -28,7 +28,8 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
-    if !super::is_nifti(&a.input) && a.reference.is_none() && !super::is_nifti(&a.output) {
+    let nifti_out = super::nifti_output(&a.output)?;
+    if !super::is_nifti(&a.input) && a.reference.is_none() && !nifti_out {
         return convert_each_series(&a);
     }
     let each = format!(
@@ -36,7 +37,7 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         a.output.display()
     );
     let (mut vol, _) = super::load_input(&a.input, &a.read, &each)?;
-    if super::is_nifti(&a.output) {
+    if nifti_out {
         if a.output.exists() && !a.force {
             bail!("{} exists; pass --force to replace it", a.output.display());
         }

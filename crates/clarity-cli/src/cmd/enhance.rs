@@ -147,7 +147,7 @@ fn acquired_lines(vol: &Volume, pe: PhaseEncodingDirection, arg: Reduction) -> R
 }
 
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
-    let nifti_out = super::is_nifti(&a.output);
+    let nifti_out = super::nifti_output(&a.output)?;
     if nifti_out && a.output.exists() && !a.force {
         bail!("{} exists; pass --force to replace it", a.output.display());
     }

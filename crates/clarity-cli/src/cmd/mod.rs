@@ -128,10 +128,25 @@ pub fn parse_number_pair(text: &str, form: &str) -> Result<(f64, f64), String> {
     Ok((number(a)?, number(b)?))
 }
 
-/// True for paths that name NIfTI files.
+/// True for paths read as NIfTI: `.nii`, `.nii.gz`, or either half of a `.hdr`/`.img` pair.
 pub fn is_nifti(path: &Path) -> bool {
+    clarity_io::nifti::is_nifti_name(path)
+}
+
+/// Whether an output path is to be written as NIfTI (`.nii`, `.nii.gz`); a `.hdr`/`.img` name
+/// is refused rather than taken for a DICOM folder, since pairs are read but not written.
+pub fn nifti_output(path: &Path) -> anyhow::Result<bool> {
     let s = path.to_string_lossy().to_ascii_lowercase();
-    s.ends_with(".nii") || s.ends_with(".nii.gz")
+    if s.ends_with(".nii") || s.ends_with(".nii.gz") {
+        Ok(true)
+    } else if is_nifti(path) {
+        anyhow::bail!(
+            "{}: NIfTI pairs (.hdr/.img) are read, not written; name the output .nii or .nii.gz",
+            path.display()
+        )
+    } else {
+        Ok(false)
+    }
 }
 
 /// How a command that works on one image reads it from DICOM.

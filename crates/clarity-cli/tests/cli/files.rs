@@ -261,3 +261,35 @@ fn simulate_liver_exam_reads_back_as_nine_series() {
         assert!(labels.contains(&format!(",{id},")), "{id} missing from labels.csv");
     }
 }
+
+/// A NIfTI pair (`.hdr` + `.img`) is an input like a `.nii`: `info` reads its header, `convert`
+/// its voxels, by either half's name; a pair name as an output is refused (pairs are read, not
+/// written) instead of becoming a DICOM folder called `out.hdr`.
+#[test]
+fn nifti_pairs_are_read_by_info_and_convert_and_refused_as_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let vol = clarity_core::Volume::new([6, 5, 4], (0..120).map(|v| v as f32).collect()).unwrap();
+    let single = dir.path().join("single.nii");
+    clarity_io::nifti::write_nifti(&vol, &single).unwrap();
+    // Split by hand: the header says "ni1" and voxels from byte 0 of the .img.
+    let bytes = std::fs::read(&single).unwrap();
+    let mut header = bytes[..348].to_vec();
+    header[344..348].copy_from_slice(b"ni1\0");
+    header[108..112].copy_from_slice(&0f32.to_le_bytes());
+    std::fs::write(dir.path().join("pair.hdr"), header).unwrap();
+    std::fs::write(dir.path().join("pair.img"), &bytes[352..]).unwrap();
+
+    let (ok, text) = clarity(&["info", dir.path().join("pair.hdr").to_str().unwrap()]);
+    assert!(ok && text.contains("6") && text.contains("5") && text.contains("4"), "{text}");
+    let out = dir.path().join("out.nii.gz");
+    let img = dir.path().join("pair.img");
+    let (ok, text) = clarity(&["convert", img.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let back = clarity_io::nifti::read_nifti(&out).unwrap();
+    assert_eq!((back.dims, back.data), (vol.dims, vol.data));
+
+    let refused = dir.path().join("copy.hdr");
+    let (ok, text) = clarity(&["convert", single.to_str().unwrap(), refused.to_str().unwrap()]);
+    assert!(!ok && text.contains("read, not written"), "{text}");
+    assert!(!refused.exists());
+}

@@ -4,7 +4,7 @@
 //! - `dicom_conformance`: every file of the shared DICOM corpus against pydicom's decode;
 //! - `dicom_series`: folder scanning and series geometry against dcm2niix;
 //! - `dicom_write`: derived series round trip and dcm2niix on what we write;
-//! - `nifti`: NIfTI-1/2 against nibabel, round trips and bad files;
+//! - `nifti`: NIfTI-1/2 against nibabel, round trips, `.hdr`/`.img` pairs and bad files;
 
 mod bad_input;
 mod common;

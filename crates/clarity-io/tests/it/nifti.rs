@@ -1,5 +1,6 @@
 //! NIfTI against nibabel 5.4.2 (`nifti/manifest.json`): shape, dtype, zooms, scaling, the RAS
-//! affine nibabel chooses, and the stored array's bytes; plus write → read round trips.
+//! affine nibabel chooses, and the stored array's bytes; write → read round trips; `.hdr`/`.img`
+//! pairs and NIfTI-2 (as nibabel writes them) read as their source.
 
 use clarity_core::Volume;
 use clarity_io::nifti::{read_nifti, read_nifti_image, write_nifti};
@@ -134,4 +135,141 @@ fn bad_nifti_files_are_errors_that_name_the_file() {
     let p = dir.path().join("truncated.nii");
     std::fs::write(&p, b).unwrap();
     assert!(read_nifti(&p).unwrap_err().to_string().contains("truncated"));
+}
+
+/// The header and voxels of `image` compared with `want`'s: everything a reader takes from them.
+fn assert_same_image(
+    got: &clarity_io::nifti::NiftiImage,
+    want: &clarity_io::nifti::NiftiImage,
+    what: &str,
+) {
+    assert_eq!(got.shape, want.shape, "{what}: shape");
+    assert_eq!(got.datatype, want.datatype, "{what}: datatype");
+    assert_eq!(got.zooms, want.zooms, "{what}: zooms");
+    assert_eq!((got.scl_slope, got.scl_inter), (want.scl_slope, want.scl_inter), "{what}: scaling");
+    for r in 0..4 {
+        for c in 0..4 {
+            let (a, b) = (got.affine[r][c], want.affine[r][c]);
+            assert!((a - b).abs() < 1e-5, "{what}: affine[{r}][{c}] {a} vs {b}");
+        }
+    }
+    assert!(got.raw_le == want.raw_le, "{what}: voxel bytes differ");
+}
+
+/// A `.nii` split into a NIfTI-1 pair by hand: the header with magic `ni1` and vox_offset 0 in
+/// `stem.hdr`, the voxels in `stem.img` (each gzipped when `gz`).
+fn split_into_pair(nii: &std::path::Path, dir: &std::path::Path, stem: &str, gz: bool) {
+    let mut bytes = Vec::new();
+    let raw = std::fs::read(nii).unwrap();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut bytes)
+            .unwrap();
+    } else {
+        bytes = raw;
+    }
+    let big = i32::from_le_bytes(bytes[0..4].try_into().unwrap()) != 348;
+    let offset = {
+        let b: [u8; 4] = bytes[108..112].try_into().unwrap();
+        (if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) }) as usize
+    };
+    let mut header = bytes[..348].to_vec();
+    header[344..348].copy_from_slice(b"ni1\0");
+    header[108..112].copy_from_slice(&[0; 4]);
+    let write = |name: String, data: &[u8]| {
+        let path = dir.join(if gz { format!("{name}.gz") } else { name });
+        if gz {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut enc, data).unwrap();
+            std::fs::write(path, enc.finish().unwrap()).unwrap();
+        } else {
+            std::fs::write(path, data).unwrap();
+        }
+    };
+    write(format!("{stem}.hdr"), &header);
+    write(format!("{stem}.img"), &bytes[offset..]);
+}
+
+/// NIfTI-1 pairs (`.hdr` + `.img`, gzipped or not, opened by either half) read as the single
+/// file they were split from: big-endian int16, float64 4D, gzipped int16. They were read as
+/// one file, with the voxels looked for after the header.
+#[test]
+fn nifti_pairs_read_as_the_single_file() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for rel in ["nifti/anatomical.nii", "nifti/functional.nii", "mri/prostatex_0000/dwi.nii.gz"] {
+        let single = read_nifti_image(&data.join(rel)).unwrap();
+        for gz in [false, true] {
+            let stem = format!("{}{}", rel.replace(['/', '.'], "_"), if gz { "_gz" } else { "" });
+            split_into_pair(&data.join(rel), dir.path(), &stem, gz);
+            let ext = if gz { ".gz" } else { "" };
+            for half in ["hdr", "img"] {
+                let path = dir.path().join(format!("{stem}.{half}{ext}"));
+                let pair = read_nifti_image(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+                assert_same_image(&pair, &single, &format!("{rel} as {half}{ext}"));
+            }
+            assert_eq!(
+                read_nifti(&dir.path().join(format!("{stem}.hdr{ext}"))).unwrap().data,
+                read_nifti(&data.join(rel)).unwrap().data,
+                "{rel}: volume"
+            );
+        }
+    }
+
+    // Each half alone, or a mismatch between name and magic, is an error that says so.
+    let lone = dir.path().join("lone.hdr");
+    std::fs::copy(dir.path().join("nifti_anatomical_nii.hdr"), &lone).unwrap();
+    let err = read_nifti_image(&lone).unwrap_err().to_string();
+    assert!(
+        err.contains("voxel file of this .hdr/.img pair is missing") && err.contains("lone.img"),
+        "{err}"
+    );
+    let misnamed = dir.path().join("pair_header.nii");
+    std::fs::copy(dir.path().join("nifti_anatomical_nii.hdr"), &misnamed).unwrap();
+    let err = read_nifti_image(&misnamed).unwrap_err().to_string();
+    assert!(err.contains("separate .img file"), "{err}");
+    let single_as_pair = dir.path().join("single.hdr");
+    std::fs::copy(data.join("nifti/anatomical.nii"), &single_as_pair).unwrap();
+    std::fs::write(dir.path().join("single.img"), b"").unwrap();
+    let err = read_nifti_image(&single_as_pair).unwrap_err().to_string();
+    assert!(err.contains("says a single .nii file"), "{err}");
+}
+
+/// What nibabel writes as NIfTI-2 (single file and pair) and as a NIfTI-1 pair reads as the
+/// NIfTI-1 file it came from (nibabel is installed by .ci/run; skipped loudly without it).
+#[test]
+fn nibabel_nifti2_and_pairs_read_as_the_source() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = data.join("nifti/functional.nii");
+    let script = "import sys, nibabel as nb\n\
+        img = nb.load(sys.argv[1]); out = sys.argv[2]\n\
+        for cls, name in [(nb.Nifti2Image, 'n2.nii'), (nb.Nifti2Pair, 'n2.hdr'), (nb.Nifti1Pair, 'n1.img')]:\n\
+        \x20   cls(img.get_fdata(), img.affine, img.header).to_filename(out + '/' + name)\n";
+    let run = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&src)
+        .arg(dir.path())
+        .output();
+    match run {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!("\n**** SKIPPED nibabel NIfTI-2 / pair check: python3 with nibabel not found ****\n");
+            return;
+        }
+    }
+    // nibabel may store the scaling its own way: compare what the file means, the scaled
+    // voxels and the affine.
+    let (want, want_img) = (read_nifti(&src).unwrap(), read_nifti_image(&src).unwrap());
+    for name in ["n2.nii", "n2.hdr", "n2.img", "n1.hdr", "n1.img"] {
+        let path = dir.path().join(name);
+        let got = read_nifti_image(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got.version, if name.starts_with("n2") { 2 } else { 1 }, "{name}");
+        assert_eq!(got.shape, want_img.shape, "{name}");
+        let same = |r: usize, c: usize| (got.affine[r][c] - want_img.affine[r][c]).abs() < 1e-5;
+        assert!((0..3).all(|r| (0..4).all(|c| same(r, c))), "{name}: affine {:?}", got.affine);
+        let vol = read_nifti(&path).unwrap();
+        let worst =
+            vol.data.iter().zip(&want.data).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "{name}: voxels differ by {worst}");
+    }
 }
