@@ -144,7 +144,13 @@ pub fn write_derived_series(
             (source.first_path(), 0)
         }
     };
-    let axis = vol.frame_axis.as_ref().or(source.frame_axis.as_ref());
+    // What the frames are: the volume's own axis when it knows (a DICOM read), else the
+    // source's (a NIfTI read only numbers its frames).
+    let axis = vol
+        .frame_axis
+        .as_ref()
+        .filter(|a| a.kind != FrameKind::Other)
+        .or(source.frame_axis.as_ref());
     (0..nz * frames)
         .into_par_iter()
         .map(|n| {

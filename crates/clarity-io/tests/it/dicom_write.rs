@@ -212,6 +212,22 @@ fn a_4d_series_is_derived_frame_by_frame() {
         processed.data.iter().zip(&back.data).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
     assert!(worst <= step * 0.51 + 1e-4, "worst error {worst} > half a rescale step {step}");
 
+    // The same volume as a NIfTI read gives it (frames only numbered): its frames are still
+    // the source's echoes, not made-up time points.
+    let mut numbered = processed.clone();
+    numbered.frame_axis = Some(clarity_core::FrameAxis {
+        kind: clarity_core::FrameKind::Other,
+        values: vec![0.0, 1.0],
+    });
+    let from_nifti = out.path().join("from_nifti");
+    let written = write_derived_series(&numbered, source, &from_nifti, " ER").unwrap();
+    for path in [&written[0], &written[20]] {
+        let frame = &read_header(path).unwrap().frames[0];
+        assert_eq!(frame.temporal_index, None, "{}: a made-up time point", path.display());
+    }
+    let again = scan(&from_nifti, SeriesOptions::default()).unwrap();
+    assert_eq!(again.series[0].frame_axis.as_ref().map(|a| &a.values), Some(&echoes));
+
     // A 4D volume cannot borrow a 3D series' files for its frames: an error, nothing written.
     let three_d = scan(&data.join("dicom/series/mr_brain_20"), SeriesOptions::default()).unwrap();
     let refused = out.path().join("refused");
