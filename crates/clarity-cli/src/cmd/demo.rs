@@ -108,6 +108,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         seed: 0,
         device: "cpu".into(),
         read: super::ReadArgs::default(),
+        frame: super::FrameArg::default(),
         // The demo's own folder: it rewrites what it wrote before (see `out`).
         force: true,
     })?;

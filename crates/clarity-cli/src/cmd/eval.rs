@@ -48,6 +48,8 @@ pub struct EvalEnhanceArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     #[command(flatten)]
+    pub frame: super::FrameArg,
+    #[command(flatten)]
     pub read: super::ReadArgs,
     /// Replace eval.json and strips an earlier run left in --out.
     #[arg(long)]
@@ -84,7 +86,7 @@ pub fn enhance(a: EvalEnhanceArgs) -> anyhow::Result<(Vec<EvalRow>, Vec<Volume>)
     super::refuse_repeats("--snr", &a.snr)?;
     let device = super::device(&a.device)?;
     let (model, cfg, _) = super::load_enhance_model(a.model.clone(), &device)?;
-    let vol = super::load_truth_volume(&a.input, &a.read)?;
+    let vol = super::load_truth_volume(&a.input, &a.read, a.frame)?;
     super::warn_if_not_mr(&vol, &a.input);
     let (pe, _) = a.pe.resolve(&vol);
     let combos: Vec<(f64, f64)> =

@@ -256,20 +256,45 @@ pub fn zero_non_finite(vol: &mut Volume, path: &Path) {
     }
 }
 
-/// The volume the fast-scan protocol takes as its truth: finite, and with some signal, since
-/// the protocol's SNR is relative to the foreground mean (an all-zero volume would give σ = 0
-/// and a table of infinite PSNRs).
-pub fn load_truth_volume(path: &Path, read: &ReadArgs) -> anyhow::Result<Volume> {
-    let mut vol = load_finite_volume(path, read)?;
-    if vol.frames > 1 {
-        // Said, not silent: the protocol scores one 3D volume.
+/// Which frame of a 4D image a command that works on one 3D volume uses.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct FrameArg {
+    /// Which frame (time point, echo, b-value) of a 4D image to use, counted from 0.
+    #[arg(long, default_value_t = 0)]
+    pub frame: usize,
+}
+
+impl FrameArg {
+    /// The chosen frame of `vol` (read from `path`); with more than one frame, says which is
+    /// `used` (stderr, so that stdout stays the command's own output).
+    pub fn pick(self, vol: Volume, path: &Path, used: &str) -> anyhow::Result<Volume> {
+        if self.frame >= vol.frames {
+            anyhow::bail!(
+                "{} has {} frame(s); --frame {} is past the last",
+                path.display(),
+                vol.frames,
+                self.frame
+            );
+        }
+        if vol.frames == 1 {
+            return Ok(vol);
+        }
         eprintln!(
-            "note: {} has {} frames; the fast-scan protocol uses the first",
+            "{} has {} frames; {used} frame {} (--frame picks another)",
             path.display(),
-            vol.frames
+            vol.frames,
+            self.frame
         );
-        vol = vol.frame_volume(0)?;
+        Ok(vol.frame_volume(self.frame)?)
     }
+}
+
+/// The volume the fast-scan protocol takes as its truth: one frame, finite, and with some
+/// signal, since the protocol's SNR is relative to the foreground mean (an all-zero volume
+/// would give σ = 0 and a table of infinite PSNRs).
+pub fn load_truth_volume(path: &Path, read: &ReadArgs, frame: FrameArg) -> anyhow::Result<Volume> {
+    let vol = load_finite_volume(path, read)?;
+    let vol = frame.pick(vol, path, "the fast-scan protocol uses")?;
     if !vol.data.iter().any(|v| *v > 0.0) {
         anyhow::bail!(
             "{}: no voxel is above 0, so there is no foreground to set the SNR against",

@@ -49,6 +49,8 @@ pub struct FastscanArgs {
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
+    pub frame: super::FrameArg,
+    #[command(flatten)]
     pub read: super::ReadArgs,
 }
 
@@ -147,7 +149,7 @@ fn prepare_output(dir: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 fn fastscan(a: FastscanArgs) -> anyhow::Result<()> {
-    let vol = super::load_truth_volume(&a.input, &a.read)?;
+    let vol = super::load_truth_volume(&a.input, &a.read, a.frame)?;
     prepare_output(&a.output, a.force)?;
     let (pe, _) = a.pe.resolve(&vol);
     let settings = FastScanSettings {

@@ -17,9 +17,8 @@ pub struct ViewArgs {
     /// percentile range.
     #[arg(long, value_parser = parse_window)]
     pub window: Option<Window>,
-    /// Which frame (time point) of a 4D image to picture, counted from 0.
-    #[arg(long, default_value_t = 0)]
-    pub frame: usize,
+    #[command(flatten)]
+    pub frame: super::FrameArg,
     #[command(flatten)]
     pub read: super::ReadArgs,
     /// Replace the PNG file if it exists.
@@ -36,18 +35,9 @@ fn parse_window(s: &str) -> Result<Window, String> {
 }
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
-    let mut vol = super::load_volume(&a.input, &a.read)?;
+    let vol = super::load_volume(&a.input, &a.read)?;
+    let vol = a.frame.pick(vol, &a.input, "picturing")?;
     let name = a.input.display();
-    if a.frame >= vol.frames {
-        anyhow::bail!("{name} has {} frame(s); --frame {} is past the last", vol.frames, a.frame);
-    }
-    if vol.frames > 1 {
-        println!(
-            "{name} has {} frames; picturing frame {} (--frame picks another)",
-            vol.frames, a.frame
-        );
-        vol = vol.frame_volume(a.frame)?;
-    }
     // An all-NaN picture would come out black, which reads as an image of zeros.
     if !vol.data.iter().any(|v| v.is_finite()) {
         anyhow::bail!(

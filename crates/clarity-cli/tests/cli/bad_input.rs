@@ -247,7 +247,7 @@ fn training_refuses_to_replace_a_model_it_does_not_resume() {
 #[test]
 fn the_fast_scan_protocol_says_what_it_leaves_out_or_cannot_vouch_for() {
     // Before: a 4D volume was simulated from its first frame, and eval enhance scored a CT
-    // image with the MR network, both unsaid.
+    // image with the MR network, both unsaid; then the first frame was the only one it took.
     let tmp = tempfile::tempdir().unwrap();
     let n = 16 * 16 * 2;
     let data = (0..3 * n).map(|i| 10.0 + (i * 7 % 13) as f32).collect();
@@ -258,9 +258,26 @@ fn the_fast_scan_protocol_says_what_it_leaves_out_or_cannot_vouch_for() {
     let (ok, text) =
         clarity(&["simulate", "fastscan", four_d.to_str().unwrap(), out.to_str().unwrap()]);
     assert!(
-        ok && text.contains("4d.nii has 3 frames; the fast-scan protocol uses the first"),
+        ok && text.contains("4d.nii has 3 frames; the fast-scan protocol uses frame 0"),
         "{text}"
     );
+    // --frame picks another: frame 2 simulated from the 4D file is frame 2 simulated alone.
+    let simulate = |input: &std::path::Path, name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let args = ["simulate", "fastscan", input.to_str().unwrap(), out.to_str().unwrap()];
+        let (ok, text) = clarity(&[&args[..], extra].concat());
+        assert!(ok, "{text}");
+        clarity_io::nifti::read_nifti(&out.join("truth.nii.gz")).unwrap().data
+    };
+    let alone = tmp.path().join("frame2.nii");
+    clarity_io::nifti::write_nifti(&vol.frame_volume(2).unwrap(), &alone).unwrap();
+    let picked = simulate(&four_d, "fs2", &["--frame", "2"]);
+    assert_eq!(picked, simulate(&alone, "fs_alone", &[]));
+    assert_ne!(picked, simulate(&four_d, "fs0", &[]));
+    let past = tmp.path().join("fs3");
+    let args = ["simulate", "fastscan", four_d.to_str().unwrap(), past.to_str().unwrap()];
+    let (ok, text) = clarity(&[&args[..], &["--frame", "3"]].concat());
+    assert!(!ok && text.contains("has 3 frame(s); --frame 3 is past the last"), "{text}");
     let Some(data) = shared_data() else { return };
     let ct = data.join("dicom/pydicom/CT_small.dcm");
     let args = ["eval", "enhance", ct.to_str().unwrap(), "--snr", "20", "--reduction", "0.3"];
