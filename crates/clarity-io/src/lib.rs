@@ -5,7 +5,8 @@
 //! - [`dicom`]: single files (single- and multi-frame, Enhanced MR/CT functional groups), whole
 //!   folders grouped into series, and derived series written back;
 //! - [`nifti`]: NIfTI-1 and NIfTI-2, `.nii` and `.nii.gz`;
-//! - [`png`]: window/levelled slices and montages.
+//! - [`png`]: window/levelled slices and montages;
+//! - [`sidecar`]: BIDS-style JSON sidecars of the acquisition parameters beside a NIfTI.
 //!
 //! Everything returns [`clarity_core::Volume`] in the LPS world with voxels `i` fastest; every
 //! error is an [`IoError`] that names the file.
@@ -14,6 +15,7 @@ pub mod dicom;
 mod error;
 pub mod nifti;
 pub mod png;
+pub mod sidecar;
 
 pub use error::{IoError, Result};
 

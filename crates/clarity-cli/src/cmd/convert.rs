@@ -4,14 +4,17 @@ use anyhow::{bail, Context};
 use clap::Args;
 use clarity_core::Volume;
 use clarity_io::dicom::{scan, write_derived_series, DicomSeries};
+use clarity_io::sidecar::{sidecar_path, write_bids_sidecar};
 
 #[derive(Args)]
 pub struct ConvertArgs {
     /// Input: DICOM folder/file (one series, or a study with --series or a folder OUTPUT) or
-    /// NIfTI file.
+    /// NIfTI file (.nii, .nii.gz, or either half of a .hdr/.img pair).
     pub input: PathBuf,
     /// Output: a .nii/.nii.gz file; a folder for a DICOM series (with --reference); or, from
     /// DICOM without --reference, a folder that gets one NNN_DESCRIPTION.nii.gz per series.
+    /// From DICOM, each NIfTI gets a BIDS sidecar beside it (NAME.json: echo and repetition
+    /// time in s, flip angle, phase-encoding direction, ...), as dcm2niix writes.
     pub output: PathBuf,
     /// DICOM series the output is derived from (patient, study and per-slice template);
     /// required when writing DICOM.
@@ -38,11 +41,17 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     );
     let (mut vol, _) = super::load_input(&a.input, &a.read, &each)?;
     if nifti_out {
-        if a.output.exists() && !a.force {
-            bail!("{} exists; pass --force to replace it", a.output.display());
-        }
+        // From DICOM, the acquisition parameters go beside it, as dcm2niix's sidecar.
+        let sidecar = (!super::is_nifti(&a.input)).then(|| sidecar_path(&a.output));
+        let outputs: Vec<PathBuf> =
+            std::iter::once(a.output.clone()).chain(sidecar.clone()).collect();
+        super::refuse_to_replace(&outputs, a.force)?;
         clarity_io::nifti::write_nifti(&vol, &a.output)?;
         println!("wrote {} ({})", a.output.display(), shape(&vol));
+        if let Some(sidecar) = sidecar {
+            write_bids_sidecar(&vol, &sidecar)?;
+            println!("wrote {} (acquisition parameters)", sidecar.display());
+        }
         return Ok(());
     }
     let Some(reference) = a.reference else {
@@ -113,14 +122,16 @@ fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
     }
     let names = file_names(&chosen);
     let paths: Vec<PathBuf> = names.iter().map(|n| a.output.join(n)).collect();
-    super::refuse_to_replace(&paths, a.force)?;
+    let sidecars: Vec<PathBuf> = paths.iter().map(|p| sidecar_path(p)).collect();
+    super::refuse_to_replace(&[&paths[..], &sidecars[..]].concat(), a.force)?;
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating the output folder {}", a.output.display()))?;
     let mut failed = 0;
-    for (series, path) in chosen.iter().zip(&paths) {
+    for ((series, path), sidecar) in chosen.iter().zip(&paths).zip(&sidecars) {
         match series.load() {
             Ok(vol) => {
                 clarity_io::nifti::write_nifti(&vol, path)?;
+                write_bids_sidecar(&vol, sidecar)?;
                 println!("wrote {} ({}) from {}", path.display(), shape(&vol), series.label());
             }
             Err(e) => {

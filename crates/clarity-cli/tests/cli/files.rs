@@ -293,3 +293,72 @@ fn nifti_pairs_are_read_by_info_and_convert_and_refused_as_output() {
     assert!(!ok && text.contains("read, not written"), "{text}");
     assert!(!refused.exists());
 }
+
+/// `convert` DICOM → NIfTI writes a BIDS sidecar beside the NIfTI whose values agree with the
+/// sidecar dcm2niix writes for the same series (times in seconds); a sidecar already there is
+/// an output like the NIfTI, replaced only with --force.
+#[test]
+fn convert_writes_a_sidecar_that_agrees_with_dcm2niix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("brain.nii.gz");
+    let sample = sample_series();
+    let (ok, text) = clarity(&["convert", sample.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let ours: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("brain.json")).unwrap())
+            .unwrap();
+    assert_eq!(ours["EchoTime"], 0.022, "{ours}");
+    assert_eq!(ours["InPlanePhaseEncodingDirectionDICOM"], "ROW", "{ours}");
+
+    std::fs::remove_file(&out).unwrap();
+    let (ok, text) = clarity(&["convert", sample.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(!ok && text.contains("brain.json exists") && !out.exists(), "{text}");
+
+    let theirs_dir = dir.path().join("dcm2niix");
+    std::fs::create_dir(&theirs_dir).unwrap();
+    let Ok(run) = Command::new("dcm2niix")
+        .args(["-z", "n", "-f", "brain", "-o"])
+        .arg(&theirs_dir)
+        .arg(&sample)
+        .output()
+    else {
+        eprintln!(
+            "\n**** SKIPPED sidecar check against dcm2niix: dcm2niix is not installed ****\n"
+        );
+        return;
+    };
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let theirs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(theirs_dir.join("brain.json")).unwrap())
+            .unwrap();
+    let keys = [
+        "Modality",
+        "MagneticFieldStrength",
+        "ManufacturersModelName",
+        "SeriesDescription",
+        "ScanningSequence",
+        "SequenceVariant",
+        "ScanOptions",
+        "SequenceName",
+        "ImageType",
+        "SeriesNumber",
+        "AcquisitionTime",
+        "SliceThickness",
+        "SpacingBetweenSlices",
+        "EchoTime",
+        "RepetitionTime",
+        "FlipAngle",
+        "EchoTrainLength",
+        "PixelBandwidth",
+        "InPlanePhaseEncodingDirectionDICOM",
+        "PhaseEncodingAxis",
+    ];
+    for key in keys {
+        let (a, b) = (&ours[key], &theirs[key]);
+        let same = match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+            _ => a == b,
+        };
+        assert!(same, "{key}: ours {a}, dcm2niix {b}");
+    }
+}

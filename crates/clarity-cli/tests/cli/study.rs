@@ -57,13 +57,20 @@ fn convert_a_study_series_by_series_or_one_by_number_or_uid() {
     let out = tmp.path().join("nifti");
     let (ok, text) = clarity(&["convert", s, out.to_str().unwrap()]);
     assert!(ok && text.contains("3 of 3 series written"), "{text}");
-    let mut names: Vec<String> = std::fs::read_dir(&out)
+    let all: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    let mut names: Vec<String> = all.iter().filter(|n| n.ends_with(".nii.gz")).cloned().collect();
     names.sort();
     assert_eq!(names[..2], ["002.nii.gz", "002_FSE_PD_AXIAL_OBL.nii.gz"], "{names:?}");
     assert!(names[2].starts_with("701_Apparent_Diffusion_Coefficie"), "{names:?}");
+    // Each beside its sidecar, and nothing else.
+    assert_eq!(all.len(), 6, "{all:?}");
+    for name in &names {
+        let sidecar = name.replace(".nii.gz", ".json");
+        assert!(all.contains(&sidecar), "no {sidecar} in {all:?}");
+    }
     assert_eq!(read(&out.join("002_FSE_PD_AXIAL_OBL.nii.gz")).data, read(&single).data);
     assert_eq!(read(&out.join("002.nii.gz")).dims, [512, 512, 3]);
     // Nothing is replaced without --force, and nothing is written before that is known.
@@ -76,7 +83,7 @@ fn convert_a_study_series_by_series_or_one_by_number_or_uid() {
     let out2 = tmp.path().join("nifti2");
     let (ok, text) = clarity(&["convert", s, out2.to_str().unwrap()]);
     assert!(!ok && text.contains("broken.dcm") && text.contains("3 of 3 series written"), "{text}");
-    assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 3);
+    assert_eq!(std::fs::read_dir(&out2).unwrap().count(), 6, "3 NIfTI files and their sidecars");
 }
 
 #[test]
