@@ -260,6 +260,9 @@ pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
     put_str(&mut base, tags::MODALITY, VR::CS, m.modality.as_deref().unwrap_or("MR"));
     put_str(&mut base, tags::PATIENT_ID, VR::LO, m.patient_id.as_deref().unwrap_or(""));
     put_str(&mut base, tags::PATIENT_NAME, VR::PN, m.patient_name.as_deref().unwrap_or(""));
+    // Required for MR and CT (type 2C); a generated volume's patient axes are the LPS world
+    // itself, which is a head-first supine patient.
+    put_str(&mut base, tags::PATIENT_POSITION, VR::CS, "HFS");
     let image_type = if m.image_type.is_empty() {
         vec!["ORIGINAL".to_string(), "PRIMARY".to_string()]
     } else {

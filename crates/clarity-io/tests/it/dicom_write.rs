@@ -267,3 +267,17 @@ fn a_4d_series_is_derived_frame_by_frame() {
         assert!(worst <= step + 1e-3, "echo {t}: dcm2niix's values differ by up to {worst}");
     }
 }
+
+/// A new (generated) series says how the patient lay: PatientPosition is required for MR, and
+/// dcm2niix complained of its absence ("expected Patient Position (0018,5100) to be 'HFS'").
+#[test]
+fn a_new_series_says_the_patient_position() {
+    let mut vol =
+        clarity_core::Volume::new([8, 8, 3], (0..192).map(|v| v as f32).collect()).unwrap();
+    vol.meta.series_description = Some("generated".into());
+    let out = tempfile::tempdir().unwrap();
+    let written = clarity_io::dicom::write_new_series(&vol, out.path()).unwrap();
+    let obj = dicom_object::open_file(&written[0]).unwrap();
+    let position = obj.element(dicom_dictionary_std::tags::PATIENT_POSITION).unwrap();
+    assert_eq!(position.to_str().unwrap().trim(), "HFS");
+}
