@@ -34,6 +34,8 @@ mod volume;
 
 pub use error::CoreError;
 pub use geometry::{cross, dot, mat3_inverse, mat3_mul_vec, norm, Affine4};
-pub use metadata::{FrameAxis, FrameKind, Metadata, PhaseEncodingDirection};
+pub use metadata::{
+    tm_from_seconds, tm_seconds, FrameAxis, FrameKind, Metadata, PhaseEncodingDirection,
+};
 pub use stats::percentile;
 pub use volume::Volume;

@@ -107,6 +107,35 @@ impl Metadata {
     }
 }
 
+/// Seconds after midnight of a DICOM time of day (TM: `HH`, `HHMM` or `HHMMSS`, then
+/// optionally `.` and up to six digits of fraction), as [`Metadata`] keeps times; None when
+/// `tm` is not one.
+pub fn tm_seconds(tm: &str) -> Option<f64> {
+    let tm = tm.trim();
+    let (whole, fraction) = tm.split_once('.').unwrap_or((tm, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !matches!(whole.len(), 2 | 4 | 6) || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let field = |i: usize| whole.get(2 * i..2 * i + 2).map_or(Some(0.0), |d| d.parse().ok());
+    let (h, m, sec): (f64, f64, f64) = (field(0)?, field(1)?, field(2)?);
+    if h >= 24.0 || m >= 60.0 || sec >= 61.0 {
+        return None;
+    }
+    let fraction: f64 =
+        if fraction.is_empty() { 0.0 } else { format!("0.{fraction}").parse().ok()? };
+    Some(h * 3600.0 + m * 60.0 + sec + fraction)
+}
+
+/// The DICOM time of day (TM, `HHMMSS.FFFFFF`) `seconds` after midnight, wrapped into one day.
+pub fn tm_from_seconds(seconds: f64) -> String {
+    // Whole microseconds, so no binary rounding reaches the printed digits (59.9999999 s
+    // becomes the next minute, not "60.000000").
+    let micros = (seconds * 1e6).round().rem_euclid(86_400e6) as u64;
+    let (secs, micro) = (micros / 1_000_000, micros % 1_000_000);
+    format!("{:02}{:02}{:02}.{micro:06}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

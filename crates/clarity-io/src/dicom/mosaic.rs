@@ -152,34 +152,10 @@ pub(crate) fn mosaic_slice_header(obj: &mut InMemDicomObject, slice: usize) {
     }
 }
 
-/// The DICOM time (TM, `HHMMSS.FFFFFF`, fields after the hour optional) `ms` milliseconds after
-/// `tm`, wrapping at midnight; None when `tm` is not such a time.
+/// The DICOM time `ms` milliseconds after `tm`, wrapping at midnight; None when `tm` is not a
+/// DICOM time.
 fn time_plus_ms(tm: &str, ms: f64) -> Option<String> {
-    let tm = tm.trim();
-    let (whole, fraction) = tm.split_once('.').unwrap_or((tm, ""));
-    if whole.len() % 2 != 0 || !(2..=6).contains(&whole.len()) {
-        return None;
-    }
-    let field = |i: usize| -> Option<f64> {
-        let digits = whole.get(2 * i..2 * i + 2).unwrap_or("00");
-        digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok())?
-    };
-    let fraction: f64 = if fraction.is_empty() {
-        0.0
-    } else if fraction.bytes().all(|b| b.is_ascii_digit()) {
-        format!("0.{fraction}").parse().ok()?
-    } else {
-        return None;
-    };
-    let (h, m, sec) = (field(0)?, field(1)?, field(2)?);
-    if h >= 24.0 || m >= 60.0 || sec >= 61.0 {
-        return None;
-    }
-    // Whole microseconds, so the sum carries no binary rounding into the printed digits.
-    let micros = ((h * 3600.0 + m * 60.0 + sec + fraction) * 1e6 + ms * 1e3).round() as u64;
-    let micros = micros % 86_400_000_000;
-    let (secs, micro) = (micros / 1_000_000, micros % 1_000_000);
-    Some(format!("{:02}{:02}{:02}.{micro:06}", secs / 3600, secs / 60 % 60, secs % 60))
+    Some(clarity_core::tm_from_seconds(clarity_core::tm_seconds(tm)? + ms / 1e3))
 }
 
 /// The text items of the tag `name` in a Siemens CSA header (format 2, `SV10`, or 1).

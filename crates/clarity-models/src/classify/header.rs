@@ -179,16 +179,9 @@ fn by_physics(m: &Metadata) -> Outcome {
     done(Class::Other, 0.3, "no rule applied".into())
 }
 
-/// Seconds of day from a DICOM TM string (`HHMMSS.frac`, also `HH:MM:SS`).
+/// Seconds of day from a DICOM TM string (`HHMMSS.frac`, also the older `HH:MM:SS`).
 pub fn seconds_of_day(tm: &str) -> Option<f64> {
-    let s: String = tm.trim().chars().filter(|c| *c != ':').collect();
-    if s.len() < 6 {
-        return None;
-    }
-    let h: f64 = s.get(0..2)?.parse().ok()?;
-    let m: f64 = s.get(2..4)?.parse().ok()?;
-    let sec: f64 = s.get(4..)?.parse().ok()?;
-    Some(h * 3600.0 + m * 60.0 + sec)
+    clarity_core::tm_seconds(&tm.replace(':', ""))
 }
 
 fn phase_from_injection(seconds_after: f64) -> SeriesClass {

@@ -239,12 +239,6 @@ fn lut_for(
         .collect()
 }
 
-fn hhmmss(seconds_of_day: f64) -> String {
-    let s = seconds_of_day.rem_euclid(86400.0);
-    let (h, m) = ((s / 3600.0) as u32, ((s % 3600.0) / 60.0) as u32);
-    format!("{h:02}{m:02}{:09.6}", s % 60.0)
-}
-
 /// Generate exam `index` of a run seeded with `seed`.
 pub fn generate_exam(settings: &ExamSettings, seed: u64, index: usize) -> Exam {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(index as u64));
@@ -478,15 +472,17 @@ pub fn generate_exam(settings: &ExamSettings, seed: u64, index: usize) -> Exam {
                 meta.phase_encoding = Some(pe);
                 meta.slice_thickness_mm = Some(geom.thickness_mm);
                 meta.spacing_between_slices_mm = Some(geom.spacing_mm[2]);
-                meta.acquisition_time = Some(hhmmss(spec.acquisition_time_s));
-                meta.series_time = Some(hhmmss(spec.acquisition_time_s));
+                meta.acquisition_time =
+                    Some(clarity_core::tm_from_seconds(spec.acquisition_time_s));
+                meta.series_time = Some(clarity_core::tm_from_seconds(spec.acquisition_time_s));
                 match settings.header_mode {
                     HeaderMode::Realistic => {
                         meta.series_description = Some(desc);
                         meta.sequence_name = Some(seq_name);
                         if spec.contrast_time_s.is_some() {
                             meta.contrast_bolus_agent = Some("Gadoterate".into());
-                            meta.contrast_bolus_start_time = Some(hhmmss(inject_s));
+                            meta.contrast_bolus_start_time =
+                                Some(clarity_core::tm_from_seconds(inject_s));
                         }
                     }
                     HeaderMode::Scrambled => {
