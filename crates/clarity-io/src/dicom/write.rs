@@ -9,6 +9,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::mem::InMemDicomObject;
 use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::DefaultDicomObject;
 use rayon::prelude::*;
 
 use super::header::error_chain;
@@ -136,14 +137,24 @@ pub fn write_derived_series(
     // Slice k of frame t is made from the file that holds that image in the source (and its
     // frame there), when the source is on this volume's grid; else from the first file.
     let on_grid = source.slices.len() == nz * source.frames;
-    let template_for = |t: usize, k: usize| -> (&Path, usize) {
+    let template_for = |t: usize, k: usize| -> (usize, usize) {
         if on_grid {
             let image = &source.slices[k * source.frames + t];
-            (&source.headers[image.file].path, image.frame)
+            (image.file, image.frame)
         } else {
-            (source.first_path(), 0)
+            (0, 0)
         }
     };
+    // Each source file's header parsed once, not once per image it holds: a multi-frame file
+    // (a mosaic, an Enhanced MR with its per-frame groups) lends itself to every slice.
+    let mut used = vec![false; source.headers.len()];
+    (0..nz * frames).for_each(|n| used[template_for(n / nz, n % nz).0] = true);
+    let templates: Vec<Option<DefaultDicomObject>> = source
+        .headers
+        .par_iter()
+        .zip(&used)
+        .map(|(h, &used)| used.then(|| super::header::open(&h.path, false)).transpose())
+        .collect::<Result<_>>()?;
     // What the frames are: the volume's own axis when it knows (a DICOM read), else the
     // source's (a NIfTI read only numbers its frames).
     let axis = vol
@@ -155,10 +166,10 @@ pub fn write_derived_series(
         .into_par_iter()
         .map(|n| {
             let (t, k) = (n / nz, n % nz);
-            let (template, frame) = template_for(t, k);
-            let src = super::header::open(template, false)?;
+            let (file, frame) = template_for(t, k);
+            let src = templates[file].as_ref().expect("every template file was opened");
             let multi_frame = src.get(tags::NUMBER_OF_FRAMES).is_some();
-            let mut obj: InMemDicomObject = (*src).clone();
+            let mut obj: InMemDicomObject = (**src).clone();
             for tag in [
                 tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
                 tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
