@@ -4,7 +4,7 @@
 //! Reading and writing the images Clarity works on:
 //! - [`dicom`]: single files (single- and multi-frame, Enhanced MR/CT functional groups), whole
 //!   folders grouped into series, and derived series written back;
-//! - [`nifti`]: NIfTI-1 and NIfTI-2, `.nii` and `.nii.gz`;
+//! - [`nifti`]: NIfTI-1 and NIfTI-2, `.nii` and `.nii.gz` (read and written), `.hdr`/`.img` pairs (read);
 //! - [`png`]: window/levelled slices and montages;
 //! - [`sidecar`]: BIDS-style JSON sidecars of the acquisition parameters beside a NIfTI.
 //!
