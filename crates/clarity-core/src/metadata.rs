@@ -77,6 +77,11 @@ pub struct Metadata {
     pub flip_angle_deg: Option<f64>,
     pub echo_train_length: Option<f64>,
     pub b_value_s_per_mm2: Option<f64>,
+    /// Diffusion gradient direction of each frame, a unit vector in LPS patient coordinates
+    /// (zero for b = 0 and for isotropic, trace-weighted images), in frame order; empty when
+    /// the files do not give one for every diffusion-weighted frame.
+    #[serde(default)]
+    pub diffusion_directions_lps: Vec<[f64; 3]>,
     /// DICOM AcquisitionMatrix: `[freq rows, freq cols, phase rows, phase cols]`; two are nonzero.
     pub acquisition_matrix: Option<[u16; 4]>,
     pub phase_encoding: Option<PhaseEncodingDirection>,

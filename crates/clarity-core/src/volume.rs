@@ -57,6 +57,7 @@ impl Volume {
         let mut v = self.clone();
         v.frames = 1;
         v.frame_axis = None;
+        v.meta.diffusion_directions_lps.truncate(1);
         v.data = vec![0.0; self.voxels_per_frame()];
         v
     }
@@ -99,6 +100,8 @@ impl Volume {
         let data = self.frame(t)?.to_vec();
         let mut v = self.zeros_like();
         v.data = data;
+        v.meta.diffusion_directions_lps =
+            self.meta.diffusion_directions_lps.get(t).copied().into_iter().collect();
         Ok(v)
     }
 

@@ -11,13 +11,18 @@ use crate::error::{IoError, Result};
 
 /// `scan.json` for `scan.nii` or `scan.nii.gz` (any case); `NAME.json` for any other name.
 pub fn sidecar_path(nifti: &Path) -> PathBuf {
+    beside_nifti(nifti, "json")
+}
+
+/// `scan.EXT` for `scan.nii` or `scan.nii.gz` (any case); `NAME.EXT` for any other name.
+pub(crate) fn beside_nifti(nifti: &Path, ext: &str) -> PathBuf {
     let name = nifti.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let lower = name.to_ascii_lowercase();
     let stem_len = [".nii.gz", ".nii"]
         .iter()
-        .find(|ext| lower.ends_with(*ext))
-        .map_or(name.len(), |ext| name.len() - ext.len());
-    nifti.with_file_name(format!("{}.json", &name[..stem_len]))
+        .find(|e| lower.ends_with(*e))
+        .map_or(name.len(), |e| name.len() - e.len());
+    nifti.with_file_name(format!("{}.{ext}", &name[..stem_len]))
 }
 
 /// The sidecar of `vol`, read from DICOM: its metadata under BIDS keys. For a 4D volume the

@@ -111,3 +111,47 @@ fn view_and_enhance_take_one_series_of_a_study() {
     assert!(description.starts_with("Apparent Diffusion") && description.ends_with(" ER"), "{v}");
     assert_eq!(v["series"][0]["dims"], serde_json::json!([256, 256, 20]), "{v}");
 }
+
+/// The DWI series of a liver exam (trace-weighted: no direction of its own) converts with
+/// NAME.bval and a zero NAME.bvec beside it, and no other series gets them; tables already
+/// there are refused without --force, and a replaced conversion's tables are removed with it.
+#[test]
+fn convert_writes_diffusion_tables_for_the_dwi_series_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exam = tmp.path().join("exam");
+    let e = exam.to_str().unwrap();
+    let args = ["simulate", "liver-exam", e, "--seed", "3", "--matrix-scale", "0.3"];
+    let (ok, text) = clarity(&args);
+    assert!(ok, "{text}");
+    let out = tmp.path().join("nifti");
+    let (ok, text) = clarity(&["convert", e, out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let with_ext = |ext: &str| -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == ext))
+            .collect();
+        v.sort();
+        v
+    };
+    let (bvals, bvecs) = (with_ext("bval"), with_ext("bvec"));
+    assert_eq!((bvals.len(), bvecs.len()), (1, 1), "one DWI series of nine: {text}");
+    let b: f64 = std::fs::read_to_string(&bvals[0]).unwrap().trim().parse().unwrap();
+    assert!(b > 0.0, "b = {b}");
+    assert_eq!(std::fs::read_to_string(&bvecs[0]).unwrap(), "0\n0\n0\n");
+    let dwi_nifti = bvals[0].with_extension("nii.gz");
+    assert!(dwi_nifti.is_file(), "{dwi_nifti:?} beside {:?}", bvals[0]);
+
+    // Another (non-DWI) series written over the DWI's name: refused while the tables are
+    // there, and with --force they go, not left to be read as the new volume's.
+    let t1 = exam.join("SYN3-0000").join("S01");
+    let _ = std::fs::remove_file(&dwi_nifti);
+    let _ = std::fs::remove_file(dwi_nifti.with_extension("").with_extension("json"));
+    let target = dwi_nifti.to_str().unwrap();
+    let (ok, text) = clarity(&["convert", t1.to_str().unwrap(), target]);
+    assert!(!ok && text.contains(".bval exists"), "{text}");
+    let (ok, text) = clarity(&["convert", t1.to_str().unwrap(), target, "--force"]);
+    assert!(ok, "{text}");
+    assert!(with_ext("bval").is_empty() && with_ext("bvec").is_empty(), "{text}");
+}

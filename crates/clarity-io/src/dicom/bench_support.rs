@@ -1,6 +1,6 @@
 //! Test and benchmark fixtures built from real series, for what the shared corpus lacks: a
-//! 100+ slice series (copies of a short one stacked along its normal) and a 4D series of
-//! single-frame files (copies at the same positions as echoes).
+//! 100+ slice series (copies of a short one stacked along its normal) and 4D series of
+//! single-frame files (copies at the same positions as echoes, or as diffusion directions).
 
 use std::path::Path;
 
@@ -45,6 +45,32 @@ pub fn echo_copies(src: &Path, dst: &Path, echoes: usize, echo_step_ms: f64) -> 
     write_copies(&series, dst, echoes, |obj, e, _| {
         let te = format!("{:.4}", first_echo_ms + echo_step_ms * e as f64);
         obj.put(DataElement::new(tags::ECHO_TIME, VR::DS, PrimitiveValue::from(te)));
+    })
+}
+
+/// Write one copy of the 3D series in `src` into `dst` per `(b-value, direction)` of
+/// `gradients`, at the same positions, as one diffusion-weighted (4D) series: each copy gets
+/// DiffusionBValue, DiffusionGradientOrientation (the LPS direction as given) and
+/// DiffusionDirectionality (NONE for a zero vector). The copies say Manufacturer SIEMENS:
+/// dcm2niix reads a GE file's diffusion from GE's private tags only, and the corpus's series
+/// are GE's. Returns the number of files written.
+pub fn diffusion_copies(src: &Path, dst: &Path, gradients: &[(f64, [f64; 3])]) -> Result<usize> {
+    let series = only_series(src)?;
+    write_copies(&series, dst, gradients.len(), |obj, c, _| {
+        let (b, g) = gradients[c];
+        let directionality = if g == [0.0; 3] { "NONE" } else { "DIRECTIONAL" };
+        obj.put(DataElement::new(tags::DIFFUSION_B_VALUE, VR::FD, PrimitiveValue::from(b)));
+        obj.put(DataElement::new(
+            tags::DIFFUSION_GRADIENT_ORIENTATION,
+            VR::FD,
+            PrimitiveValue::from(g),
+        ));
+        obj.put(DataElement::new(
+            tags::DIFFUSION_DIRECTIONALITY,
+            VR::CS,
+            PrimitiveValue::from(directionality),
+        ));
+        obj.put(DataElement::new(tags::MANUFACTURER, VR::LO, PrimitiveValue::from("SIEMENS")));
     })
 }
 

@@ -24,6 +24,8 @@ pub struct FrameInfo {
     pub rescale_slope: f64,
     pub rescale_intercept: f64,
     pub b_value: Option<f64>,
+    /// Diffusion gradient direction, a unit vector in LPS (zero for an isotropic image).
+    pub diffusion_direction: Option<[f64; 3]>,
     pub echo_time_ms: Option<f64>,
     pub temporal_index: Option<f64>,
     pub acquisition_time: Option<String>,
@@ -325,11 +327,54 @@ fn frame_from_top_level(obj: &InMemDicomObject) -> FrameInfo {
         rescale_slope: get_f64(obj, tags::RESCALE_SLOPE).filter(|s| *s != 0.0).unwrap_or(1.0),
         rescale_intercept: get_f64(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
         b_value: b_value(obj),
+        diffusion_direction: diffusion_direction(obj),
         echo_time_ms: get_f64(obj, tags::ECHO_TIME),
         temporal_index: get_f64(obj, tags::TEMPORAL_POSITION_IDENTIFIER)
             .or_else(|| get_f64(obj, tags::TEMPORAL_POSITION_INDEX)),
         acquisition_time: get_str(obj, tags::ACQUISITION_TIME),
     }
+}
+
+/// Diffusion gradient direction (LPS unit vector) from the standard attributes, at the top level
+/// or in an MR Diffusion Sequence there, or from Siemens's private (0019,100E), which is in the
+/// same patient frame. GE's and Philips's private directions are not read: their frames and
+/// sign conventions vary by software version, and a wrong direction is worse than none.
+fn diffusion_direction(obj: &InMemDicomObject) -> Option<[f64; 3]> {
+    if let Some(d) = standard_diffusion_direction(obj) {
+        return Some(d);
+    }
+    if let Some(d) =
+        first_item(obj, tags::MR_DIFFUSION_SEQUENCE).and_then(standard_diffusion_direction)
+    {
+        return Some(d);
+    }
+    let siemens = get_str(obj, Tag(0x0019, 0x0010)).is_some_and(|c| c.contains("SIEMENS"));
+    siemens.then(|| get_vec::<3>(obj, Tag(0x0019, 0x100E))).flatten().and_then(unit_or_zero)
+}
+
+/// DiffusionDirectionality ISOTROPIC or NONE (no direction: a trace image or b = 0) gives the
+/// zero vector; else DiffusionGradientOrientation, directly or in its sequence.
+fn standard_diffusion_direction(item: &InMemDicomObject) -> Option<[f64; 3]> {
+    let directionality = get_str(item, tags::DIFFUSION_DIRECTIONALITY);
+    if matches!(directionality.as_deref(), Some("ISOTROPIC" | "NONE")) {
+        return Some([0.0; 3]);
+    }
+    get_vec::<3>(item, tags::DIFFUSION_GRADIENT_ORIENTATION)
+        .or_else(|| {
+            first_item(item, tags::DIFFUSION_GRADIENT_DIRECTION_SEQUENCE)
+                .and_then(|g| get_vec::<3>(g, tags::DIFFUSION_GRADIENT_ORIENTATION))
+        })
+        .and_then(unit_or_zero)
+}
+
+/// The vector scaled to unit length (files store them to a few digits), zero kept as zero;
+/// None for anything else that is not a direction (non-finite values).
+fn unit_or_zero(v: [f64; 3]) -> Option<[f64; 3]> {
+    let len = clarity_core::norm(v);
+    if !len.is_finite() {
+        return None;
+    }
+    Some(if len < 1e-6 { [0.0; 3] } else { v.map(|c| c / len) })
 }
 
 /// Diffusion b-value from the standard tag or the vendors' private ones.
@@ -384,6 +429,9 @@ fn apply_functional_groups(fi: &mut FrameInfo, item: &InMemDicomObject) {
         if let Some(b) = get_f64(d, tags::DIFFUSION_B_VALUE) {
             fi.b_value = Some(b);
         }
+        if let Some(g) = standard_diffusion_direction(d) {
+            fi.diffusion_direction = Some(g);
+        }
     }
     if let Some(e) = first_item(item, tags::MR_ECHO_SEQUENCE) {
         if let Some(te) = get_f64(e, tags::EFFECTIVE_ECHO_TIME) {
@@ -428,6 +476,8 @@ fn read_metadata(obj: &InMemDicomObject) -> Metadata {
         flip_angle_deg: get_f64(obj, tags::FLIP_ANGLE),
         echo_train_length: get_f64(obj, tags::ECHO_TRAIN_LENGTH),
         b_value_s_per_mm2: b_value(obj),
+        // Per frame, so set when a series is stacked (`DicomSeries::load`).
+        diffusion_directions_lps: Vec::new(),
         acquisition_matrix: acq,
         phase_encoding: get_str(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)
             .and_then(|s| PhaseEncodingDirection::from_dicom(&s)),
@@ -521,4 +571,61 @@ fn get_vec<const N: usize>(obj: &InMemDicomObject, tag: Tag) -> Option<[f64; N]>
 
 fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
     obj.get(tag)?.items()?.first()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::value::{DataSetSequence, PrimitiveValue};
+    use dicom_core::{DataElement, VR};
+
+    fn with(elements: Vec<DataElement<InMemDicomObject>>) -> InMemDicomObject {
+        InMemDicomObject::from_element_iter(elements)
+    }
+
+    fn orientation(g: [f64; 3]) -> DataElement<InMemDicomObject> {
+        DataElement::new(tags::DIFFUSION_GRADIENT_ORIENTATION, VR::FD, PrimitiveValue::from(g))
+    }
+
+    fn sequence(tag: Tag, item: InMemDicomObject) -> DataElement<InMemDicomObject> {
+        DataElement::new(tag, VR::SQ, DataSetSequence::from(vec![item]))
+    }
+
+    fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
+        DataElement::new(tag, vr, PrimitiveValue::from(value))
+    }
+
+    #[test]
+    fn diffusion_directions_are_read_where_the_files_put_them() {
+        // Top level, stored to a few digits: scaled to unit length.
+        let top = with(vec![orientation([0.0, 0.6001, 0.8])]);
+        let g = diffusion_direction(&top).unwrap();
+        assert!((clarity_core::norm(g) - 1.0).abs() < 1e-12 && (g[1] - 0.6).abs() < 1e-4);
+        // Enhanced MR: in the MR Diffusion Sequence, inside its gradient direction sequence.
+        let nested = with(vec![sequence(
+            tags::MR_DIFFUSION_SEQUENCE,
+            with(vec![sequence(
+                tags::DIFFUSION_GRADIENT_DIRECTION_SEQUENCE,
+                with(vec![orientation([0.0, 0.0, -1.0])]),
+            )]),
+        )]);
+        assert_eq!(diffusion_direction(&nested), Some([0.0, 0.0, -1.0]));
+        // A trace image has no direction of its own: the zero vector, not "unknown".
+        let trace = with(vec![text(tags::DIFFUSION_DIRECTIONALITY, VR::CS, "ISOTROPIC")]);
+        assert_eq!(diffusion_direction(&trace), Some([0.0; 3]));
+        // Siemens's private direction only under Siemens's private creator.
+        let private = |creator: &str| {
+            with(vec![
+                text(Tag(0x0019, 0x0010), VR::LO, creator),
+                DataElement::new(
+                    Tag(0x0019, 0x100E),
+                    VR::FD,
+                    PrimitiveValue::from([1.0, 0.0, 0.0]),
+                ),
+            ])
+        };
+        assert_eq!(diffusion_direction(&private("SIEMENS MR HEADER")), Some([1.0, 0.0, 0.0]));
+        assert_eq!(diffusion_direction(&private("GEMS_ACQU_01")), None);
+        assert_eq!(diffusion_direction(&with(vec![])), None);
+    }
 }

@@ -35,6 +35,8 @@ pub struct SliceRef {
     pub rescale: (f64, f64),
     /// Values that tell frames at one position apart: b-value, echo time, temporal index.
     pub b_value: Option<f64>,
+    /// Diffusion gradient direction (LPS unit vector; zero for an isotropic image).
+    pub diffusion_direction: Option<[f64; 3]>,
     pub echo_time_ms: Option<f64>,
     pub temporal_index: Option<f64>,
     pub order: (i64, usize),
@@ -135,7 +137,28 @@ impl DicomSeries {
         vol.direction = self.direction;
         vol.frame_axis = self.frame_axis.clone();
         vol.meta = self.headers[0].meta.clone();
+        vol.meta.diffusion_directions_lps = self.diffusion_directions();
         Ok(vol)
+    }
+
+    /// The gradient direction of each frame, read at the first slice position (frames are in
+    /// the same order at every position), with b = 0 frames given the zero vector. Empty unless
+    /// every diffusion-weighted frame has one: a partial table would pair directions with the
+    /// wrong volumes.
+    fn diffusion_directions(&self) -> Vec<[f64; 3]> {
+        let first = &self.slices[..self.frames.min(self.slices.len())];
+        if first.iter().all(|s| s.diffusion_direction.is_none()) {
+            return Vec::new();
+        }
+        first
+            .iter()
+            .map(|s| match (s.diffusion_direction, s.b_value) {
+                (Some(g), _) => Some(g),
+                (None, Some(b)) if b.abs() < 1e-6 => Some([0.0; 3]),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
     }
 }
 
@@ -350,6 +373,7 @@ fn stack(
                 distance_mm,
                 rescale: (info.rescale_slope, info.rescale_intercept),
                 b_value: info.b_value,
+                diffusion_direction: info.diffusion_direction,
                 echo_time_ms: info.echo_time_ms,
                 temporal_index: info.temporal_index,
                 order: (h.instance_number.unwrap_or(0), frame),

@@ -325,6 +325,18 @@ pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
     }
     if let Some(b) = m.b_value_s_per_mm2 {
         base.put(DataElement::new(tags::DIFFUSION_B_VALUE, VR::FD, PrimitiveValue::from(b)));
+        if let ([g], true) = (&m.diffusion_directions_lps[..], b > 0.0) {
+            if g.iter().all(|c| *c == 0.0) {
+                put_str(&mut base, tags::DIFFUSION_DIRECTIONALITY, VR::CS, "ISOTROPIC");
+            } else {
+                put_str(&mut base, tags::DIFFUSION_DIRECTIONALITY, VR::CS, "DIRECTIONAL");
+                base.put(DataElement::new(
+                    tags::DIFFUSION_GRADIENT_ORIENTATION,
+                    VR::FD,
+                    PrimitiveValue::F64(g.to_vec().into()),
+                ));
+            }
+        }
     }
     if let Some(am) = m.acquisition_matrix {
         base.put(DataElement::new(

@@ -281,3 +281,20 @@ fn a_new_series_says_the_patient_position() {
     let position = obj.element(dicom_dictionary_std::tags::PATIENT_POSITION).unwrap();
     assert_eq!(position.to_str().unwrap().trim(), "HFS");
 }
+
+/// A generated diffusion-weighted series keeps its b-value and its direction: a trace image as
+/// ISOTROPIC (zero vector back), a directional one as its gradient orientation.
+#[test]
+fn a_new_series_keeps_its_diffusion_direction() {
+    for g in [[0.0; 3], [0.0, 0.6, 0.8]] {
+        let mut vol =
+            clarity_core::Volume::new([8, 8, 3], (0..192).map(|v| v as f32).collect()).unwrap();
+        vol.meta.b_value_s_per_mm2 = Some(800.0);
+        vol.meta.diffusion_directions_lps = vec![g];
+        let out = tempfile::tempdir().unwrap();
+        clarity_io::dicom::write_new_series(&vol, out.path()).unwrap();
+        let back = scan(out.path(), SeriesOptions::default()).unwrap().series[0].load().unwrap();
+        assert_eq!(back.meta.b_value_s_per_mm2, Some(800.0));
+        assert_eq!(back.meta.diffusion_directions_lps, [g]);
+    }
+}

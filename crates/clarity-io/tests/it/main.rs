@@ -4,6 +4,7 @@
 //! - `dicom_conformance`: every file of the shared DICOM corpus against pydicom's decode;
 //! - `dicom_series`: folder scanning and series geometry against dcm2niix;
 //! - `dicom_write`: derived series round trip and dcm2niix on what we write;
+//! - `diffusion`: FSL `.bval`/`.bvec` of a DWI series against its files and dcm2niix;
 //! - `nifti`: NIfTI-1/2 against nibabel, round trips, `.hdr`/`.img` pairs and bad files;
 
 mod bad_input;
@@ -11,4 +12,5 @@ mod common;
 mod dicom_conformance;
 mod dicom_series;
 mod dicom_write;
+mod diffusion;
 mod nifti;

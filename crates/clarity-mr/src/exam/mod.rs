@@ -452,6 +452,9 @@ pub fn generate_exam(settings: &ExamSettings, seed: u64, index: usize) -> Exam {
                 meta.flip_angle_deg = Some(flip as f64);
                 meta.echo_train_length = spec.echo_train_length;
                 meta.b_value_s_per_mm2 = b;
+                // Trace-weighted (the mean over the gradient directions): no direction of its
+                // own, which DICOM says as ISOTROPIC and a .bvec as the zero vector.
+                meta.diffusion_directions_lps = b.map(|_| vec![[0.0; 3]]).unwrap_or_default();
                 meta.scanning_sequence = Some(scan_seq);
                 meta.scan_options = (spec.proto.fat_sat > 0.0).then(|| "FS".to_string());
                 meta.image_type = match class {
@@ -541,5 +544,6 @@ pub fn adc_map(low: &Volume, high: &Volume, b_low: f64, b_high: f64) -> Volume {
         };
     }
     out.meta.b_value_s_per_mm2 = None;
+    out.meta.diffusion_directions_lps.clear();
     out
 }

@@ -1,0 +1,88 @@
+//! Diffusion tables: the b-values and gradient directions of a DWI series, written as FSL
+//! `.bval`/`.bvec`, against the directions put in the files and against dcm2niix's tables.
+
+use std::path::Path;
+
+use clarity_core::{cross, dot, mat3_mul_vec};
+use clarity_io::dicom::bench_support::diffusion_copies;
+use clarity_io::dicom::{scan, SeriesOptions};
+use clarity_io::gradients::{diffusion_table, write_diffusion_table};
+use clarity_io::nifti::{read_nifti, write_nifti};
+
+use crate::common::{dcm2niix, shared_data};
+
+/// b = 0, then three directions at b = 1000 that mix the brain series' tilted j and k axes.
+const GRADIENTS: [(f64, [f64; 3]); 4] = [
+    (0.0, [0.0, 0.0, 0.0]),
+    (1000.0, [1.0, 0.0, 0.0]),
+    (1000.0, [0.0, 0.6, 0.8]),
+    (1000.0, [0.48, -0.6, 0.64]),
+];
+
+/// `NAME.bval` and the three rows of `NAME.bvec` in `dir`.
+fn read_tables(dir: &Path, name: &str) -> (Vec<f64>, Vec<[f64; 3]>) {
+    let numbers = |ext: &str| -> Vec<Vec<f64>> {
+        let path = dir.join(format!("{name}.{ext}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let bval = numbers("bval").remove(0);
+    let rows = numbers("bvec");
+    assert_eq!(rows.len(), 3, "{name}.bvec has {} rows", rows.len());
+    let bvec = (0..bval.len()).map(|t| [rows[0][t], rows[1][t], rows[2][t]]).collect();
+    (bval, bvec)
+}
+
+/// Determinant of a volume's grid (the sign of its RAS affine's).
+fn det(d: &[[f64; 3]; 3]) -> f64 {
+    dot(d[0], cross(d[1], d[2]))
+}
+
+/// An FSL bvec entry of the NIfTI whose grid is `direction`, back in LPS: FSL's voxel frame
+/// has x reversed for a positive determinant.
+fn lps_of(direction: &[[f64; 3]; 3], mut v: [f64; 3]) -> [f64; 3] {
+    if det(direction) > 0.0 {
+        v[0] = -v[0];
+    }
+    mat3_mul_vec(direction, v)
+}
+
+fn assert_table(who: &str, nifti: &Path, (bval, bvec): (Vec<f64>, Vec<[f64; 3]>)) {
+    let grid = read_nifti(nifti).unwrap().direction;
+    assert_eq!(bval, GRADIENTS.map(|g| g.0), "{who}: b-values");
+    for (t, (v, (_, g))) in bvec.iter().zip(GRADIENTS).enumerate() {
+        let back = lps_of(&grid, *v);
+        let err = (0..3).map(|c| (back[c] - g[c]).abs()).fold(0.0, f64::max);
+        // dcm2niix prints 6 decimals.
+        assert!(err < 1e-5, "{who}: volume {t}: {v:?} is {back:?} in LPS, the file says {g:?}");
+    }
+}
+
+#[test]
+fn bval_and_bvec_hold_the_files_directions_as_dcm2niix_writes_them() {
+    let Some(data) = shared_data() else { return };
+    let study = tempfile::tempdir().unwrap();
+    diffusion_copies(&data.join("dicom/series/mr_brain_20"), study.path(), &GRADIENTS).unwrap();
+    let report = scan(study.path(), SeriesOptions::default()).unwrap();
+    assert_eq!(report.series.len(), 1, "{:?}", report.errors);
+    let vol = report.series[0].load().unwrap();
+    assert_eq!(vol.frames, 4);
+    let table = diffusion_table(&vol).expect("a diffusion-weighted series");
+
+    let out = tempfile::tempdir().unwrap();
+    let nifti = out.path().join("ours.nii");
+    write_nifti(&vol, &nifti).unwrap();
+    write_diffusion_table(&table, &nifti).unwrap();
+    assert_table("clarity", &nifti, read_tables(out.path(), "ours"));
+
+    let Some(run) = dcm2niix(study.path(), out.path(), "theirs") else { return };
+    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"));
+    // The two grids differ in handedness (dcm2niix stores rows bottom-up), so both of FSL's
+    // cases are checked: x negated for ours, kept for dcm2niix's.
+    let ours = read_nifti(&nifti).unwrap().direction;
+    let theirs = read_nifti(&run.nifti).unwrap().direction;
+    assert!(det(&ours) > 0.0 && det(&theirs) < 0.0, "{ours:?} / {theirs:?}");
+}
