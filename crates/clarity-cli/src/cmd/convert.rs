@@ -48,6 +48,7 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
         let from_dicom = !super::is_nifti(&a.input);
         let outputs = if from_dicom { with_sidecars(&a.output) } else { vec![a.output.clone()] };
         super::refuse_to_replace(&outputs, a.force)?;
+        super::create_parent_dir(&a.output)?;
         clarity_io::nifti::write_nifti(&vol, &a.output)?;
         println!("wrote {} ({})", a.output.display(), shape(&vol));
         if from_dicom {

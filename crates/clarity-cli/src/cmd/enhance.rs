@@ -207,10 +207,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     };
     let secs = t.elapsed().as_secs_f64();
     if nifti_out {
-        if let Some(parent) = a.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
+        super::create_parent_dir(&a.output)?;
         clarity_io::nifti::write_nifti(&out, &a.output)?;
     } else {
         let series = dicom_series.context("DICOM output needs a DICOM input series")?;

@@ -380,6 +380,15 @@ pub fn simulate_fastscan(
     Ok(t)
 }
 
+/// Create the folder an output file goes into, as for output folders: a missing folder is not
+/// a reason to fail, least of all after minutes of work.
+pub fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
+    match file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => create_output_dir(parent),
+        None => Ok(()),
+    }
+}
+
 /// Create the output folder `dir` (and its parents); a file in its place is named as such
 /// (the OS says only "File exists").
 pub fn create_output_dir(dir: &Path) -> anyhow::Result<()> {

@@ -45,6 +45,7 @@ pub fn run(a: ViewArgs) -> anyhow::Result<()> {
         );
     }
     super::refuse_to_replace(std::slice::from_ref(&a.png), a.force)?;
+    super::create_parent_dir(&a.png)?;
     let w = write_montage(&vol, &a.png, a.max_slices, a.window)?;
     if w.is_constant() {
         println!("wrote {} (every voxel is {}: drawn mid grey)", a.png.display(), w.center);

@@ -362,3 +362,22 @@ fn convert_writes_a_sidecar_that_agrees_with_dcm2niix() {
         assert!(same, "{key}: ours {a}, dcm2niix {b}");
     }
 }
+
+/// A single-file output (convert's NIfTI, view's PNG) into a folder that does not exist yet
+/// creates the folder, as enhance and every folder output do; both failed with "No such file
+/// or directory" before.
+#[test]
+fn single_file_outputs_create_their_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let nifti = dir.path().join("new/nested/brain.nii.gz");
+    let (ok, text) =
+        clarity(&["convert", sample_series().to_str().unwrap(), nifti.to_str().unwrap()]);
+    assert!(ok && nifti.is_file() && nifti.with_file_name("brain.json").is_file(), "{text}");
+    let png = dir.path().join("pictures/brain.png");
+    let (ok, text) = clarity(&["view", nifti.to_str().unwrap(), "--png", png.to_str().unwrap()]);
+    assert!(ok && png.is_file(), "{text}");
+    // A file where the folder should be is named, not reported as the OS's "File exists".
+    let blocked = dir.path().join("pictures/brain.png/x.nii.gz");
+    let (ok, text) = clarity(&["convert", nifti.to_str().unwrap(), blocked.to_str().unwrap()]);
+    assert!(!ok && text.contains("is not a folder"), "{text}");
+}
