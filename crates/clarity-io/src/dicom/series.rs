@@ -425,7 +425,22 @@ fn stack(
         return Ok(out);
     }
     // Order frames at each position the same way, so frame t means the same thing everywhere.
+    // Diffusion frames with directions (DTI) keep the order they were acquired in, as dcm2niix
+    // does: b = 0 volumes are interleaved through a run on purpose, and motion and eddy-current
+    // correction model the volumes in time order.
+    let acquisition_order = positions.iter().flatten().any(|s| s.diffusion_direction.is_some());
     for g in positions.iter_mut() {
+        if acquisition_order {
+            g.sort_by(|a, b| {
+                a.order.cmp(&b.order).then(
+                    a.b_value
+                        .unwrap_or(0.0)
+                        .partial_cmp(&b.b_value.unwrap_or(0.0))
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                )
+            });
+            continue;
+        }
         g.sort_by(|a, b| {
             let key = |s: &SliceRef| {
                 (

@@ -11,12 +11,13 @@ use clarity_io::nifti::{read_nifti, write_nifti};
 
 use crate::common::{dcm2niix, shared_data};
 
-/// b = 0, then three directions at b = 1000 that mix the brain series' tilted j and k axes.
+/// Three directions that mix the brain series' tilted j and k axes, and a b = 0 volume in
+/// between: the volumes stay in this (acquisition) order, as dcm2niix keeps them.
 const GRADIENTS: [(f64, [f64; 3]); 4] = [
-    (0.0, [0.0, 0.0, 0.0]),
     (1000.0, [1.0, 0.0, 0.0]),
+    (0.0, [0.0, 0.0, 0.0]),
     (1000.0, [0.0, 0.6, 0.8]),
-    (1000.0, [0.48, -0.6, 0.64]),
+    (500.0, [0.48, -0.6, 0.64]),
 ];
 
 /// `NAME.bval` and the three rows of `NAME.bvec` in `dir`.
