@@ -109,6 +109,8 @@ pub struct NiftiImage {
     pub affine: Affine4,
     /// Voxel data, file order (x fastest), little-endian whatever the file's byte order.
     pub raw_le: Vec<u8>,
+    /// For a `.hdr`/`.img` pair, its two files (header first); None for a single `.nii`.
+    pub pair: Option<(PathBuf, PathBuf)>,
 }
 
 impl NiftiImage {
@@ -385,6 +387,7 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
         sform_code: scode,
         affine,
         raw_le,
+        pair: pair.clone(),
     })
 }
 

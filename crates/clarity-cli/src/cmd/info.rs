@@ -51,11 +51,16 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
                 "dtype": img.datatype.numpy_name(), "zooms": img.zooms, "affine_ras": img.affine,
                 "qform_code": img.qform_code, "sform_code": img.sform_code,
                 "scl_slope": img.scl_slope, "scl_inter": img.scl_inter,
+                "pair": img.pair,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
+            // A pair says so, with both of its files: either half's name opens it.
+            let pair = img.pair.as_ref().map_or(String::new(), |(hdr, img)| {
+                format!(" pair ({} + {})", hdr.display(), img.display())
+            });
             println!(
-                "{}: NIfTI-{} {:?} {} zooms {:?}",
+                "{}: NIfTI-{}{pair} {:?} {} zooms {:?}",
                 a.path.display(),
                 img.version,
                 img.shape,

@@ -279,10 +279,14 @@ fn nifti_pairs_are_read_by_info_and_convert_and_refused_as_output() {
     std::fs::write(dir.path().join("pair.hdr"), header).unwrap();
     std::fs::write(dir.path().join("pair.img"), &bytes[352..]).unwrap();
 
-    let (ok, text) = clarity(&["info", dir.path().join("pair.hdr").to_str().unwrap()]);
-    assert!(ok && text.contains("6") && text.contains("5") && text.contains("4"), "{text}");
-    let out = dir.path().join("out.nii.gz");
     let img = dir.path().join("pair.img");
+    // Either half's name shows the pair, header first, and its shape.
+    for name in ["pair.hdr", "pair.img"] {
+        let (ok, text) = clarity(&["info", dir.path().join(name).to_str().unwrap()]);
+        let files = format!("pair ({} + {})", dir.path().join("pair.hdr").display(), img.display());
+        assert!(ok && text.contains(&files) && text.contains("[6, 5, 4]"), "{text}");
+    }
+    let out = dir.path().join("out.nii.gz");
     let (ok, text) = clarity(&["convert", img.to_str().unwrap(), out.to_str().unwrap()]);
     assert!(ok, "{text}");
     let back = clarity_io::nifti::read_nifti(&out).unwrap();
