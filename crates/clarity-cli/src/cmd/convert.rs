@@ -1,11 +1,9 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use clarity_core::Volume;
 use clarity_io::dicom::{scan, write_derived_series, DicomSeries};
-use clarity_io::gradients::{diffusion_table, table_paths, write_diffusion_table};
-use clarity_io::sidecar::{sidecar_path, write_bids_sidecar};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -46,16 +44,17 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     if nifti_out {
         // From DICOM, the acquisition parameters go beside it, as dcm2niix's sidecar.
         let from_dicom = !super::is_nifti(&a.input);
-        let outputs = if from_dicom { with_sidecars(&a.output) } else { vec![a.output.clone()] };
+        let outputs = if from_dicom {
+            super::sidecars::with_sidecars(&a.output)
+        } else {
+            vec![a.output.clone()]
+        };
         super::refuse_to_replace(&outputs, a.force)?;
         super::create_parent_dir(&a.output)?;
         clarity_io::nifti::write_nifti(&vol, &a.output)?;
         println!("wrote {} ({})", a.output.display(), shape(&vol));
         if from_dicom {
-            let sidecar = sidecar_path(&a.output);
-            write_bids_sidecar(&vol, &sidecar)?;
-            println!("wrote {} (acquisition parameters)", sidecar.display());
-            write_gradient_tables(&vol, &a.output)?;
+            super::sidecars::write_sidecars(&vol, &a.output)?;
         }
         return Ok(());
     }
@@ -98,42 +97,6 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A NIfTI converted from DICOM and the files written beside it: its sidecar and, for a DWI
-/// series, its b-value and direction tables.
-fn with_sidecars(nifti: &Path) -> Vec<PathBuf> {
-    let (bval, bvec) = table_paths(nifti);
-    vec![nifti.to_path_buf(), sidecar_path(nifti), bval, bvec]
-}
-
-/// NAME.bval and NAME.bvec beside a NIfTI of a diffusion-weighted volume, as dcm2niix writes
-/// them; says so when the directions are not known. Tables that a replaced conversion
-/// (`--force`) left beside a volume that has none are removed: they would be read as its own.
-fn write_gradient_tables(vol: &Volume, nifti: &Path) -> anyhow::Result<()> {
-    let table = diffusion_table(vol);
-    let written = match &table {
-        Some(t) => write_diffusion_table(t, nifti)?,
-        None => Vec::new(),
-    };
-    let (bval, bvec) = table_paths(nifti);
-    for stale in [bval, bvec].into_iter().filter(|p| !written.contains(p) && p.is_file()) {
-        std::fs::remove_file(&stale)
-            .with_context(|| format!("removing the stale {}", stale.display()))?;
-        println!("removed {} (left by the conversion this one replaced)", stale.display());
-    }
-    match table {
-        Some(t) if t.fsl_directions.is_some() => {
-            println!("wrote {} and .bvec (diffusion b-values and directions)", written[0].display())
-        }
-        Some(_) => println!(
-            "wrote {} (diffusion b-values); no .bvec: the files do not give the gradient \
-             direction of every diffusion-weighted volume",
-            written[0].display()
-        ),
-        None => {}
-    }
-    Ok(())
-}
-
 fn shape(vol: &Volume) -> String {
     format!("{}x{}x{}, {} frame(s)", vol.dims[0], vol.dims[1], vol.dims[2], vol.frames)
 }
@@ -163,7 +126,8 @@ fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
     }
     let names = file_names(&chosen);
     let paths: Vec<PathBuf> = names.iter().map(|n| a.output.join(n)).collect();
-    let outputs: Vec<PathBuf> = paths.iter().flat_map(|p| with_sidecars(p)).collect();
+    let outputs: Vec<PathBuf> =
+        paths.iter().flat_map(|p| super::sidecars::with_sidecars(p)).collect();
     super::refuse_to_replace(&outputs, a.force)?;
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating the output folder {}", a.output.display()))?;
@@ -172,9 +136,8 @@ fn convert_each_series(a: &ConvertArgs) -> anyhow::Result<()> {
         match series.load() {
             Ok(vol) => {
                 clarity_io::nifti::write_nifti(&vol, path)?;
-                write_bids_sidecar(&vol, &sidecar_path(path))?;
                 println!("wrote {} ({}) from {}", path.display(), shape(&vol), series.label());
-                write_gradient_tables(&vol, path)?;
+                super::sidecars::write_sidecars(&vol, path)?;
             }
             Err(e) => {
                 eprintln!("warning: not converted: {}: {e}", series.label());

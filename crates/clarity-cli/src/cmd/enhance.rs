@@ -23,7 +23,9 @@ pub struct EnhanceArgs {
     /// 4D image, such as echoes or b-values, on its own).
     pub input: PathBuf,
     /// Output: a `.nii`/`.nii.gz` file, or a folder for a derived DICOM series (DICOM input
-    /// only; SeriesDescription gets " ER"; a 4D input gives one file per slice and frame).
+    /// only; SeriesDescription gets " ER"; a 4D input gives one file per slice and frame). A
+    /// NIfTI from DICOM gets what `convert` writes beside one: NAME.json and, for a DWI
+    /// series, NAME.bval/NAME.bvec.
     pub output: PathBuf,
     /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
     /// built into this binary].
@@ -148,8 +150,15 @@ fn acquired_lines(vol: &Volume, pe: PhaseEncodingDirection, arg: Reduction) -> R
 
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let nifti_out = super::nifti_output(&a.output)?;
-    if nifti_out && a.output.exists() && !a.force {
-        bail!("{} exists; pass --force to replace it", a.output.display());
+    // A NIfTI from DICOM gets what convert writes beside it: sidecar and diffusion tables.
+    let sidecars = nifti_out && !super::is_nifti(&a.input);
+    if nifti_out {
+        let outputs = if sidecars {
+            super::sidecars::with_sidecars(&a.output)
+        } else {
+            vec![a.output.clone()]
+        };
+        super::refuse_to_replace(&outputs, a.force)?;
     }
     if !nifti_out && super::is_nifti(&a.input) {
         bail!("DICOM output needs a DICOM input series; write NIfTI (.nii.gz) instead");
@@ -197,7 +206,7 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         let frame = vol.frame_volume(f)?;
         enhanced.push(enhance_volume(&a, &frame, &model, &cfg, &model_source, &device)?);
     }
-    let out = if frames == 1 {
+    let mut out = if frames == 1 {
         enhanced.remove(0)
     } else {
         // The input's geometry, frame axis and metadata, holding the enhanced frames.
@@ -209,6 +218,12 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     if nifti_out {
         super::create_parent_dir(&a.output)?;
         clarity_io::nifti::write_nifti(&out, &a.output)?;
+        if sidecars {
+            // Named as the DICOM output would be.
+            let description = out.meta.series_description.as_deref().unwrap_or("").trim();
+            out.meta.series_description = Some(format!("{description} ER").trim().into());
+            super::sidecars::write_sidecars(&out, &a.output)?;
+        }
     } else {
         let series = dicom_series.context("DICOM output needs a DICOM input series")?;
         write_derived_series(&out, &series, &a.output, " ER")?;

@@ -8,6 +8,7 @@ pub mod enhance;
 pub mod eval;
 pub mod eval_classify;
 pub mod info;
+pub mod sidecars;
 pub mod simulate;
 pub mod train;
 pub mod view;

@@ -392,3 +392,35 @@ fn enhance_and_convert_write_every_frame_of_a_4d_dicom_series() {
     assert!(!ok && text.contains("has 2 frames but reference series"), "{text}");
     assert!(!refused.exists());
 }
+
+/// A NIfTI enhanced from a DICOM series gets what `convert` writes beside one: the sidecar
+/// (its SeriesDescription with " ER", as the DICOM output's) and, from a DWI series, the
+/// diffusion tables; an earlier run's sidecar is refused without --force.
+#[test]
+fn enhance_to_nifti_writes_the_sidecar_and_diffusion_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exam = tmp.path().join("exam");
+    let args = ["simulate", "liver-exam", exam.to_str().unwrap(), "--matrix-scale", "0.3"];
+    let (ok, text) = clarity(&args);
+    assert!(ok, "{text}");
+    let labels = std::fs::read_to_string(exam.join("labels.csv")).unwrap();
+    let folder = labels
+        .lines()
+        .find_map(|l| l.contains(",dwi_high_b,").then(|| l.rsplit(',').next().unwrap()))
+        .expect("the exam's DWI series in labels.csv");
+    let dwi = exam.join(folder);
+    let out = tmp.path().join("er.nii.gz");
+    let run =
+        || clarity(&["enhance", dwi.to_str().unwrap(), out.to_str().unwrap(), "--single-pass"]);
+    let (ok, text) = run();
+    assert!(ok, "{text}");
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("er.json")).unwrap())
+            .unwrap();
+    let description = sidecar["SeriesDescription"].as_str().unwrap();
+    assert!(description.ends_with(" ER") && sidecar["DiffusionBValue"].as_f64() > Some(0.0));
+    assert_eq!(std::fs::read_to_string(tmp.path().join("er.bvec")).unwrap(), "0\n0\n0\n");
+    std::fs::remove_file(&out).unwrap();
+    let (ok, text) = run();
+    assert!(!ok && text.contains("er.json exists"), "{text}");
+}
