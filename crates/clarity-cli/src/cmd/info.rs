@@ -25,6 +25,11 @@ struct SeriesRow {
     description: String,
     dims: [usize; 3],
     frames: usize,
+    /// What the frames are (b-values, echo times, time points), when there are several.
+    frame_axis: Option<clarity_core::FrameAxis>,
+    /// Distinct diffusion gradient directions (b = 0 and isotropic frames not counted), when
+    /// the files give them.
+    gradient_directions: Option<usize>,
     spacing_mm: [f64; 3],
     orientation: String,
     transfer_syntax: Vec<String>,
@@ -94,6 +99,8 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             description: s.description().to_string(),
             dims: s.dims,
             frames: s.frames,
+            frame_axis: s.frame_axis.clone(),
+            gradient_directions: gradient_directions(&s.diffusion_directions()),
             spacing_mm: s.spacing_mm,
             orientation: s.orientation_label(),
             transfer_syntax: s.transfer_syntaxes(),
@@ -136,6 +143,9 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
             Some(n) => println!("{:>5}series #{n}, uid {}", "", r.series_uid),
             None => println!("{:>5}uid {}", "", r.series_uid),
         }
+        if let Some(frames) = describe_frames(r) {
+            println!("{:>5}frames: {frames}", "");
+        }
         for w in &r.warnings {
             println!("{:>5}warning: {w}", "");
         }
@@ -151,4 +161,53 @@ pub fn run(a: InfoArgs) -> anyhow::Result<()> {
         println!("error: {e}");
     }
     Ok(())
+}
+
+/// Directions that differ by more than rounding (1e-4), zero vectors left out; None when the
+/// files give none.
+fn gradient_directions(directions: &[[f64; 3]]) -> Option<usize> {
+    if directions.is_empty() {
+        return None;
+    }
+    let mut distinct: Vec<[f64; 3]> = Vec::new();
+    for g in directions.iter().filter(|g| clarity_core::norm(**g) > 0.5) {
+        if !distinct.iter().any(|d| (0..3).all(|c| (d[c] - g[c]).abs() < 1e-4)) {
+            distinct.push(*g);
+        }
+    }
+    Some(distinct.len())
+}
+
+/// "b-values (s/mm²): 0 ×2, 1000 ×30; 30 gradient directions": each distinct value with how
+/// many frames have it (a DTI run has dozens of frames); None for a 3D series.
+fn describe_frames(r: &SeriesRow) -> Option<String> {
+    use clarity_core::FrameKind;
+    let axis = r.frame_axis.as_ref().filter(|_| r.frames > 1)?;
+    let what = match axis.kind {
+        FrameKind::BValue => "b-values (s/mm²)",
+        FrameKind::Echo => "echo times (ms)",
+        FrameKind::Phase => "temporal positions",
+        FrameKind::Other => "numbered",
+    };
+    let mut counts: Vec<(f64, usize)> = Vec::new();
+    for &v in &axis.values {
+        match counts.iter_mut().find(|(u, _)| (u - v).abs() < 1e-6) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    counts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let values: Vec<String> = if axis.kind == FrameKind::Other {
+        vec![format!("0..{}", r.frames - 1)]
+    } else {
+        counts
+            .iter()
+            .map(|(v, n)| if *n > 1 { format!("{v} ×{n}") } else { format!("{v}") })
+            .collect()
+    };
+    let mut text = format!("{what}: {}", values.join(", "));
+    if let Some(n) = r.gradient_directions {
+        text.push_str(&format!("; {n} gradient direction(s)"));
+    }
+    Some(text)
 }

@@ -155,3 +155,28 @@ fn convert_writes_diffusion_tables_for_the_dwi_series_only() {
     assert!(ok, "{text}");
     assert!(with_ext("bval").is_empty() && with_ext("bvec").is_empty(), "{text}");
 }
+
+/// A DTI series (b = 0 and two directions, copies of the sample series): `info` says what its
+/// frames are, in the table and in --json, and `convert` writes one bvec column per volume.
+#[test]
+fn info_and_convert_describe_a_dti_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dti = tmp.path().join("dti");
+    let gradients = [(0.0, [0.0; 3]), (1000.0, [1.0, 0.0, 0.0]), (1000.0, [0.0, 0.0, 1.0])];
+    clarity_io::dicom::bench_support::diffusion_copies(&sample_series(), &dti, &gradients).unwrap();
+    let (ok, text) = clarity(&["info", dti.to_str().unwrap()]);
+    assert!(
+        ok && text.contains("frames: b-values (s/mm²): 0, 1000 ×2; 2 gradient direction(s)"),
+        "{text}"
+    );
+    let v = crate::clarity_json(&["info", "--json", dti.to_str().unwrap()]);
+    let series = &v["series"][0];
+    assert_eq!(series["frame_axis"]["values"], serde_json::json!([0.0, 1000.0, 1000.0]), "{v}");
+    assert_eq!(series["gradient_directions"], 2, "{v}");
+    let out = tmp.path().join("dti.nii.gz");
+    let (ok, text) = clarity(&["convert", dti.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let bvec = std::fs::read_to_string(tmp.path().join("dti.bvec")).unwrap();
+    assert!(bvec.lines().all(|l| l.split(' ').count() == 3), "{bvec}");
+    assert_eq!(std::fs::read_to_string(tmp.path().join("dti.bval")).unwrap(), "0 1000 1000\n");
+}

@@ -145,7 +145,7 @@ impl DicomSeries {
     /// the same order at every position), with b = 0 frames given the zero vector. Empty unless
     /// every diffusion-weighted frame has one: a partial table would pair directions with the
     /// wrong volumes.
-    fn diffusion_directions(&self) -> Vec<[f64; 3]> {
+    pub fn diffusion_directions(&self) -> Vec<[f64; 3]> {
         let first = &self.slices[..self.frames.min(self.slices.len())];
         if first.iter().all(|s| s.diffusion_direction.is_none()) {
             return Vec::new();
