@@ -203,6 +203,20 @@ pub fn write_derived_series(
             put_str(&mut obj, tags::SERIES_NUMBER, VR::IS, &series_number.to_string());
             if frames > 1 {
                 put_frame_identity(&mut obj, axis, t, frames);
+            } else if let (true, Some(b)) = (multi_frame, vol.meta.b_value_s_per_mm2) {
+                // An Enhanced file said it in the functional groups just removed.
+                obj.put(DataElement::new(tags::DIFFUSION_B_VALUE, VR::FD, PrimitiveValue::from(b)));
+            }
+            // The volume's own directions: an Enhanced file's were in the groups removed, and
+            // a volume whose directions were changed (rotated with it) must not get the
+            // template's back.
+            let directions = &vol.meta.diffusion_directions_lps;
+            if directions.len() == frames {
+                let b_value = match axis {
+                    Some(a) if a.kind == FrameKind::BValue => a.values.get(t).copied(),
+                    _ => vol.meta.b_value_s_per_mm2,
+                };
+                put_diffusion_direction(&mut obj, directions[t], b_value);
             }
             put_slice(&mut obj, vol, t, k, rescale);
             write_object(obj, sop_class, &paths[n])
@@ -231,6 +245,33 @@ fn put_frame_identity(
             put_str(obj, tags::TEMPORAL_POSITION_IDENTIFIER, VR::IS, &position);
             put_str(obj, tags::NUMBER_OF_TEMPORAL_POSITIONS, VR::IS, &frames.to_string());
         }
+    }
+}
+
+/// A diffusion gradient direction (LPS), as DICOM says it: the zero vector as NONE (b = 0) or
+/// ISOTROPIC (a trace image) without an orientation, any other as DIRECTIONAL with it. A
+/// template's Siemens private copy of the direction (0019,100E), which Siemens readers take
+/// first, is set to the same.
+fn put_diffusion_direction(obj: &mut InMemDicomObject, g: [f64; 3], b_value: Option<f64>) {
+    if g.iter().all(|c| *c == 0.0) {
+        let directionality = if b_value == Some(0.0) { "NONE" } else { "ISOTROPIC" };
+        put_str(obj, tags::DIFFUSION_DIRECTIONALITY, VR::CS, directionality);
+        obj.remove_element(tags::DIFFUSION_GRADIENT_ORIENTATION);
+    } else {
+        put_str(obj, tags::DIFFUSION_DIRECTIONALITY, VR::CS, "DIRECTIONAL");
+        obj.put(DataElement::new(
+            tags::DIFFUSION_GRADIENT_ORIENTATION,
+            VR::FD,
+            PrimitiveValue::F64(g.to_vec().into()),
+        ));
+    }
+    const SIEMENS_DIRECTION: Tag = Tag(0x0019, 0x100E);
+    if obj.get(SIEMENS_DIRECTION).is_some() {
+        obj.put(DataElement::new(
+            SIEMENS_DIRECTION,
+            VR::FD,
+            PrimitiveValue::F64(g.to_vec().into()),
+        ));
     }
 }
 
@@ -326,16 +367,7 @@ pub fn write_new_series(vol: &Volume, out_dir: &Path) -> Result<Vec<PathBuf>> {
     if let Some(b) = m.b_value_s_per_mm2 {
         base.put(DataElement::new(tags::DIFFUSION_B_VALUE, VR::FD, PrimitiveValue::from(b)));
         if let ([g], true) = (&m.diffusion_directions_lps[..], b > 0.0) {
-            if g.iter().all(|c| *c == 0.0) {
-                put_str(&mut base, tags::DIFFUSION_DIRECTIONALITY, VR::CS, "ISOTROPIC");
-            } else {
-                put_str(&mut base, tags::DIFFUSION_DIRECTIONALITY, VR::CS, "DIRECTIONAL");
-                base.put(DataElement::new(
-                    tags::DIFFUSION_GRADIENT_ORIENTATION,
-                    VR::FD,
-                    PrimitiveValue::F64(g.to_vec().into()),
-                ));
-            }
+            put_diffusion_direction(&mut base, *g, Some(b));
         }
     }
     if let Some(am) = m.acquisition_matrix {

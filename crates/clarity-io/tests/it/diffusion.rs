@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clarity_core::{cross, dot, mat3_mul_vec};
 use clarity_io::dicom::bench_support::diffusion_copies;
-use clarity_io::dicom::{scan, SeriesOptions};
+use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_io::gradients::{diffusion_table, write_diffusion_table};
 use clarity_io::nifti::{read_nifti, write_nifti};
 
@@ -51,10 +51,16 @@ fn lps_of(direction: &[[f64; 3]; 3], mut v: [f64; 3]) -> [f64; 3] {
     mat3_mul_vec(direction, v)
 }
 
-fn assert_table(who: &str, nifti: &Path, (bval, bvec): (Vec<f64>, Vec<[f64; 3]>)) {
+fn assert_table(
+    who: &str,
+    nifti: &Path,
+    (bval, bvec): (Vec<f64>, Vec<[f64; 3]>),
+    expected: &[(f64, [f64; 3])],
+) {
     let grid = read_nifti(nifti).unwrap().direction;
-    assert_eq!(bval, GRADIENTS.map(|g| g.0), "{who}: b-values");
-    for (t, (v, (_, g))) in bvec.iter().zip(GRADIENTS).enumerate() {
+    assert_eq!(bval, expected.iter().map(|g| g.0).collect::<Vec<_>>(), "{who}: b-values");
+    assert_eq!(bvec.len(), expected.len(), "{who}: bvec columns");
+    for (t, (v, (_, g))) in bvec.iter().zip(expected).enumerate() {
         let back = lps_of(&grid, *v);
         let err = (0..3).map(|c| (back[c] - g[c]).abs()).fold(0.0, f64::max);
         // dcm2niix prints 6 decimals.
@@ -77,13 +83,36 @@ fn bval_and_bvec_hold_the_files_directions_as_dcm2niix_writes_them() {
     let nifti = out.path().join("ours.nii");
     write_nifti(&vol, &nifti).unwrap();
     write_diffusion_table(&table, &nifti).unwrap();
-    assert_table("clarity", &nifti, read_tables(out.path(), "ours"));
+    assert_table("clarity", &nifti, read_tables(out.path(), "ours"), &GRADIENTS);
 
     let Some(run) = dcm2niix(study.path(), out.path(), "theirs") else { return };
-    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"));
+    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"), &GRADIENTS);
     // The two grids differ in handedness (dcm2niix stores rows bottom-up), so both of FSL's
     // cases are checked: x negated for ours, kept for dcm2niix's.
     let ours = read_nifti(&nifti).unwrap().direction;
     let theirs = read_nifti(&run.nifti).unwrap().direction;
     assert!(det(&ours) > 0.0 && det(&theirs) < 0.0, "{ours:?} / {theirs:?}");
+}
+
+/// A derived series of a DTI volume says the volume's directions, not its templates': here
+/// every direction turned 90° about z, as a registration that rotated the volume would turn
+/// them. Read back by us and by dcm2niix.
+#[test]
+fn a_derived_dti_series_carries_the_volumes_own_directions() {
+    let Some(data) = shared_data() else { return };
+    let study = tempfile::tempdir().unwrap();
+    diffusion_copies(&data.join("dicom/series/mr_brain_20"), study.path(), &GRADIENTS).unwrap();
+    let source = scan(study.path(), SeriesOptions::default()).unwrap().series.remove(0);
+    let mut vol = source.load().unwrap();
+    let turned: Vec<(f64, [f64; 3])> =
+        GRADIENTS.iter().map(|(b, g)| (*b, [-g[1], g[0], g[2]])).collect();
+    vol.meta.diffusion_directions_lps = turned.iter().map(|t| t.1).collect();
+
+    let out = tempfile::tempdir().unwrap();
+    let derived = out.path().join("er");
+    write_derived_series(&vol, &source, &derived, " ER").unwrap();
+    let back = scan(&derived, SeriesOptions::default()).unwrap().series.remove(0);
+    assert_eq!(back.diffusion_directions(), vol.meta.diffusion_directions_lps);
+    let Some(run) = dcm2niix(&derived, out.path(), "theirs") else { return };
+    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"), &turned);
 }
