@@ -16,6 +16,7 @@ pub struct ConvertArgs {
     /// time in s, flip angle, phase-encoding direction, ...), as dcm2niix writes; a
     /// diffusion-weighted series also gets NAME.bval and NAME.bvec (FSL's b-value and
     /// gradient-direction tables; the .bvec only when the files give every direction).
+    /// From a NIfTI, the .bval/.bvec beside it are copied beside the NIfTI output.
     pub output: PathBuf,
     /// DICOM series the output is derived from (patient, study and per-slice template);
     /// required when writing DICOM.
@@ -43,19 +44,11 @@ pub fn run(a: ConvertArgs) -> anyhow::Result<()> {
     let (mut vol, _) = super::load_input(&a.input, &a.read, &each)?;
     if nifti_out {
         // From DICOM, the acquisition parameters go beside it, as dcm2niix's sidecar.
-        let from_dicom = !super::is_nifti(&a.input);
-        let outputs = if from_dicom {
-            super::sidecars::with_sidecars(&a.output)
-        } else {
-            vec![a.output.clone()]
-        };
-        super::refuse_to_replace(&outputs, a.force)?;
+        super::refuse_to_replace(&super::sidecars::nifti_outputs(&a.input, &a.output), a.force)?;
         super::create_parent_dir(&a.output)?;
         clarity_io::nifti::write_nifti(&vol, &a.output)?;
         println!("wrote {} ({})", a.output.display(), shape(&vol));
-        if from_dicom {
-            super::sidecars::write_sidecars(&vol, &a.output)?;
-        }
+        super::sidecars::write_beside(&vol, &a.input, &a.output)?;
         return Ok(());
     }
     let Some(reference) = a.reference else {

@@ -25,7 +25,7 @@ pub struct EnhanceArgs {
     /// Output: a `.nii`/`.nii.gz` file, or a folder for a derived DICOM series (DICOM input
     /// only; SeriesDescription gets " ER"; a 4D input gives one file per slice and frame). A
     /// NIfTI from DICOM gets what `convert` writes beside one: NAME.json and, for a DWI
-    /// series, NAME.bval/NAME.bvec.
+    /// series, NAME.bval/NAME.bvec; from a NIfTI, the .bval/.bvec beside it are copied.
     pub output: PathBuf,
     /// Folder with model.safetensors and config.json [default: the shipped models/enhance,
     /// built into this binary].
@@ -150,15 +150,10 @@ fn acquired_lines(vol: &Volume, pe: PhaseEncodingDirection, arg: Reduction) -> R
 
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let nifti_out = super::nifti_output(&a.output)?;
-    // A NIfTI from DICOM gets what convert writes beside it: sidecar and diffusion tables.
-    let sidecars = nifti_out && !super::is_nifti(&a.input);
+    // A NIfTI output gets what convert writes beside one: from DICOM the sidecar and
+    // diffusion tables, from NIfTI the input's tables.
     if nifti_out {
-        let outputs = if sidecars {
-            super::sidecars::with_sidecars(&a.output)
-        } else {
-            vec![a.output.clone()]
-        };
-        super::refuse_to_replace(&outputs, a.force)?;
+        super::refuse_to_replace(&super::sidecars::nifti_outputs(&a.input, &a.output), a.force)?;
     }
     if !nifti_out && super::is_nifti(&a.input) {
         bail!("DICOM output needs a DICOM input series; write NIfTI (.nii.gz) instead");
@@ -218,12 +213,10 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     if nifti_out {
         super::create_parent_dir(&a.output)?;
         clarity_io::nifti::write_nifti(&out, &a.output)?;
-        if sidecars {
-            // Named as the DICOM output would be.
-            let description = out.meta.series_description.as_deref().unwrap_or("").trim();
-            out.meta.series_description = Some(format!("{description} ER").trim().into());
-            super::sidecars::write_sidecars(&out, &a.output)?;
-        }
+        // Named as the DICOM output would be (for the sidecar of a DICOM input).
+        let description = out.meta.series_description.as_deref().unwrap_or("").trim();
+        out.meta.series_description = Some(format!("{description} ER").trim().into());
+        super::sidecars::write_beside(&out, &a.input, &a.output)?;
     } else {
         let series = dicom_series.context("DICOM output needs a DICOM input series")?;
         write_derived_series(&out, &series, &a.output, " ER")?;

@@ -423,4 +423,22 @@ fn enhance_to_nifti_writes_the_sidecar_and_diffusion_tables() {
     std::fs::remove_file(&out).unwrap();
     let (ok, text) = run();
     assert!(!ok && text.contains("er.json exists"), "{text}");
+
+    // From that NIfTI (written again), the tables beside it come along.
+    let (ok, text) = clarity(&[
+        "enhance",
+        dwi.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--single-pass",
+        "--force",
+    ]);
+    assert!(ok, "{text}");
+    let again = tmp.path().join("er2.nii.gz");
+    let args = ["enhance", out.to_str().unwrap(), again.to_str().unwrap(), "--single-pass"];
+    let (ok, text) = clarity(&args);
+    assert!(ok, "{text}");
+    for ext in ["bval", "bvec"] {
+        let read = |name: &str| std::fs::read_to_string(tmp.path().join(format!("{name}.{ext}")));
+        assert_eq!(read("er2").unwrap(), read("er").unwrap(), "{ext}");
+    }
 }

@@ -179,4 +179,19 @@ fn info_and_convert_describe_a_dti_series() {
     let bvec = std::fs::read_to_string(tmp.path().join("dti.bvec")).unwrap();
     assert!(bvec.lines().all(|l| l.split(' ').count() == 3), "{bvec}");
     assert_eq!(std::fs::read_to_string(tmp.path().join("dti.bval")).unwrap(), "0 1000 1000\n");
+
+    // NIfTI to NIfTI keeps the grid and the frames: the tables beside the input come along,
+    // unless they do not have one b-value per volume.
+    let copy = tmp.path().join("copy.nii");
+    let (ok, text) = clarity(&["convert", out.to_str().unwrap(), copy.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    for ext in ["bval", "bvec"] {
+        let read = |name: &str| std::fs::read_to_string(tmp.path().join(format!("{name}.{ext}")));
+        assert_eq!(read("copy").unwrap(), read("dti").unwrap(), "{ext}");
+    }
+    std::fs::write(tmp.path().join("dti.bval"), "0 1000\n").unwrap();
+    let (ok, text) =
+        clarity(&["convert", out.to_str().unwrap(), copy.to_str().unwrap(), "--force"]);
+    assert!(ok && text.contains("2 b-value(s) for 3 volume(s)"), "{text}");
+    assert!(!tmp.path().join("copy.bval").exists() && !tmp.path().join("copy.bvec").exists());
 }
