@@ -58,7 +58,10 @@ fn copy_input_tables(input: &Path, output: &Path, frames: usize) -> anyhow::Resu
     }
     let mut copied = Vec::new();
     for (src, dst) in [(&from.0, &to.0), (&from.1, &to.1)] {
-        if src.is_file() {
+        if same_file(src, dst) {
+            // Written in place (`--force` onto the input): copying a file onto itself empties it.
+            copied.push(dst.clone());
+        } else if src.is_file() {
             std::fs::copy(src, dst)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             println!("wrote {} (copied from {})", dst.display(), src.display());
@@ -66,6 +69,11 @@ fn copy_input_tables(input: &Path, output: &Path, frames: usize) -> anyhow::Resu
         }
     }
     remove_stale(&[to.0, to.1], &copied)
+}
+
+/// Whether two paths name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Remove the files of `tables` not in `written` that a replaced run (`--force`) left.

@@ -189,6 +189,12 @@ fn info_and_convert_describe_a_dti_series() {
         let read = |name: &str| std::fs::read_to_string(tmp.path().join(format!("{name}.{ext}")));
         assert_eq!(read("copy").unwrap(), read("dti").unwrap(), "{ext}");
     }
+    // Onto itself (--force), the tables are kept, not emptied by a copy onto themselves.
+    let (ok, text) =
+        clarity(&["convert", copy.to_str().unwrap(), copy.to_str().unwrap(), "--force"]);
+    assert!(ok, "{text}");
+    let bval = std::fs::read_to_string(tmp.path().join("copy.bval")).unwrap();
+    assert_eq!(bval, "0 1000 1000\n", "{text}");
     std::fs::write(tmp.path().join("dti.bval"), "0 1000\n").unwrap();
     let (ok, text) =
         clarity(&["convert", out.to_str().unwrap(), copy.to_str().unwrap(), "--force"]);
