@@ -44,6 +44,11 @@ pub fn write_beside(vol: &Volume, input: &Path, output: &Path) -> anyhow::Result
 /// replaced run left beside the output are removed when the input has none.
 fn copy_input_tables(input: &Path, output: &Path, frames: usize) -> anyhow::Result<()> {
     let (from, to) = (table_paths(input), table_paths(output));
+    let pairs = [(&from.0, &to.0), (&from.1, &to.1)];
+    // Written in place (`--force` onto the input), the input's tables are the output's: never
+    // copied onto themselves (that empties them) nor removed as stale.
+    let own: Vec<PathBuf> =
+        pairs.iter().filter(|(src, dst)| same_file(src, dst)).map(|p| p.1.clone()).collect();
     if from.0.is_file() {
         let text = std::fs::read_to_string(&from.0)
             .with_context(|| format!("reading {}", from.0.display()))?;
@@ -53,22 +58,19 @@ fn copy_input_tables(input: &Path, output: &Path, frames: usize) -> anyhow::Resu
                 "note: {} has {values} b-value(s) for {frames} volume(s); not copied beside the output",
                 from.0.display()
             );
-            return remove_stale(&[to.0, to.1], &[]);
+            return remove_stale(&[to.0, to.1], &own);
         }
     }
-    let mut copied = Vec::new();
-    for (src, dst) in [(&from.0, &to.0), (&from.1, &to.1)] {
-        if same_file(src, dst) {
-            // Written in place (`--force` onto the input): copying a file onto itself empties it.
-            copied.push(dst.clone());
-        } else if src.is_file() {
+    let mut kept = own.clone();
+    for (src, dst) in pairs {
+        if src.is_file() && !own.contains(dst) {
             std::fs::copy(src, dst)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             println!("wrote {} (copied from {})", dst.display(), src.display());
-            copied.push(dst.clone());
+            kept.push(dst.clone());
         }
     }
-    remove_stale(&[to.0, to.1], &copied)
+    remove_stale(&[to.0, to.1], &kept)
 }
 
 /// Whether two paths name one existing file.

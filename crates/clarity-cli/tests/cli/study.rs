@@ -200,4 +200,8 @@ fn info_and_convert_describe_a_dti_series() {
         clarity(&["convert", out.to_str().unwrap(), copy.to_str().unwrap(), "--force"]);
     assert!(ok && text.contains("2 b-value(s) for 3 volume(s)"), "{text}");
     assert!(!tmp.path().join("copy.bval").exists() && !tmp.path().join("copy.bvec").exists());
+    // ... and onto itself, such tables are the input's own: left, not removed as stale.
+    let (ok, text) = clarity(&["convert", out.to_str().unwrap(), out.to_str().unwrap(), "--force"]);
+    assert!(ok && tmp.path().join("dti.bval").is_file() && tmp.path().join("dti.bvec").is_file());
+    assert_eq!(std::fs::read_to_string(tmp.path().join("dti.bval")).unwrap(), "0 1000\n", "{text}");
 }
