@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use clarity_core::{cross, dot, mat3_inverse, mat3_mul_vec, norm, FrameKind, Volume};
 
-use crate::error::{IoError, Result};
-use crate::sidecar::beside_nifti;
+use crate::error::Result;
+use crate::nifti::beside_nifti;
 
 /// One b-value per frame, and the gradient directions when the files gave them.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,11 +73,11 @@ pub fn table_paths(nifti: &Path) -> (PathBuf, PathBuf) {
 pub fn write_diffusion_table(table: &DiffusionTable, nifti: &Path) -> Result<Vec<PathBuf>> {
     let (bval, bvec) = table_paths(nifti);
     let mut written = vec![bval.clone()];
-    write_text(&bval, &format!("{}\n", row(table.b_values.iter().copied())))?;
+    crate::write_text_replacing(&bval, &format!("{}\n", row(table.b_values.iter().copied())))?;
     if let Some(dirs) = &table.fsl_directions {
         let text: String =
             (0..3).map(|c| format!("{}\n", row(dirs.iter().map(|d| d[c])))).collect();
-        write_text(&bvec, &text)?;
+        crate::write_text_replacing(&bvec, &text)?;
         written.push(bvec);
     }
     Ok(written)
@@ -97,14 +97,6 @@ fn row(values: impl Iterator<Item = f64>) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    crate::write_replacing(path, |mut w| {
-        std::io::Write::write_all(&mut w, text.as_bytes())
-            .and_then(|_| std::io::Write::flush(&mut w))
-            .map_err(|source| IoError::Write { path: path.to_path_buf(), source })
-    })
 }
 
 #[cfg(test)]

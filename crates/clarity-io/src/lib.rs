@@ -50,6 +50,15 @@ pub(crate) fn write_replacing(
     result
 }
 
+/// Write `text` to `path` through [`write_replacing`] (sidecars, diffusion tables).
+pub(crate) fn write_text_replacing(path: &Path, text: &str) -> Result<()> {
+    write_replacing(path, |mut w| {
+        std::io::Write::write_all(&mut w, text.as_bytes())
+            .and_then(|_| std::io::Write::flush(&mut w))
+            .map_err(|source| IoError::Write { path: path.to_path_buf(), source })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,6 +159,26 @@ pub fn is_nifti_name(path: &Path) -> bool {
     [".nii", ".hdr", ".img"].iter().any(|ext| name.ends_with(ext))
 }
 
+/// Whether `path` names a single-file NIfTI, the form this crate writes: `.nii` or `.nii.gz`,
+/// any case.
+pub fn is_single_file_name(path: &Path) -> bool {
+    single_file_stem_len(&path.to_string_lossy()).is_some()
+}
+
+/// The length of `name` without its `.nii` / `.nii.gz` (any case), if it ends in one.
+fn single_file_stem_len(name: &str) -> Option<usize> {
+    let lower = name.to_ascii_lowercase();
+    [".nii.gz", ".nii"].iter().find(|e| lower.ends_with(*e)).map(|e| name.len() - e.len())
+}
+
+/// `scan.EXT` beside `scan.nii` or `scan.nii.gz` (any case); `NAME.EXT` for any other name:
+/// where the sidecar and the diffusion tables of a NIfTI go.
+pub(crate) fn beside_nifti(nifti: &Path, ext: &str) -> PathBuf {
+    let name = nifti.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem_len = single_file_stem_len(&name).unwrap_or(name.len());
+    nifti.with_file_name(format!("{}.{ext}", &name[..stem_len]))
+}
+
 /// The header and voxel files of a NIfTI pair that `path` (either half, gzipped or not) belongs
 /// to, or None when `path` is not named as half of a pair. The other half is looked for beside
 /// it with the same stem, gzipped or not, in the case `path` uses; an error names what is

@@ -7,22 +7,11 @@ use std::path::{Path, PathBuf};
 use clarity_core::{FrameKind, PhaseEncodingDirection, Volume};
 use serde_json::{json, Map, Value};
 
-use crate::error::{IoError, Result};
+use crate::error::Result;
 
 /// `scan.json` for `scan.nii` or `scan.nii.gz` (any case); `NAME.json` for any other name.
 pub fn sidecar_path(nifti: &Path) -> PathBuf {
-    beside_nifti(nifti, "json")
-}
-
-/// `scan.EXT` for `scan.nii` or `scan.nii.gz` (any case); `NAME.EXT` for any other name.
-pub(crate) fn beside_nifti(nifti: &Path, ext: &str) -> PathBuf {
-    let name = nifti.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let lower = name.to_ascii_lowercase();
-    let stem_len = [".nii.gz", ".nii"]
-        .iter()
-        .find(|e| lower.ends_with(*e))
-        .map_or(name.len(), |e| name.len() - e.len());
-    nifti.with_file_name(format!("{}.{ext}", &name[..stem_len]))
+    crate::nifti::beside_nifti(nifti, "json")
 }
 
 /// The sidecar of `vol`, read from DICOM: its metadata under BIDS keys. For a 4D volume the
@@ -101,11 +90,7 @@ pub fn bids_sidecar(vol: &Volume) -> Value {
 /// Write [`bids_sidecar`] of `vol` to `path` (replacing a file there).
 pub fn write_bids_sidecar(vol: &Volume, path: &Path) -> Result<()> {
     let text = serde_json::to_string_pretty(&bids_sidecar(vol)).expect("JSON of plain values");
-    crate::write_replacing(path, |mut w| {
-        std::io::Write::write_all(&mut w, text.as_bytes())
-            .and_then(|_| std::io::Write::flush(&mut w))
-            .map_err(|source| IoError::Write { path: path.to_path_buf(), source })
-    })
+    crate::write_text_replacing(path, &text)
 }
 
 /// A DICOM time `HHMMSS.FFFFFF` as BIDS writes it, `HH:MM:SS.FFFFFF`; None when it is not one.

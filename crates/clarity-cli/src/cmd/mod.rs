@@ -137,8 +137,7 @@ pub fn is_nifti(path: &Path) -> bool {
 /// Whether an output path is to be written as NIfTI (`.nii`, `.nii.gz`); a `.hdr`/`.img` name
 /// is refused rather than taken for a DICOM folder, since pairs are read but not written.
 pub fn nifti_output(path: &Path) -> anyhow::Result<bool> {
-    let s = path.to_string_lossy().to_ascii_lowercase();
-    if s.ends_with(".nii") || s.ends_with(".nii.gz") {
+    if clarity_io::nifti::is_single_file_name(path) {
         Ok(true)
     } else if is_nifti(path) {
         anyhow::bail!(
