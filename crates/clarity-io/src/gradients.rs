@@ -38,29 +38,32 @@ pub fn diffusion_table(vol: &Volume) -> Option<DiffusionTable> {
     }
     let directions = &vol.meta.diffusion_directions_lps;
     let fsl_directions = (directions.len() == vol.frames)
-        .then(|| directions.iter().map(|g| fsl_voxel_direction(vol, *g)).collect())
-        .and_then(|v: Vec<Option<[f64; 3]>>| v.into_iter().collect());
+        .then(|| fsl_voxel_frame(&vol.direction))
+        .flatten()
+        .map(|to_fsl| directions.iter().map(|g| to_fsl(*g)).collect());
     Some(DiffusionTable { b_values, fsl_directions })
 }
 
-/// An LPS gradient direction in `vol`'s voxel frame, FSL's way (x negated for a positive
-/// determinant); None for a singular grid.
-fn fsl_voxel_direction(vol: &Volume, g_lps: [f64; 3]) -> Option<[f64; 3]> {
-    if norm(g_lps) < 1e-9 {
-        return Some([0.0; 3]);
-    }
+/// The map from an LPS gradient direction to the grid's voxel frame, FSL's way (x negated for a
+/// positive determinant); None for a singular grid.
+fn fsl_voxel_frame(direction: &[[f64; 3]; 3]) -> Option<impl Fn([f64; 3]) -> [f64; 3]> {
     // `direction`'s columns are the axes' LPS unit vectors, so its inverse takes a world vector
     // to grid components (a plain transpose when the grid is not sheared).
-    let mut v = mat3_mul_vec(&mat3_inverse(&vol.direction)?, g_lps);
-    let len = norm(v);
-    v = v.map(|c| c / len);
-    let d = &vol.direction;
+    let to_grid = mat3_inverse(direction)?;
     // The RAS affine flips x and y of the LPS one: its determinant has the same sign.
-    let det = dot(d[0], cross(d[1], d[2]));
-    if det > 0.0 {
-        v[0] = -v[0];
-    }
-    Some(v)
+    let flip_x = dot(direction[0], cross(direction[1], direction[2])) > 0.0;
+    Some(move |g_lps: [f64; 3]| {
+        if norm(g_lps) < 1e-9 {
+            return [0.0; 3];
+        }
+        let v = mat3_mul_vec(&to_grid, g_lps);
+        let len = norm(v);
+        let mut v = v.map(|c| c / len);
+        if flip_x {
+            v[0] = -v[0];
+        }
+        v
+    })
 }
 
 /// `NAME.bval` and `NAME.bvec` for `NAME.nii` or `NAME.nii.gz`.

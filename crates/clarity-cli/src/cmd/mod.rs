@@ -380,6 +380,11 @@ pub fn simulate_fastscan(
     Ok(t)
 }
 
+/// Whether two paths name one existing file or folder (after links and `..` are resolved).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
 /// Create the folder an output file goes into, as for output folders: a missing folder is not
 /// a reason to fail, least of all after minutes of work.
 pub fn create_parent_dir(file: &Path) -> anyhow::Result<()> {

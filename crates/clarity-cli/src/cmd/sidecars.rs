@@ -48,7 +48,7 @@ fn copy_input_tables(input: &Path, output: &Path, frames: usize) -> anyhow::Resu
     // Written in place (`--force` onto the input), the input's tables are the output's: never
     // copied onto themselves (that empties them) nor removed as stale.
     let own: Vec<PathBuf> =
-        pairs.iter().filter(|(src, dst)| same_file(src, dst)).map(|p| p.1.clone()).collect();
+        pairs.iter().filter(|(src, dst)| super::same_path(src, dst)).map(|p| p.1.clone()).collect();
     if from.0.is_file() {
         let text = std::fs::read_to_string(&from.0)
             .with_context(|| format!("reading {}", from.0.display()))?;
@@ -71,11 +71,6 @@ fn copy_input_tables(input: &Path, output: &Path, frames: usize) -> anyhow::Resu
         }
     }
     remove_stale(&[to.0, to.1], &kept)
-}
-
-/// Whether two paths name one existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Remove the files of `tables` not in `written` that a replaced run (`--force`) left.

@@ -212,11 +212,8 @@ fn refuse_to_replace_model(
 ) -> anyhow::Result<()> {
     let model = out.join("model.safetensors");
     let resumes = clarity_models::store::holds_checkpoint(&out.join("checkpoint"));
-    let same = |a: &Path| match (a.canonicalize(), out.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if model.is_file() && !resumes && !force && !init_from.is_some_and(same) {
+    if model.is_file() && !resumes && !force && !init_from.is_some_and(|a| super::same_path(a, out))
+    {
         anyhow::bail!(
             "{} holds a trained model and no checkpoint to resume: training would replace it. \
              Pass --force to replace it, or choose another --out",
