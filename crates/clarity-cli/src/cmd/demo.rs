@@ -118,7 +118,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let source = report.series.first().context("no series in the sample")?;
     let er = &enhanced[0];
     if er.dims == source.dims {
-        clarity_io::dicom::write_derived_series(er, source, &er_dir, " ER")?;
+        clarity_io::dicom::write_derived_series(er, source, &er_dir, super::enhance::ER_SUFFIX)?;
         println!("wrote the enhanced series as DICOM to {}", er_dir.display());
     } else {
         // The sample was interpolated beyond its acquired matrix: the enhanced image lives on the

@@ -148,6 +148,9 @@ fn acquired_lines(vol: &Volume, pe: PhaseEncodingDirection, arg: Reduction) -> R
     lines
 }
 
+/// Added to the SeriesDescription of what enhance writes (derived series, NIfTI sidecar).
+pub const ER_SUFFIX: &str = " ER";
+
 pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
     let nifti_out = super::nifti_output(&a.output)?;
     // A NIfTI output gets what convert writes beside one: from DICOM the sidecar and
@@ -215,11 +218,11 @@ pub fn run(a: EnhanceArgs) -> anyhow::Result<()> {
         clarity_io::nifti::write_nifti(&out, &a.output)?;
         // Named as the DICOM output would be (for the sidecar of a DICOM input).
         let description = out.meta.series_description.as_deref().unwrap_or("").trim();
-        out.meta.series_description = Some(format!("{description} ER").trim().into());
+        out.meta.series_description = Some(format!("{description}{ER_SUFFIX}").trim().into());
         super::sidecars::write_beside(&out, &a.input, &a.output)?;
     } else {
         let series = dicom_series.context("DICOM output needs a DICOM input series")?;
-        write_derived_series(&out, &series, &a.output, " ER")?;
+        write_derived_series(&out, &series, &a.output, ER_SUFFIX)?;
     }
     let frames_text = if out.frames > 1 { format!("×{}", out.frames) } else { String::new() };
     println!(
