@@ -7,8 +7,10 @@
 #   scripts/gpu.sh run ARGS...     there: set up Vulkan, then `clarity ARGS...`
 #
 # A device call then looks like (carry [".gpu"], ≤ 10 min per call, so split a long run with
-# --stop-after and carry the checkpoint back in .gpu/run/ for the next call):
-#   scripts/gpu.sh run train enhance --device vulkan --data .gpu/data/mri/ --out .gpu/run ... ;
+# --stop-after-minutes and carry the checkpoint back in .gpu/run/ for the next call; the same
+# command continues the schedule exactly):
+#   scripts/gpu.sh run train enhance --device vulkan --data .gpu/data/mri/ --out .gpu/run \
+#     --stop-after-minutes 8 ... ;
 #   cp -r .gpu/run "$OUT/"
 #
 # What pack copies into .gpu/ (ignored by git, never committed): the stripped, xz-compressed

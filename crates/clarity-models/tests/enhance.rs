@@ -46,6 +46,7 @@ fn tiny(steps: usize) -> TrainSettings {
         pairs: PairSettings { patch: 32, snr: (20.0, 40.0), ..Default::default() },
         net: EnhanceNetConfig::new(1, 16, 5),
         stop_after: None,
+        stop_after_seconds: None,
         init_from: None,
         loss: Default::default(),
     }
@@ -207,8 +208,8 @@ fn flip_ensemble_makes_the_output_mirror_with_the_input() {
     assert!(d1 > 1e-2, "single pass already equivariant ({d1})");
 }
 
-/// The CPU engine's checkpoint holds everything: stopping and resuming gives the same weights
-/// as one uninterrupted run.
+/// The CPU engine's checkpoint holds everything: stopping (at a step, then on a time budget)
+/// and resuming gives the same weights as one uninterrupted run.
 #[test]
 fn resumed_cpu_training_equals_an_uninterrupted_run() {
     let vols: Vec<Volume> = (0..2).map(discs).collect();
@@ -220,6 +221,15 @@ fn resumed_cpu_training_equals_an_uninterrupted_run() {
     let stopped = TrainSettings { stop_after: Some(37), ..tiny(60) };
     let r = train(&stopped, &vols, &vols, b.path(), &device, &mut |_| {}).unwrap();
     assert_eq!(r.steps_done, 37);
+    // A budget of 0 s is spent by the first step of the sitting, which must then validate and
+    // checkpoint (otherwise the next sitting would redo it from step 37).
+    let budget = TrainSettings { stop_after_seconds: Some(0.0), ..tiny(60) };
+    let r = train(&budget, &vols, &vols, b.path(), &device, &mut |_| {}).unwrap();
+    assert_eq!(r.steps_done, 38);
+    assert_eq!(r.validation.last().map(|v| v.step), Some(38));
+    let state = std::fs::read_to_string(b.path().join("checkpoint/state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["step"], 38, "no checkpoint at the step the budget stopped");
     train(&tiny(60), &vols, &vols, b.path(), &device, &mut |_| {}).unwrap();
     let (m2, _) = load_model(b.path(), &device).unwrap();
     let x = Tensor::<4>::random([1, 3, 20, 20], burn::tensor::Distribution::Default, &device);

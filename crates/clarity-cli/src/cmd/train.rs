@@ -116,6 +116,12 @@ pub struct EnhanceTrainArgs {
     /// the same --steps (and no --stop-after, or a later one) to continue exactly where it stopped.
     #[arg(long, value_parser = super::parse_count)]
     pub stop_after: Option<usize>,
+    /// Stop with a checkpoint after the first step that ends this many minutes into this
+    /// sitting (fractions allowed), keeping the schedule of --steps like --stop-after: for a
+    /// machine lent for a fixed time, where the speed is not known in advance. Run the same
+    /// command again to continue exactly where it stopped.
+    #[arg(long, value_name = "MINUTES", value_parser = super::parse_positive)]
+    pub stop_after_minutes: Option<f64>,
     /// Start from the trained model in this folder (model.safetensors + config.json) instead of
     /// random weights. With more --channels or --depth than it has, the network is first grown
     /// without changing its output (new channels copy existing ones, new layers start as
@@ -305,6 +311,7 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         },
         net,
         stop_after: a.stop_after,
+        stop_after_seconds: a.stop_after_minutes.map(|m| m * 60.0),
         init_from: a.init_from,
         loss: match a.loss {
             TrainLoss::L1 => Loss::L1,
@@ -357,6 +364,14 @@ fn enhance(a: EnhanceTrainArgs) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64(),
         report.seconds
     );
+    if report.steps_done < a.steps {
+        println!(
+            "stopped at step {} of {}: the same command continues from {}/checkpoint",
+            report.steps_done,
+            a.steps,
+            a.out.display()
+        );
+    }
     Ok(())
 }
 

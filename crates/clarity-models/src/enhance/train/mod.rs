@@ -41,6 +41,11 @@ pub struct TrainSettings {
     /// one run over several sittings; resuming with the same `steps` continues it exactly.
     #[serde(default)]
     pub stop_after: Option<usize>,
+    /// Also stop (with a checkpoint) after the first step that ends this many seconds into the
+    /// sitting: a budget for a machine lent by the hour, where steps per second are not known
+    /// in advance. The schedule is still `steps`, so resuming continues it exactly.
+    #[serde(default)]
+    pub stop_after_seconds: Option<f64>,
     /// Start from the trained model in this folder (`model.safetensors` + `config.json`)
     /// instead of random weights, grown to `net`'s width and depth without changing what it
     /// computes ([`super::grow`]). Only a fresh run uses it; a checkpoint resumes as it is.
@@ -101,6 +106,7 @@ impl Default for TrainSettings {
             pairs: PairSettings::default(),
             net: EnhanceNetConfig::default(),
             stop_after: None,
+            stop_after_seconds: None,
             init_from: None,
             loss: Loss::L1,
         }
@@ -263,8 +269,15 @@ impl Run<'_> {
         s.stop_after.map_or(s.steps, |e| e.min(s.steps))
     }
 
-    fn due(&self, done: usize, every: usize) -> bool {
-        done.is_multiple_of(every.max(1)) || done == self.end()
+    /// Whether validation or a checkpoint (every `every` steps) falls after step `done`; the
+    /// sitting's last step (`last`) always has both.
+    fn due(done: usize, every: usize, last: bool) -> bool {
+        done.is_multiple_of(every.max(1)) || last
+    }
+
+    /// Whether this sitting has used its time budget (`stop_after_seconds`).
+    fn out_of_time(&self, started: Instant) -> bool {
+        self.settings.stop_after_seconds.is_some_and(|s| started.elapsed().as_secs_f64() >= s)
     }
 
     /// Validation point of `engine` on the fixed validation batch.
@@ -309,18 +322,21 @@ impl Run<'_> {
             state.map_or((0, Vec::new(), 0.0), |st| (st.step, st.validation, st.seconds));
         let t0 = Instant::now();
         let mut last_loss = f64::NAN;
+        let mut steps_done = start;
         for step in start..self.end() {
             last_loss =
                 engine.step(self.batch(step), cosine_lr(s.learning_rate, step, s.steps, 0.02));
             let done = step + 1;
+            steps_done = done;
             progress(TrainEvent::Step { step: done, loss: last_loss });
-            if self.due(done, s.validate_every) {
+            let last = done == self.end() || self.out_of_time(t0);
+            if Self::due(done, s.validate_every, last) {
                 if let Some(point) = self.validate(done, &engine) {
                     progress(TrainEvent::Validated(&point));
                     validation.push(point);
                 }
             }
-            if self.due(done, s.checkpoint_every) {
+            if Self::due(done, s.checkpoint_every, last) {
                 let state = CheckpointState {
                     step: done,
                     settings: s.clone(),
@@ -329,10 +345,13 @@ impl Run<'_> {
                 };
                 crate::store::replace_checkpoint(&ck, |tmp| engine.checkpoint(tmp, &state))?;
             }
+            if last {
+                break;
+            }
         }
         save_model(&engine.model(), &s.net, self.out)?;
         Ok(TrainReport {
-            steps_done: self.end().max(start),
+            steps_done,
             seconds: seconds_before + t0.elapsed().as_secs_f64(),
             final_train_l1: last_loss,
             validation,
