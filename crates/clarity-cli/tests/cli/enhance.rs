@@ -442,3 +442,21 @@ fn enhance_to_nifti_writes_the_sidecar_and_diffusion_tables() {
         assert_eq!(read("er2").unwrap(), read("er").unwrap(), "{ext}");
     }
 }
+
+/// `bench enhance --channels/--depth` times a network of that size (random weights, the model's
+/// input planes) instead of the model: the header names the size and its parameter count, and
+/// the training-step table comes out.
+#[test]
+fn bench_enhance_times_a_network_of_the_size_asked_for() {
+    let args = ["bench", "enhance", "--no-baseline", "--sizes", "32", "--repeats", "1"];
+    let (ok, text) =
+        clarity(&[&args[..], &["--train-steps", "1", "--channels", "8", "--depth", "3"]].concat());
+    assert!(ok, "{text}");
+    // The shipped model's four input planes: head 4·8·9 + 8, one body layer 8·8·9 + 8, tail
+    // 8·9 + 1.
+    assert!(text.contains("8 channels × 3 layers, 4 input channels, 953 parameters"), "{text}");
+    assert!(text.contains("sized by --channels/--depth"), "{text}");
+    assert!(text.contains("| clarity CPU engine |"), "{text}");
+    let (ok, text) = clarity(&[&args[..], &["--train-steps", "0", "--depth", "1"]].concat());
+    assert!(!ok && text.contains("at least 2 layers") && !text.contains("panicked"), "{text}");
+}

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use burn::prelude::*;
 use clap::Args;
 use clarity_models::enhance::cpu::ConvKernel;
-use clarity_models::enhance::EnhanceNetConfig;
+use clarity_models::enhance::{EnhanceNet, EnhanceNetConfig};
 use clarity_models::store::ModelSource;
 
 use super::{median, tempfile_dir};
@@ -47,6 +47,40 @@ pub struct EnhanceBenchArgs {
     /// cpu, cuda or vulkan (the GPU ones need a build with --features cuda / vulkan).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Time a network of this many feature channels instead of the model's, randomly
+    /// initialised with the model's inputs (context, noise plane): to size a network before
+    /// training it, since speed does not depend on the weights.
+    #[arg(long, value_parser = crate::cmd::parse_count)]
+    pub channels: Option<usize>,
+    /// Time a network of this many layers (head and tail included) instead of the model's,
+    /// as --channels (plain 3×3 convolutions throughout).
+    #[arg(long, value_parser = crate::cmd::parse_count)]
+    pub depth: Option<usize>,
+}
+
+/// The model to time: the loaded one, or a randomly initialised network of the width and depth
+/// asked for (written to `work` so the ONNX Runtime baseline reads the same weights).
+fn sized_model(
+    a: &EnhanceBenchArgs,
+    loaded: (EnhanceNet, EnhanceNetConfig, ModelSource),
+    work: &Path,
+    device: &Device,
+) -> anyhow::Result<(EnhanceNet, EnhanceNetConfig, ModelSource)> {
+    if a.channels.is_none() && a.depth.is_none() {
+        return Ok(loaded);
+    }
+    let (_, loaded_cfg, _) = loaded;
+    let cfg = EnhanceNetConfig {
+        channels: a.channels.unwrap_or(loaded_cfg.channels),
+        depth: a.depth.unwrap_or(loaded_cfg.depth),
+        dilations: Vec::new(),
+        ..loaded_cfg
+    };
+    cfg.check().map_err(|why| anyhow::anyhow!("--channels/--depth: {why}"))?;
+    let model = cfg.init(device);
+    let dir = work.join("sized");
+    clarity_models::enhance::train::save_model(&model, &cfg, &dir)?;
+    Ok((model, cfg, ModelSource::Folder(dir)))
 }
 
 /// A deterministic, image-like input in [0, 1]: smooth structure plus fine texture (speed does
@@ -118,17 +152,26 @@ fn run_ort(
 
 pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
     let device = crate::cmd::device(&a.device)?;
-    let (model, cfg, source) = crate::cmd::load_enhance_model(a.model.clone(), &device)?;
+    let work = tempfile_dir()?;
+    let loaded = crate::cmd::load_enhance_model(a.model.clone(), &device)?;
+    let (model, cfg, source) = sized_model(&a, loaded, &work, &device)?;
     let threads = rayon::current_num_threads();
     println!(
-        "network: {} channels × {} layers, {} input channels, {} parameters; {} CPU threads",
+        "network: {} channels × {} layers, {} input channels, {} parameters, {:.2} GFLOP per \
+         256² slice{}; {} CPU threads",
         cfg.channels,
         cfg.depth,
         cfg.in_channels(),
         cfg.parameters(),
+        cfg.flops_per_slice(256, 256) / 1e9,
+        if a.channels.is_some() || a.depth.is_some() {
+            " (sized by --channels/--depth: random weights and the untrained network's zero \
+             tail, so its output is its input and the |Δ| column checks no more than that)"
+        } else {
+            ""
+        },
         threads
     );
-    let work = tempfile_dir()?;
     let mut rows = Vec::new();
     let mut skipped: Option<String> = None;
     for &n in &a.sizes {
