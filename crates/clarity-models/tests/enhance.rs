@@ -252,6 +252,38 @@ fn burn_autodiff_engine_learns() {
     assert!(dir.path().join("checkpoint/model.bpk").is_file(), "burn checkpoint written");
 }
 
+/// burn's engine, what a GPU run trains with, resumes from its checkpoint as the CPU engine
+/// does: a run split by a time budget (0 s: one step a sitting) and by a step ends with the
+/// weights of an uninterrupted one. A GPU run lent 10 minutes a call depends on it.
+#[test]
+fn resumed_burn_training_equals_an_uninterrupted_run() {
+    use clarity_models::enhance::train::train_with_autodiff;
+    let vols: Vec<Volume> = (0..2).map(discs).collect();
+    let device = Device::flex();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let s = TrainSettings { validate_every: 10, checkpoint_every: 10, ..tiny(24) };
+    train_with_autodiff(&s, &vols, &vols, a.path(), &device, &mut |_| {}).unwrap();
+    let (m1, _) = load_model(a.path(), &device).unwrap();
+    let sittings = [
+        TrainSettings { stop_after: Some(13), ..s.clone() },
+        TrainSettings { stop_after_seconds: Some(0.0), ..s.clone() },
+        s.clone(),
+    ];
+    let done: Vec<usize> = sittings
+        .iter()
+        .map(|t| train_with_autodiff(t, &vols, &vols, b.path(), &device, &mut |_| {}))
+        .map(|r| r.unwrap().steps_done)
+        .collect();
+    assert_eq!(done, [13, 14, 24]);
+    let (m2, _) = load_model(b.path(), &device).unwrap();
+    let x = Tensor::<4>::random([1, 3, 20, 20], burn::tensor::Distribution::Default, &device);
+    let (y1, y2) = (m1.forward(x.clone()), m2.forward(x.clone()));
+    let moved: f32 = (y1.clone() - x).abs().max().into_scalar();
+    assert!(moved > 1e-4, "the run did not train ({moved})");
+    let d: f32 = (y1 - y2).abs().max().into_scalar();
+    assert!(d <= 1e-6 * moved.max(1.0), "resumed run differs by {d} (training moved {moved})");
+}
+
 /// `init_from` grows a trained model without changing its output: a wider, deeper network
 /// started from it with a zero learning rate computes what the small one does, on both engines,
 /// and it trains on from there. A model of another context is refused.
