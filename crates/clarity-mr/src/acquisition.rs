@@ -16,7 +16,7 @@
 //!   energy is `f` times smaller, so its per-pixel σ is **`σ·sqrt(f)`**, but it is correlated
 //!   along PE (it lives only in the kept band); the signal in the kept band is unchanged. Per-pixel
 //!   SNR of a flat region therefore rises by `1/sqrt(f)` while resolution along PE falls by `f`
-//!   and the scan is `f` times as long (see [`crate::scan_time`]). `tests/physics.rs` measures this.
+//!   and the scan is `f` times as long (see [`crate::scan_time`]). `tests/it/physics.rs` measures this.
 //!
 //! Partial Fourier keeps only a fraction of the lines on one side of the centre and also lowers
 //! `f`. Motion (random per-line shifts), an N/2 ghost (a phase error on every other line) and a

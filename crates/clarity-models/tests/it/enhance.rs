@@ -474,11 +474,7 @@ fn shipped_model_consistency_keeps_up_with_the_network_on_brain2_at_snr_10() {
     use clarity_models::enhance::consistency::{enhance_consistent, ScanNoise};
     use clarity_mr::fastscan::{foreground_mask, simulate, FastScanSettings};
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = root.join("../shared/data/mri/pyradiomics_brain2/t1.nii.gz");
-    if !path.exists() {
-        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", path.display());
-        return;
-    }
+    let Some(path) = crate::shared_mri("pyradiomics_brain2/t1.nii.gz") else { return };
     let device = Device::flex();
     let (model, cfg) = load_model(&root.join("models/enhance"), &device).unwrap();
     let vol = clarity_io::nifti::read_nifti(&path).unwrap();
@@ -522,11 +518,7 @@ fn shipped_model_consistency_keeps_up_with_the_network_on_brain2_at_snr_10() {
 #[test]
 fn training_pool_without_phantoms_is_the_real_scans() {
     use clarity_models::enhance::sources::load;
-    let mri = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mri");
-    if !mri.exists() {
-        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", mri.display());
-        return;
-    }
+    let Some(mri) = crate::shared_mri("") else { return };
     let (with, val) = load(&mri, true).unwrap();
     let (without, val2) = load(&mri, false).unwrap();
     assert_eq!(with.len(), without.len() + 6);

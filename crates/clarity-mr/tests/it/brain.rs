@@ -1,8 +1,6 @@
 //! Brain phantoms from the three real tissue-map layouts under `../shared/data/mri` give the
 //! contrasts radiologists expect: T1 white > grey > CSF, T2 CSF > grey > white, FLAIR dark CSF.
 
-use std::path::PathBuf;
-
 use clarity_mr::phantom::brain::{BrainContrast, BrainPhantom};
 use clarity_mr::tissue::{Field, Tissue};
 use rand::SeedableRng;
@@ -20,11 +18,7 @@ fn mean_pure(ph: &BrainPhantom, img: &[f32], t: Tissue) -> f32 {
 
 #[test]
 fn brain_phantoms_have_clinical_contrasts() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mri");
-    if !root.is_dir() {
-        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", root.display());
-        return;
-    }
+    let Some(root) = crate::shared_mri("") else { return };
     for name in ["mni152", "itk_kmeans", "colin27"] {
         let ph = BrainPhantom::load(&root.join(name)).unwrap();
         for field in [Field::T1_5, Field::T3] {

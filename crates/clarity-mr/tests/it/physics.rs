@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::shared_mri;
 use clarity_core::{PhaseEncodingDirection, Volume};
 use clarity_mr::acquisition::Sampling;
 use clarity_mr::fastscan::{
@@ -12,16 +13,6 @@ use clarity_mr::fastscan::{
 use clarity_mr::scan_time::Protocol;
 use rand::SeedableRng;
 use rustfft::num_complex::Complex32;
-
-fn shared_mri(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mri").join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("\n**** SKIPPED: {} not found (shared data absent) ****\n", p.display());
-        None
-    }
-}
 
 fn std_of(values: impl Iterator<Item = f32>) -> f64 {
     let v: Vec<f64> = values.map(|x| x as f64).collect();
