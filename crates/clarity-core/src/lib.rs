@@ -30,6 +30,7 @@ mod error;
 mod geometry;
 mod metadata;
 mod stats;
+pub mod testdata;
 mod volume;
 
 pub use error::CoreError;

@@ -3,22 +3,6 @@
 //! place and skips loudly without it.
 
 use clarity_core::Volume;
-use std::path::PathBuf;
-
-fn shared_mri() -> Option<PathBuf> {
-    let dir = std::env::var_os("CLARITY_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if dir.join("README.md").is_file() {
-        Some(dir.join("mri"))
-    } else {
-        eprintln!(
-            "\n**** SKIPPED: shared test data not found at {} (set CLARITY_SHARED_DATA) ****\n",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// The case's test image, built with the script's float32 arithmetic.
 fn test_image(vol: &Volume, reference: &[f32], test: &[serde_json::Value]) -> Vec<f32> {
@@ -42,7 +26,7 @@ fn test_image(vol: &Volume, reference: &[f32], test: &[serde_json::Value]) -> Ve
 
 #[test]
 fn quality_matches_scikit_image_on_real_slices() {
-    let Some(mri) = shared_mri() else { return };
+    let Some(mri) = clarity_core::testdata::shared_mri("") else { return };
     let golden: serde_json::Value =
         serde_json::from_str(include_str!("golden/skimage.json")).unwrap();
     let border = golden["border_px"].as_u64().unwrap() as usize;

@@ -14,15 +14,7 @@ mod study;
 use std::path::PathBuf;
 use std::process::Command;
 
-pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    if dir.join("README.md").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("\n**** SKIPPED: shared test data not found at {} ****\n", dir.display());
-        None
-    }
-}
+pub use clarity_core::testdata::shared_data;
 
 pub fn clarity(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_clarity")).args(args).output().unwrap();
