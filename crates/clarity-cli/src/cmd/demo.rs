@@ -107,6 +107,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         pe: super::PeArg::Auto,
         seed: 0,
         device: "cpu".into(),
+        single_pass: false,
         read: super::ReadArgs::default(),
         frame: super::FrameArg::default(),
         // The demo's own folder: it rewrites what it wrote before (see `out`).

@@ -460,3 +460,40 @@ fn bench_enhance_times_a_network_of_the_size_asked_for() {
     let (ok, text) = clarity(&[&args[..], &["--train-steps", "0", "--depth", "1"]].concat());
     assert!(!ok && text.contains("at least 2 layers") && !text.contains("panicked"), "{text}");
 }
+
+/// `eval enhance --single-pass` scores the one-pass network that `enhance --single-pass` runs:
+/// the JSON says which, and the shipped network's scores differ from the flip ensemble's (a
+/// flag that changed nothing would give identical numbers).
+#[test]
+fn eval_enhance_scores_the_single_pass_network_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 48;
+    // Discs of different brightness on a dim background: structure the network changes.
+    let data: Vec<f32> = (0..n * n * 3)
+        .map(|i| {
+            let (x, y) = ((i % n) as f32, ((i / n) % n) as f32);
+            let d = ((x - 20.0).powi(2) + (y - 26.0).powi(2)).sqrt();
+            let e = ((x - 34.0).powi(2) + (y - 14.0).powi(2)).sqrt();
+            20.0 + if d < 11.0 { 300.0 } else { 0.0 } + if e < 6.0 { 150.0 } else { 0.0 }
+        })
+        .collect();
+    let input = dir.path().join("discs.nii");
+    clarity_io::nifti::write_nifti(&clarity_core::Volume::new([n, n, 3], data).unwrap(), &input)
+        .unwrap();
+    let score = |extra: &[&str]| -> serde_json::Value {
+        let out = dir.path().join(format!("eval{}", extra.len()));
+        let args = ["eval", "enhance", input.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let (ok, text) =
+            clarity(&[&args[..], &["--snr", "20", "--reduction", "0.3"], extra].concat());
+        assert!(ok, "{text}");
+        let json = std::fs::read_to_string(out.join("eval.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&json).unwrap()[0].clone()
+    };
+    let (flips, single) = (score(&[]), score(&["--single-pass"]));
+    assert_eq!(flips["flip_ensemble"], true);
+    assert_eq!(single["flip_ensemble"], false);
+    // The same simulated scan (same seed) for both: only the network's passes differ.
+    assert_eq!(flips["lr"]["psnr_db"], single["lr"]["psnr_db"]);
+    let psnr = |row: &serde_json::Value| row["er_network"]["psnr_db"].as_f64().unwrap();
+    assert!((psnr(&flips) - psnr(&single)).abs() > 1e-4, "{flips}\n{single}");
+}
