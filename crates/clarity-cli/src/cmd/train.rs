@@ -116,10 +116,11 @@ pub struct EnhanceTrainArgs {
     /// the same --steps (and no --stop-after, or a later one) to continue exactly where it stopped.
     #[arg(long, value_parser = super::parse_count)]
     pub stop_after: Option<usize>,
-    /// Stop with a checkpoint after the first step that ends this many minutes into this
-    /// sitting (fractions allowed), keeping the schedule of --steps like --stop-after: for a
-    /// machine lent for a fixed time, where the speed is not known in advance. Run the same
-    /// command again to continue exactly where it stopped.
+    /// Stop with a checkpoint after the first step that ends this many minutes after training
+    /// started (fractions allowed; loading the data comes before and is not counted), keeping
+    /// the schedule of --steps like --stop-after: for a machine lent for a fixed time, where
+    /// the speed is not known in advance. Run the same command again to continue exactly where
+    /// it stopped.
     #[arg(long, value_name = "MINUTES", value_parser = super::parse_positive)]
     pub stop_after_minutes: Option<f64>,
     /// Start from the trained model in this folder (model.safetensors + config.json) instead of
