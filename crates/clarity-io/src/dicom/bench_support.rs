@@ -74,6 +74,72 @@ pub fn diffusion_copies(src: &Path, dst: &Path, gradients: &[(f64, [f64; 3])]) -
     })
 }
 
+/// As [`diffusion_copies`], but each copy carries its b-value and direction only where some
+/// Siemens exports keep them: in the CSA image header ((0029,1010), tags B_value and
+/// DiffusionGradientDirection, none for a zero vector), with no standard diffusion attribute
+/// and no (0019) block. Returns the number of files written.
+pub fn diffusion_copies_csa(
+    src: &Path,
+    dst: &Path,
+    gradients: &[(f64, [f64; 3])],
+) -> Result<usize> {
+    let series = only_series(src)?;
+    write_copies(&series, dst, gradients.len(), |obj, c, _| {
+        let (b, g) = gradients[c];
+        for tag in [
+            tags::DIFFUSION_B_VALUE,
+            tags::DIFFUSION_GRADIENT_ORIENTATION,
+            tags::DIFFUSION_DIRECTIONALITY,
+        ] {
+            obj.remove_element(tag);
+        }
+        let direction: &[f64] = if g == [0.0; 3] { &[] } else { &g };
+        let csa = csa_header(&[("B_value", &[b]), ("DiffusionGradientDirection", direction)]);
+        let creator = DataElement::new(
+            dicom_core::Tag(0x0029, 0x0010),
+            VR::LO,
+            PrimitiveValue::from("SIEMENS CSA HEADER"),
+        );
+        obj.put(creator);
+        obj.put(DataElement::new(
+            dicom_core::Tag(0x0029, 0x1010),
+            VR::OB,
+            PrimitiveValue::from(csa),
+        ));
+        obj.put(DataElement::new(tags::MANUFACTURER, VR::LO, PrimitiveValue::from("SIEMENS")));
+    })
+}
+
+/// A Siemens CSA header (format 2, "SV10") holding the given numeric tags, each value one item
+/// of text, as the scanner writes them.
+fn csa_header(entries: &[(&str, &[f64])]) -> Vec<u8> {
+    let mut out = b"SV10\x04\x03\x02\x01".to_vec();
+    let int = |out: &mut Vec<u8>, v: i32| out.extend_from_slice(&v.to_le_bytes());
+    int(&mut out, entries.len() as i32);
+    int(&mut out, 77);
+    for (name, values) in entries {
+        let mut field = [0u8; 64];
+        field[..name.len()].copy_from_slice(name.as_bytes());
+        out.extend_from_slice(&field);
+        int(&mut out, values.len().max(1) as i32); // VM
+        out.extend_from_slice(b"FD\0\0"); // VR
+        int(&mut out, 0); // SyngoDT
+        int(&mut out, values.len() as i32); // items
+        int(&mut out, 77);
+        for v in *values {
+            let mut text = format!("{v:.8}").into_bytes();
+            text.push(0);
+            let len = text.len() as i32;
+            for x in [len, len, 77, len] {
+                int(&mut out, x);
+            }
+            text.resize(text.len().div_ceil(4) * 4, 0);
+            out.extend_from_slice(&text);
+        }
+    }
+    out
+}
+
 /// The one series under `src`, or an error saying there is none or more than one.
 fn only_series(src: &Path) -> Result<DicomSeries> {
     let mut report = scan(src, SeriesOptions::default())?;

@@ -336,9 +336,10 @@ fn frame_from_top_level(obj: &InMemDicomObject) -> FrameInfo {
 }
 
 /// Diffusion gradient direction (LPS unit vector) from the standard attributes, at the top level
-/// or in an MR Diffusion Sequence there, or from Siemens's private (0019,100E), which is in the
-/// same patient frame. GE's and Philips's private directions are not read: their frames and
-/// sign conventions vary by software version, and a wrong direction is worse than none.
+/// or in an MR Diffusion Sequence there, or from Siemens's private (0019,100E) or, without it,
+/// the CSA image header's DiffusionGradientDirection, both in the same patient frame. GE's and
+/// Philips's private directions are not read: their frames and sign conventions vary by software
+/// version, and a wrong direction is worse than none.
 fn diffusion_direction(obj: &InMemDicomObject) -> Option<[f64; 3]> {
     if let Some(d) = standard_diffusion_direction(obj) {
         return Some(d);
@@ -349,7 +350,17 @@ fn diffusion_direction(obj: &InMemDicomObject) -> Option<[f64; 3]> {
         return Some(d);
     }
     let siemens = get_str(obj, Tag(0x0019, 0x0010)).is_some_and(|c| c.contains("SIEMENS"));
-    siemens.then(|| get_vec::<3>(obj, Tag(0x0019, 0x100E))).flatten().and_then(unit_or_zero)
+    siemens
+        .then(|| get_vec::<3>(obj, Tag(0x0019, 0x100E)))
+        .flatten()
+        .or_else(|| csa_number_list::<3>(obj, "DiffusionGradientDirection"))
+        .and_then(unit_or_zero)
+}
+
+/// The tag `name` of the Siemens CSA image header when it holds exactly `N` numbers.
+fn csa_number_list<const N: usize>(obj: &InMemDicomObject, name: &str) -> Option<[f64; N]> {
+    let csa = super::mosaic::csa_image_header(obj)?;
+    super::mosaic::csa_numbers(&csa, name)?.try_into().ok()
 }
 
 /// DiffusionDirectionality ISOTROPIC or NONE (no direction: a trace image or b = 0) gives the
@@ -382,13 +393,17 @@ fn b_value(obj: &InMemDicomObject) -> Option<f64> {
     if let Some(b) = get_f64(obj, tags::DIFFUSION_B_VALUE) {
         return Some(b);
     }
-    // Siemens CSA-era private tag (0019,100C) and GE's (0043,1039, first value, sometimes with
+    // Siemens's private tag (0019,100C) and GE's (0043,1039, first value, sometimes with
     // 1e9 added as a flag). Only trusted when the private creator block says whose it is.
     let creator = |group: u16, block: u16| get_str(obj, Tag(group, block));
     if creator(0x0019, 0x0010).is_some_and(|c| c.contains("SIEMENS")) {
         if let Some(b) = get_f64(obj, Tag(0x0019, 0x100C)) {
             return Some(b);
         }
+    }
+    // The same value in the CSA image header, which some exports keep without the (0019) block.
+    if let Some([b]) = csa_number_list::<1>(obj, "B_value") {
+        return Some(b);
     }
     if creator(0x0043, 0x0010).is_some_and(|c| c.contains("GEMS")) {
         if let Some(v) = get_multi_f64(obj, Tag(0x0043, 0x1039)).and_then(|v| v.first().copied()) {

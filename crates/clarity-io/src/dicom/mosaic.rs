@@ -42,13 +42,8 @@ pub(crate) fn mosaic_frames(
     if !image_type.iter().any(|v| v == "MOSAIC") {
         return None;
     }
-    let csa = private_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x10)
-        .and_then(|e| e.to_bytes().ok())
-        .map(|b| b.to_vec());
-    let csa_number = |name: &str| -> Option<Vec<f64>> {
-        let items = csa_items(csa.as_deref()?, name)?;
-        items.iter().map(|s| s.trim().parse::<f64>().ok()).collect()
-    };
+    let csa = csa_image_header(obj);
+    let csa_number = |name: &str| csa_numbers(csa.as_deref()?, name);
     let slices = private_element(obj, 0x0019, "SIEMENS MR HEADER", 0x0A)
         .and_then(|e| match e.vr() {
             dicom_core::VR::UN | dicom_core::VR::OB => {
@@ -156,6 +151,20 @@ pub(crate) fn mosaic_slice_header(obj: &mut InMemDicomObject, slice: usize) {
 /// DICOM time.
 fn time_plus_ms(tm: &str, ms: f64) -> Option<String> {
     Some(clarity_core::tm_from_seconds(clarity_core::tm_seconds(tm)? + ms / 1e3))
+}
+
+/// The bytes of a Siemens file's CSA image header ((0029,xx10) of "SIEMENS CSA HEADER").
+pub(crate) fn csa_image_header(obj: &InMemDicomObject) -> Option<Vec<u8>> {
+    let e = private_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x10)?;
+    e.to_bytes().ok().map(|b| b.to_vec())
+}
+
+/// The numbers of the tag `name` in a CSA header; None when it is absent, has no items, or an
+/// item is not a number.
+pub(crate) fn csa_numbers(csa: &[u8], name: &str) -> Option<Vec<f64>> {
+    let items = csa_items(csa, name)?;
+    let numbers: Option<Vec<f64>> = items.iter().map(|s| s.trim().parse::<f64>().ok()).collect();
+    numbers.filter(|v| !v.is_empty())
 }
 
 /// The text items of the tag `name` in a Siemens CSA header (format 2, `SV10`, or 1).

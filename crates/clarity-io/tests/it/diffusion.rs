@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use clarity_core::{cross, dot, mat3_mul_vec};
-use clarity_io::dicom::bench_support::diffusion_copies;
+use clarity_io::dicom::bench_support::{diffusion_copies, diffusion_copies_csa};
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_io::gradients::{diffusion_table, write_diffusion_table};
 use clarity_io::nifti::{read_nifti, write_nifti};
@@ -115,4 +115,28 @@ fn a_derived_dti_series_carries_the_volumes_own_directions() {
     assert_eq!(back.diffusion_directions(), vol.meta.diffusion_directions_lps);
     let Some(run) = dcm2niix(&derived, out.path(), "theirs") else { return };
     assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"), &turned);
+}
+
+/// A Siemens series whose b-values and directions are only in the CSA image header (no standard
+/// attributes, no (0019) block) gives the same tables, as dcm2niix reads them from there too.
+#[test]
+fn directions_only_in_the_siemens_csa_header_are_read() {
+    let Some(data) = shared_data() else { return };
+    let study = tempfile::tempdir().unwrap();
+    diffusion_copies_csa(&data.join("dicom/series/mr_brain_20"), study.path(), &GRADIENTS).unwrap();
+    let report = scan(study.path(), SeriesOptions::default()).unwrap();
+    assert_eq!(report.series.len(), 1, "{:?}", report.errors);
+    let series = &report.series[0];
+    let expected: Vec<[f64; 3]> = GRADIENTS.iter().map(|g| g.1).collect();
+    assert_eq!(series.diffusion_directions(), expected);
+    let vol = series.load().unwrap();
+    let table = diffusion_table(&vol).expect("a diffusion-weighted series");
+
+    let out = tempfile::tempdir().unwrap();
+    let nifti = out.path().join("ours.nii");
+    write_nifti(&vol, &nifti).unwrap();
+    write_diffusion_table(&table, &nifti).unwrap();
+    assert_table("clarity", &nifti, read_tables(out.path(), "ours"), &GRADIENTS);
+    let Some(run) = dcm2niix(study.path(), out.path(), "theirs") else { return };
+    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"), &GRADIENTS);
 }
