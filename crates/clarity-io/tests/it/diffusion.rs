@@ -1,9 +1,9 @@
 //! Diffusion tables: the b-values and gradient directions of a DWI series, written as FSL
 //! `.bval`/`.bvec`, against the directions put in the files and against dcm2niix's tables.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use clarity_core::{cross, dot, mat3_mul_vec};
+use clarity_core::{cross, dot, mat3_mul_vec, Volume};
 use clarity_io::dicom::bench_support::{diffusion_copies, diffusion_copies_csa};
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_io::gradients::{diffusion_table, write_diffusion_table};
@@ -68,6 +68,20 @@ fn assert_table(
     }
 }
 
+/// Our tables for `vol` (beside `out/ours.nii`) and dcm2niix's for the files in `study`
+/// (`out/theirs.*`), each checked against [`GRADIENTS`]; the two NIfTI paths, or None when
+/// dcm2niix is not installed (after checking ours).
+fn check_both_tables(vol: &Volume, study: &Path, out: &Path) -> Option<(PathBuf, PathBuf)> {
+    let table = diffusion_table(vol).expect("a diffusion-weighted series");
+    let nifti = out.join("ours.nii");
+    write_nifti(vol, &nifti).unwrap();
+    write_diffusion_table(&table, &nifti).unwrap();
+    assert_table("clarity", &nifti, read_tables(out, "ours"), &GRADIENTS);
+    let run = dcm2niix(study, out, "theirs")?;
+    assert_table("dcm2niix", &run.nifti, read_tables(out, "theirs"), &GRADIENTS);
+    Some((nifti, run.nifti))
+}
+
 #[test]
 fn bval_and_bvec_hold_the_files_directions_as_dcm2niix_writes_them() {
     let Some(data) = shared_data() else { return };
@@ -77,20 +91,12 @@ fn bval_and_bvec_hold_the_files_directions_as_dcm2niix_writes_them() {
     assert_eq!(report.series.len(), 1, "{:?}", report.errors);
     let vol = report.series[0].load().unwrap();
     assert_eq!(vol.frames, 4);
-    let table = diffusion_table(&vol).expect("a diffusion-weighted series");
-
     let out = tempfile::tempdir().unwrap();
-    let nifti = out.path().join("ours.nii");
-    write_nifti(&vol, &nifti).unwrap();
-    write_diffusion_table(&table, &nifti).unwrap();
-    assert_table("clarity", &nifti, read_tables(out.path(), "ours"), &GRADIENTS);
-
-    let Some(run) = dcm2niix(study.path(), out.path(), "theirs") else { return };
-    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"), &GRADIENTS);
+    let Some((nifti, theirs)) = check_both_tables(&vol, study.path(), out.path()) else { return };
     // The two grids differ in handedness (dcm2niix stores rows bottom-up), so both of FSL's
     // cases are checked: x negated for ours, kept for dcm2niix's.
     let ours = read_nifti(&nifti).unwrap().direction;
-    let theirs = read_nifti(&run.nifti).unwrap().direction;
+    let theirs = read_nifti(&theirs).unwrap().direction;
     assert!(det(&ours) > 0.0 && det(&theirs) < 0.0, "{ours:?} / {theirs:?}");
 }
 
@@ -129,14 +135,6 @@ fn directions_only_in_the_siemens_csa_header_are_read() {
     let series = &report.series[0];
     let expected: Vec<[f64; 3]> = GRADIENTS.iter().map(|g| g.1).collect();
     assert_eq!(series.diffusion_directions(), expected);
-    let vol = series.load().unwrap();
-    let table = diffusion_table(&vol).expect("a diffusion-weighted series");
-
     let out = tempfile::tempdir().unwrap();
-    let nifti = out.path().join("ours.nii");
-    write_nifti(&vol, &nifti).unwrap();
-    write_diffusion_table(&table, &nifti).unwrap();
-    assert_table("clarity", &nifti, read_tables(out.path(), "ours"), &GRADIENTS);
-    let Some(run) = dcm2niix(study.path(), out.path(), "theirs") else { return };
-    assert_table("dcm2niix", &run.nifti, read_tables(out.path(), "theirs"), &GRADIENTS);
+    check_both_tables(&series.load().unwrap(), study.path(), out.path());
 }
