@@ -231,6 +231,7 @@ pub fn header_from_object(path: &Path, obj: &DefaultDicomObject, has_pixels: boo
         obj.get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).and_then(|e| e.items()).unwrap_or(&[]);
 
     let base = frame_from_top_level(obj);
+    meta.b_value_s_per_mm2 = base.b_value;
     let (rows, columns) =
         (get_u32(obj, tags::ROWS).unwrap_or(0), get_u32(obj, tags::COLUMNS).unwrap_or(0));
     let mut mosaic = None;
@@ -357,8 +358,15 @@ fn diffusion_direction(obj: &InMemDicomObject) -> Option<[f64; 3]> {
         .and_then(unit_or_zero)
 }
 
-/// The tag `name` of the Siemens CSA image header when it holds exactly `N` numbers.
+/// The tag `name` of the Siemens CSA image header when it holds exactly `N` numbers. Looked
+/// for in Siemens files only: finding the header's private block costs a search of the group,
+/// which every other file of a folder scan would pay for nothing.
 fn csa_number_list<const N: usize>(obj: &InMemDicomObject, name: &str) -> Option<[f64; N]> {
+    let siemens = get_str(obj, tags::MANUFACTURER)
+        .is_some_and(|m| m.to_ascii_uppercase().contains("SIEMENS"));
+    if !siemens {
+        return None;
+    }
     let csa = super::mosaic::csa_image_header(obj)?;
     super::mosaic::csa_numbers(&csa, name)?.try_into().ok()
 }
@@ -490,7 +498,8 @@ fn read_metadata(obj: &InMemDicomObject) -> Metadata {
         inversion_time_ms: get_f64(obj, tags::INVERSION_TIME),
         flip_angle_deg: get_f64(obj, tags::FLIP_ANGLE),
         echo_train_length: get_f64(obj, tags::ECHO_TRAIN_LENGTH),
-        b_value_s_per_mm2: b_value(obj),
+        // Read with the top-level frame ([`header_from_object`]), not a second time here.
+        b_value_s_per_mm2: None,
         // Per frame, so set when a series is stacked (`DicomSeries::load`).
         diffusion_directions_lps: Vec::new(),
         acquisition_matrix: acq,
