@@ -58,18 +58,14 @@ pub struct EnhanceBenchArgs {
     pub depth: Option<usize>,
 }
 
-/// The model to time: the loaded one, or a randomly initialised network of the width and depth
-/// asked for (written to `work` so the ONNX Runtime baseline reads the same weights).
+/// A randomly initialised network of the width and depth asked for, with `loaded_cfg`'s inputs
+/// (written to `work` so the ONNX Runtime baseline reads the same weights).
 fn sized_model(
     a: &EnhanceBenchArgs,
-    loaded: (EnhanceNet, EnhanceNetConfig, ModelSource),
+    loaded_cfg: EnhanceNetConfig,
     work: &Path,
     device: &Device,
 ) -> anyhow::Result<(EnhanceNet, EnhanceNetConfig, ModelSource)> {
-    if a.channels.is_none() && a.depth.is_none() {
-        return Ok(loaded);
-    }
-    let (_, loaded_cfg, _) = loaded;
     let cfg = EnhanceNetConfig {
         channels: a.channels.unwrap_or(loaded_cfg.channels),
         depth: a.depth.unwrap_or(loaded_cfg.depth),
@@ -154,7 +150,9 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
     let device = crate::cmd::device(&a.device)?;
     let work = tempfile_dir()?;
     let loaded = crate::cmd::load_enhance_model(a.model.clone(), &device)?;
-    let (model, cfg, source) = sized_model(&a, loaded, &work, &device)?;
+    let sized = a.channels.is_some() || a.depth.is_some();
+    let (model, cfg, source) =
+        if sized { sized_model(&a, loaded.1, &work, &device)? } else { loaded };
     let threads = rayon::current_num_threads();
     println!(
         "network: {} channels × {} layers, {} input channels, {} parameters, {:.2} GFLOP per \
@@ -164,7 +162,7 @@ pub fn run(a: EnhanceBenchArgs) -> anyhow::Result<()> {
         cfg.in_channels(),
         cfg.parameters(),
         cfg.flops_per_slice(256, 256) / 1e9,
-        if a.channels.is_some() || a.depth.is_some() {
+        if sized {
             " (sized by --channels/--depth: random weights and the untrained network's zero \
              tail, so its output is its input and the |Δ| column checks no more than that)"
         } else {
