@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use clarity_core::{cross, dot, mat3_mul_vec, Volume};
-use clarity_io::dicom::bench_support::{diffusion_copies, diffusion_copies_csa};
+use clarity_io::dicom::bench_support::{
+    diffusion_copies, diffusion_copies_csa, enhanced_diffusion_copy,
+};
 use clarity_io::dicom::{scan, write_derived_series, SeriesOptions};
 use clarity_io::gradients::{diffusion_table, write_diffusion_table};
 use clarity_io::nifti::{read_nifti, write_nifti};
@@ -137,4 +139,41 @@ fn directions_only_in_the_siemens_csa_header_are_read() {
     assert_eq!(series.diffusion_directions(), expected);
     let out = tempfile::tempdir().unwrap();
     check_both_tables(&series.load().unwrap(), study.path(), out.path());
+}
+
+/// One Enhanced MR file holding the whole DWI (as Philips exports it; b-values and directions
+/// in the per-frame functional groups) reads as the same series in single-frame files: the same
+/// grid, voxels and directions, and tables that dcm2niix agrees with.
+#[test]
+fn an_enhanced_mr_diffusion_file_reads_as_its_single_frame_twin() {
+    let Some(data) = shared_data() else { return };
+    let src = data.join("dicom/series/mr_brain_20");
+    let dir = tempfile::tempdir().unwrap();
+    let enhanced = dir.path().join("enhanced");
+    let frames = enhanced_diffusion_copy(&src, &enhanced.join("dwi.dcm"), &GRADIENTS).unwrap();
+    assert_eq!(frames, 80);
+    let classic = dir.path().join("classic");
+    diffusion_copies(&src, &classic, &GRADIENTS).unwrap();
+    let only = |path: &Path| {
+        let mut report = scan(path, SeriesOptions::default()).unwrap();
+        assert_eq!(report.series.len(), 1, "{path:?}: {:?}", report.errors);
+        report.series.remove(0)
+    };
+    let (series, twin) = (only(&enhanced), only(&classic));
+    assert_eq!(series.headers.len(), 1, "one file");
+    let expected: Vec<[f64; 3]> = GRADIENTS.iter().map(|g| g.1).collect();
+    assert_eq!(series.diffusion_directions(), expected);
+    let (vol, twin) = (series.load().unwrap(), twin.load().unwrap());
+    assert_eq!((vol.dims, vol.frames), (twin.dims, twin.frames));
+    assert!(vol.data == twin.data, "voxels differ from the single-frame series'");
+    // The functional groups store positions to 6 decimals.
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(close(&vol.spacing_mm, &twin.spacing_mm), "{:?}", vol.spacing_mm);
+    assert!(close(&vol.origin_mm, &twin.origin_mm), "{:?}", vol.origin_mm);
+    assert!(close(vol.direction.as_flattened(), twin.direction.as_flattened()));
+    let out = tempfile::tempdir().unwrap();
+    let Some((_, theirs)) = check_both_tables(&vol, &enhanced, out.path()) else { return };
+    // dcm2niix orders the frames by the Dimension Index Values into the same four volumes.
+    let theirs = read_nifti(&theirs).unwrap();
+    assert_eq!((theirs.dims, theirs.frames), (vol.dims, vol.frames), "dcm2niix's volume");
 }
