@@ -139,8 +139,50 @@ pub fn load_weights<C: DeserializeOwned, M: Module>(
     };
     let cfg: C = serde_json::from_str(&text).map_err(|e| ck_err(&cfg_path, e))?;
     let mut model = init(&cfg);
-    model.load_from(&mut store).map_err(|e| ck_err(&weights_path, e))?;
+    model
+        .load_from(&mut store)
+        .map_err(|e| ck_err(&weights_path, mismatch_summary(&e.to_string(), &cfg_path)))?;
     Ok((model, cfg))
+}
+
+/// burn's load error, shortened where it lists shape mismatches: it names every tensor of the
+/// network (two dozen for the shipped enhancer, several thousand characters), so the first one
+/// and a count say it, with the likely cause: `config.json` and the weights are not one model.
+fn mismatch_summary(error: &str, cfg_path: &Path) -> String {
+    let count = error.matches("ShapeMismatch").count();
+    // The first mismatch's text, up to the brace that closes it.
+    let first = error.find("ShapeMismatch").and_then(|start| {
+        let mut depth = 0i32;
+        for (i, c) in error[start..].char_indices() {
+            depth += match c {
+                '{' => 1,
+                '}' => -1,
+                _ => 0,
+            };
+            if c == '}' && depth == 0 {
+                return Some(&error[start..=start + i]);
+            }
+        }
+        None
+    });
+    let (Some(first), true) = (first, count > 0) else { return error.to_string() };
+    // `ShapeMismatch { path: "head.weight", expected: Shape { dims: [64, 4, 3, 3] }, found: ...`
+    let field = |name: &str| {
+        let at = first.find(name)? + name.len();
+        let text = &first[at..];
+        let open = text.find('[')?;
+        let close = text.find(']')?;
+        Some(text[open..=close].to_string())
+    };
+    let path = first.split('"').nth(1).unwrap_or("?");
+    let more = if count > 1 { format!(" (and {} more tensors)", count - 1) } else { String::new() };
+    format!(
+        "the weights do not fit the network {} describes: {path} is {} in the file, the \
+         network needs {}{more}. Are config.json and model.safetensors from one model?",
+        cfg_path.display(),
+        field("found:").unwrap_or_else(|| "?".into()),
+        field("expected:").unwrap_or_else(|| "?".into()),
+    )
 }
 
 /// What a checkpoint remembers besides the weights and optimizer: the step reached, the settings
@@ -265,6 +307,27 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn weights_that_do_not_fit_config_json_say_so_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = burn::prelude::Device::default();
+        let small = crate::enhance::model::EnhanceNetConfig::new(1, 8, 3);
+        save_weights(&small.init(&device), &small, dir.path()).unwrap();
+        let wider = crate::enhance::model::EnhanceNetConfig { channels: 16, ..small.clone() };
+        std::fs::write(dir.path().join("config.json"), serde_json::to_string(&wider).unwrap())
+            .unwrap();
+        let source = ModelSource::Folder(dir.path().to_path_buf());
+        let err =
+            load_weights(&source, |c: &crate::enhance::model::EnhanceNetConfig| c.init(&device))
+                .err()
+                .expect("16-channel network, 8-channel weights")
+                .to_string();
+        assert!(err.contains("model.safetensors: the weights do not fit"), "{err}");
+        assert!(err.contains("head.weight is [8, 3, 3, 3] in the file"), "{err}");
+        assert!(err.contains("needs [16, 3, 3, 3] (and "), "{err}");
+        assert!(err.len() < 400 && !err.contains('\n'), "{err}");
     }
 
     #[test]
