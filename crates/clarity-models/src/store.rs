@@ -321,8 +321,7 @@ mod tests {
         let source = ModelSource::Folder(dir.path().to_path_buf());
         let err =
             load_weights(&source, |c: &crate::enhance::model::EnhanceNetConfig| c.init(&device))
-                .err()
-                .expect("16-channel network, 8-channel weights")
+                .expect_err("16-channel network, 8-channel weights")
                 .to_string();
         assert!(err.contains("model.safetensors: the weights do not fit"), "{err}");
         assert!(err.contains("head.weight is [8, 3, 3, 3] in the file"), "{err}");
