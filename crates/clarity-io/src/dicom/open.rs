@@ -153,9 +153,9 @@ const SHORT_VRS: [&[u8; 2]; 21] = [
 ];
 
 /// The first element (or item) of the file in `src` (`file_len` bytes) whose defined length
-/// runs past the end of the file and is over 16 MiB, described for an error message; None when every length
-/// checked fits or the walk cannot tell. With `stop_at_pixel_data` the walk ends at the Pixel
-/// Data element (a header read does not read it).
+/// is over 16 MiB and runs past the end of the file, described for an error message; None
+/// when every length checked fits or the walk cannot tell. With `stop_at_pixel_data` the walk
+/// ends at the Pixel Data element (a header read does not read it).
 pub(crate) fn overlong_element<R: Read + Seek>(
     src: &mut BufReader<R>,
     file_len: u64,
