@@ -1,7 +1,8 @@
 //! Mutation check of the readers: every DICOM and NIfTI file under a folder, damaged many ways
 //! ([`clarity_io::damage::damage`]: bytes overwritten, mostly in the header; truncated; a field
-//! set to an extreme; a run repeated or removed), must give a volume or an error, never a panic. Prints each panic with the file, the mutation's seed and
-//! the message, and exits non-zero when there was one.
+//! set to an extreme; a run repeated or removed), must give a volume or an error, never a
+//! panic. Prints each panic with the file, the mutation's seed and the message, keeps the
+//! damaged copy, and exits non-zero when there was one.
 //!
 //! `cargo run --release -p clarity-io --example mutate_corpus -- ../shared/data 200`
 //! (200 mutations per file; a file's mutations are the same on every run).
