@@ -1,6 +1,7 @@
 //! Reading: NIfTI-1 and NIfTI-2 headers in either byte order, gzipped or not, single files and
 //! pairs; the affine chosen as nibabel chooses it (sform, then qform, then the centred fallback).
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
@@ -10,27 +11,40 @@ use super::names::pair_files;
 use super::{nifti_err, NiftiImage, NiftiType};
 use crate::error::{IoError, Result};
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw =
-        std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| nifti_err(path, format!("gzip stream is corrupt: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
+/// A file's bytes as stored (still gzipped when it is).
+fn read_raw(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })
+}
+
+/// The first `limit` bytes of the file whose stored bytes are `raw`, inflated when gzipped.
+///
+/// Why a limit: the header says how many bytes the image needs, and a small gzipped file can
+/// inflate to gigabytes (deflate reaches ~1000:1 on zeros), so a damaged or hostile file must
+/// not be inflated further than its header asks. The caller asks one byte more than it needs,
+/// so that a stream of exactly that length is read to its end, where the CRC is checked (flate2
+/// also checked it without the extra byte in the test below, but that depends on where its
+/// reads end).
+fn inflate<'a>(path: &Path, raw: &'a [u8], limit: usize) -> Result<Cow<'a, [u8]>> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Cow::Borrowed(&raw[..raw.len().min(limit)]));
     }
+    let mut out = Vec::with_capacity(limit.min(raw.len().saturating_mul(4)));
+    flate2::read::MultiGzDecoder::new(raw)
+        .take(limit as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| nifti_err(path, format!("gzip stream is corrupt: {e}")))?;
+    Ok(Cow::Owned(out))
 }
 
 /// Parse a NIfTI-1 or NIfTI-2 image (gzipped or not): a single `.nii` file, or a pair of
 /// `.hdr` + `.img` files named by either half.
 pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
     let pair = pair_files(path).transpose()?;
-    let b = read_bytes(pair.as_ref().map_or(path, |(header, _)| header))?;
     // Errors about the header name the file that holds it.
     let path = pair.as_ref().map_or(path, |(header, _)| header.as_path());
+    let raw = read_raw(path)?;
+    // The largest header (NIfTI-2); the voxels are inflated once it says how many there are.
+    let b = inflate(path, &raw, 540)?;
     if b.len() < 348 {
         return Err(nifti_err(
             path,
@@ -148,13 +162,13 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
         .ok_or_else(|| {
             nifti_err(path, format!("dimensions {shape:?} hold more bytes than can be addressed"))
         })?;
-    let voxel_file;
+    let voxel_raw;
     let (b, path) = match &pair {
         Some((_, voxels)) => {
-            voxel_file = read_bytes(voxels)?;
-            (&voxel_file, voxels.as_path())
+            voxel_raw = read_raw(voxels)?;
+            (inflate(voxels, &voxel_raw, need.saturating_add(1))?, voxels.as_path())
         }
-        None => (&b, path),
+        None => (inflate(path, &raw, need.saturating_add(1))?, path),
     };
     if b.len() < need {
         return Err(nifti_err(
@@ -324,4 +338,47 @@ pub fn read_nifti(path: &Path) -> Result<Volume> {
         });
     }
     Ok(vol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzipped_file_is_inflated_only_as_far_as_asked() {
+        let path = Path::new("zeros.nii.gz");
+        // 64 MiB of zeros stored in ~64 KiB: only the asked 1000 bytes come out.
+        let bomb = gzip(&vec![0u8; 64 << 20]);
+        assert!(bomb.len() < 1 << 20);
+        assert_eq!(inflate(path, &bomb, 1000).unwrap().len(), 1000);
+        // Plain bytes pass through, cut to the limit, without a copy.
+        let plain = [7u8; 10];
+        assert!(matches!(inflate(path, &plain, 4).unwrap(), Cow::Borrowed(b) if b == [7; 4]));
+    }
+
+    /// Inflating no further than the image needs still reads a stream of exactly that length
+    /// to its end: a damaged CRC is caught.
+    #[test]
+    fn a_damaged_crc_is_still_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let vol = Volume::new([4, 4, 2], (0..32).map(|v| v as f32).collect()).unwrap();
+        let plain = dir.path().join("v.nii");
+        crate::nifti::write_nifti(&vol, &plain).unwrap();
+        let mut gz = gzip(&std::fs::read(&plain).unwrap());
+        let path = dir.path().join("v.nii.gz");
+        std::fs::write(&path, &gz).unwrap();
+        assert_eq!(crate::nifti::read_nifti(&path).unwrap().data, vol.data);
+        let crc = gz.len() - 8;
+        gz[crc] ^= 0xff;
+        std::fs::write(&path, &gz).unwrap();
+        let err = crate::nifti::read_nifti(&path).unwrap_err().to_string();
+        assert!(err.contains("gzip stream is corrupt"), "{err}");
+    }
 }
