@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
+use burn::store::{ApplyError, BurnpackStore, ModuleSnapshot, SafetensorsStore};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -124,65 +124,49 @@ pub fn load_weights<C: DeserializeOwned, M: Module>(
     init: impl FnOnce(&C) -> M,
 ) -> Result<(M, C), TrainError> {
     // The paths name the files in errors; a built-in copy is named by where it came from.
+    // Validation is ours (`mismatch_summary`), from burn's list of what did not fit.
     let (cfg_path, weights_path, text, mut store) = match source {
         ModelSource::Folder(dir) => {
             let (cfg_path, weights_path) = (source.config_path(), dir.join("model.safetensors"));
             let text = std::fs::read_to_string(&cfg_path).map_err(|e| ck_err(&cfg_path, e))?;
-            let store = SafetensorsStore::from_file(&weights_path);
+            let store = SafetensorsStore::from_file(&weights_path).validate(false);
             (cfg_path, weights_path, text, store)
         }
         ModelSource::BuiltIn(b) => {
             let dir = Path::new(b.origin);
-            let store = SafetensorsStore::from_bytes(Some(b.safetensors.to_vec()));
+            let store = SafetensorsStore::from_bytes(Some(b.safetensors.to_vec())).validate(false);
             (source.config_path(), dir.join("model.safetensors"), b.config_json.to_string(), store)
         }
     };
     let cfg: C = serde_json::from_str(&text).map_err(|e| ck_err(&cfg_path, e))?;
     let mut model = init(&cfg);
-    model
-        .load_from(&mut store)
-        .map_err(|e| ck_err(&weights_path, mismatch_summary(&e.to_string(), &cfg_path)))?;
+    let applied = model.load_from(&mut store).map_err(|e| ck_err(&weights_path, e))?;
+    if let Some(why) = mismatch_summary(&applied.errors, &cfg_path) {
+        return Err(ck_err(&weights_path, why));
+    }
     Ok((model, cfg))
 }
 
-/// burn's load error, shortened where it lists shape mismatches: it names every tensor of the
-/// network (two dozen for the shipped enhancer, several thousand characters), so the first one
-/// and a count say it, with the likely cause: `config.json` and the weights are not one model.
-fn mismatch_summary(error: &str, cfg_path: &Path) -> String {
-    let count = error.matches("ShapeMismatch").count();
-    // The first mismatch's text, up to the brace that closes it.
-    let first = error.find("ShapeMismatch").and_then(|start| {
-        let mut depth = 0i32;
-        for (i, c) in error[start..].char_indices() {
-            depth += match c {
-                '{' => 1,
-                '}' => -1,
-                _ => 0,
-            };
-            if c == '}' && depth == 0 {
-                return Some(&error[start..=start + i]);
-            }
-        }
-        None
-    });
-    let (Some(first), true) = (first, count > 0) else { return error.to_string() };
-    // `ShapeMismatch { path: "head.weight", expected: Shape { dims: [64, 4, 3, 3] }, found: ...`
-    let field = |name: &str| {
-        let at = first.find(name)? + name.len();
-        let text = &first[at..];
-        let open = text.find('[')?;
-        let close = text.find(']')?;
-        Some(text[open..=close].to_string())
+/// What did not fit when the weights were applied, in one line (None when all did). burn's own
+/// validation error lists every tensor (two dozen for the shipped enhancer, several thousand
+/// characters), so the first one and a count say it, with the likely cause of a shape
+/// mismatch: `config.json` and the weights are not one model.
+fn mismatch_summary(errors: &[ApplyError], cfg_path: &Path) -> Option<String> {
+    let first = errors.first()?;
+    let more = match errors.len() {
+        1 => String::new(),
+        n => format!(" (and {} more tensors)", n - 1),
     };
-    let path = first.split('"').nth(1).unwrap_or("?");
-    let more = if count > 1 { format!(" (and {} more tensors)", count - 1) } else { String::new() };
-    format!(
-        "the weights do not fit the network {} describes: {path} is {} in the file, the \
-         network needs {}{more}. Are config.json and model.safetensors from one model?",
-        cfg_path.display(),
-        field("found:").unwrap_or_else(|| "?".into()),
-        field("expected:").unwrap_or_else(|| "?".into()),
-    )
+    Some(match first {
+        ApplyError::ShapeMismatch { path, expected, found } => format!(
+            "the weights do not fit the network {} describes: {path} is {:?} in the file, the \
+             network needs {:?}{more}. Are config.json and model.safetensors from one model?",
+            cfg_path.display(),
+            found.as_slice(),
+            expected.as_slice(),
+        ),
+        other => format!("{other}{more}"),
+    })
 }
 
 /// What a checkpoint remembers besides the weights and optimizer: the step reached, the settings
