@@ -12,7 +12,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use super::header::{error_chain, open};
 use super::series::{scan, DicomSeries, SeriesOptions, SliceRef};
-use super::write::new_uid;
+use super::write::{ds, new_uid, write_object};
 use crate::error::{IoError, Result};
 
 /// Write `copies` copies of the series in `src` into `dst`, each copy shifted along the slice
@@ -163,10 +163,7 @@ pub fn enhanced_diffusion_copy(
         obj.remove_element(tag);
     }
     let text = |tag, vr, value: &str| DataElement::new(tag, vr, PrimitiveValue::from(value));
-    let numbers = |tag, values: &[f64]| {
-        let v: Vec<String> = values.iter().map(|x| format!("{x:.6}")).collect();
-        DataElement::new(tag, VR::DS, PrimitiveValue::Strs(v.into()))
-    };
+    let numbers = |tag, values: &[f64]| DataElement::new(tag, VR::DS, ds(values));
     let group = |elements: Vec<DataElement<InMemDicomObject>>| {
         InMemDicomObject::from_element_iter(elements)
     };
@@ -257,7 +254,6 @@ pub fn enhanced_diffusion_copy(
         dimension(tags::DIFFUSION_B_VALUE, tags::MR_DIFFUSION_SEQUENCE),
     ];
     let n_frames = frames.len();
-    let sop = new_uid();
     obj.put(DataElement::new(
         tags::DIMENSION_INDEX_SEQUENCE,
         VR::SQ,
@@ -271,23 +267,17 @@ pub fn enhanced_diffusion_copy(
     ));
     obj.put(text(tags::NUMBER_OF_FRAMES, VR::IS, &n_frames.to_string()));
     obj.put(text(tags::MANUFACTURER, VR::LO, "Philips Medical Systems"));
-    obj.put(text(tags::SOP_CLASS_UID, VR::UI, uids::ENHANCED_MR_IMAGE_STORAGE));
-    obj.put(text(tags::SOP_INSTANCE_UID, VR::UI, &sop));
     obj.put(text(tags::SERIES_INSTANCE_UID, VR::UI, &new_uid()));
     obj.put(text(tags::INSTANCE_NUMBER, VR::IS, "1"));
     let pixels: Vec<u8> =
         (0..gradients.len()).flat_map(|_| slice_pixels.iter().flatten()).copied().collect();
     obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::from(pixels)));
-    let meta = obj.meta_mut();
-    meta.media_storage_sop_class_uid = uids::ENHANCED_MR_IMAGE_STORAGE.to_string();
-    meta.media_storage_sop_instance_uid = sop;
-    meta.transfer_syntax = uids::EXPLICIT_VR_LITTLE_ENDIAN.to_string();
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|source| IoError::Write { path: parent.to_path_buf(), source })?;
     }
-    obj.write_to_file(dst)
-        .map_err(|e| IoError::DicomWrite { path: dst.to_path_buf(), reason: error_chain(&e) })?;
+    // New SOP instance UID and file meta; an existing file is not overwritten.
+    write_object(obj.into_inner(), uids::ENHANCED_MR_IMAGE_STORAGE, dst)?;
     Ok(n_frames)
 }
 

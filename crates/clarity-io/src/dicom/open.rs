@@ -18,7 +18,7 @@ use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
 use dicom_object::mem::InMemDicomObject;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 
@@ -188,10 +188,13 @@ pub(crate) fn overlong_element<R: Read + Seek>(
             walk.skip(len as i64)?;
         }
     }
+    // Retired from the standard, but archives still hold such files.
+    #[allow(deprecated)]
+    const BIG_ENDIAN: &str = uids::EXPLICIT_VR_BIG_ENDIAN;
     match transfer_syntax.as_str() {
-        "1.2.840.10008.1.2" => walk.explicit = false,
+        uids::IMPLICIT_VR_LITTLE_ENDIAN => walk.explicit = false,
         // Big endian, deflated: lengths are not where this walk reads them.
-        "1.2.840.10008.1.2.2" | "1.2.840.10008.1.2.1.99" => return None,
+        BIG_ENDIAN | uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN => return None,
         _ => {}
     }
     let data_set_start = walk.pos;

@@ -49,7 +49,7 @@ pub fn choose_rescale(vol: &Volume) -> Rescale {
 
 /// Decimal strings (DS): as many digits as fit the 16-character limit, so rescale slopes and
 /// positions keep their precision.
-fn ds(values: &[f64]) -> PrimitiveValue {
+pub(crate) fn ds(values: &[f64]) -> PrimitiveValue {
     let one = |v: f64| -> String {
         if v == 0.0 || !v.is_finite() {
             return "0".into();
@@ -448,7 +448,11 @@ fn put_slice(obj: &mut InMemDicomObject, vol: &Volume, t: usize, k: usize, resca
 }
 
 /// Give `obj` a new SOP instance UID and file meta, and write it to `path` unless it exists.
-fn write_object(mut obj: InMemDicomObject, sop_class: &str, path: &Path) -> Result<PathBuf> {
+pub(crate) fn write_object(
+    mut obj: InMemDicomObject,
+    sop_class: &str,
+    path: &Path,
+) -> Result<PathBuf> {
     let sop_uid = new_uid();
     put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, sop_class);
     put_str(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop_uid);
