@@ -7,35 +7,17 @@
 //! `cargo run --release -p clarity-io --example mutate_corpus -- ../shared/data 200`
 //! (200 mutations per file; a file's mutations are the same on every run).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use clarity_io::damage::Outcome;
 use rayon::prelude::*;
-
-fn files(root: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            let name = p.to_string_lossy().to_ascii_lowercase();
-            let big = std::fs::metadata(p).map(|m| m.len() > 8 << 20).unwrap_or(true);
-            !big && (name.ends_with(".dcm")
-                || name.ends_with(".nii")
-                || name.ends_with(".nii.gz")
-                || name.contains("/wg04/"))
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let root = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("../shared/data"));
     let per_file: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
-    let list = files(&root);
+    let list = clarity_io::damage::corpus_files(&root);
     eprintln!("{} files under {}, {per_file} mutations each", list.len(), root.display());
     // Panics are what this looks for; keep the default hook from printing each one twice.
     std::panic::set_hook(Box::new(|_| {}));
@@ -45,28 +27,15 @@ fn main() {
     list.par_iter().enumerate().for_each(|(n, path)| {
         let Ok(bytes) = std::fs::read(path) else { return };
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let nifti = name.ends_with(".nii") || name.ends_with(".nii.gz");
         for seed in 0..per_file {
             let damaged = clarity_io::damage::damage(&bytes, seed * 1_000_003 + n as u64);
             let tmp = dir.join(format!("{n}_{seed}_{name}"));
             std::fs::write(&tmp, &damaged).expect("write the damaged copy");
-            let result = std::panic::catch_unwind(|| {
-                if nifti {
-                    clarity_io::nifti::read_nifti(&tmp).map(|_| ())
-                } else {
-                    clarity_io::dicom::read_series(&tmp, Default::default()).map(|_| ())
-                }
-            });
-            match result {
-                Ok(Ok(())) => drop(reads.fetch_add(1, Ordering::Relaxed)),
-                Ok(Err(_)) => drop(errors.fetch_add(1, Ordering::Relaxed)),
-                Err(p) => {
+            match clarity_io::damage::read_damaged(&tmp) {
+                Outcome::Read => drop(reads.fetch_add(1, Ordering::Relaxed)),
+                Outcome::Error(_) => drop(errors.fetch_add(1, Ordering::Relaxed)),
+                Outcome::Panic(msg) => {
                     panics.fetch_add(1, Ordering::Relaxed);
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
                     println!("PANIC {} seed {seed}: {msg}", path.display());
                     let keep = dir.join(format!("panic_{n}_{seed}_{name}"));
                     let _ = std::fs::copy(&tmp, &keep);

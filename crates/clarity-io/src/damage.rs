@@ -1,6 +1,9 @@
 //! Byte-level damage for robustness checks: the readers must answer a damaged file with a
-//! volume or an error, never a panic. Used by the bad-input tests (on the `tests/bad` controls)
-//! and by `examples/mutate_corpus.rs` (on the shared corpus).
+//! volume or an error, never a panic. Used by the bad-input tests (on the `tests/bad` controls
+//! and a few damaged copies of every file of the shared corpus) and by
+//! `examples/mutate_corpus.rs` (as many copies per file as asked).
+
+use std::path::{Path, PathBuf};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -44,6 +47,62 @@ pub fn damage(bytes: &[u8], seed: u64) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The files under `root` that [`read_damaged`] reads: DICOM (`.dcm`, and the extension-less
+/// files of the WG04 set) and NIfTI (`.nii`, `.nii.gz`), up to 8 MiB each (larger ones cost
+/// seconds per copy and hold nothing the readers treat differently), sorted.
+pub fn corpus_files(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            let name = p.to_string_lossy().to_ascii_lowercase();
+            let big = std::fs::metadata(p).map(|m| m.len() > 8 << 20).unwrap_or(true);
+            !big && (name.ends_with(".dcm")
+                || name.ends_with(".nii")
+                || name.ends_with(".nii.gz")
+                || name.contains("/wg04/"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What a reader made of a (damaged) file.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A volume.
+    Read,
+    /// An error, with its message.
+    Error(String),
+    /// A panic, with its message: the failure these checks look for.
+    Panic(String),
+}
+
+/// Read `path` as NIfTI (by its name) or as a DICOM series, catching a panic.
+pub fn read_damaged(path: &Path) -> Outcome {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let nifti = name.ends_with(".nii") || name.ends_with(".nii.gz");
+    let result = std::panic::catch_unwind(|| {
+        if nifti {
+            crate::nifti::read_nifti(path).map(|_| ())
+        } else {
+            crate::dicom::read_series(path, Default::default()).map(|_| ())
+        }
+    });
+    match result {
+        Ok(Ok(())) => Outcome::Read,
+        Ok(Err(e)) => Outcome::Error(e.to_string()),
+        Err(p) => Outcome::Panic(
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        ),
+    }
 }
 
 #[cfg(test)]

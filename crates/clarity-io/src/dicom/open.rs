@@ -8,11 +8,14 @@
 //! before it fails (measured on damaged copies of the bad-input control), and a folder scan
 //! reads several files at once. The walk reads only element headers (tag, VR, length) and
 //! seeks past values, reading each header as dicom-rs does (bytes that are no VR as UN, with a
-//! 32-bit length). It answers only where it is sure: a file without the "DICM" prefix or a
-//! big-endian or deflated data set is not walked, an UN of undefined length (an implicit-VR
-//! sequence) ends the walk, and so does the end of the pixel data (some files carry junk after
-//! it). A first element with no valid VR restarts the walk in implicit VR: a data set written
-//! in implicit VR under an explicit transfer syntax, which [`open`] tolerates.
+//! 32-bit length). A big-endian data set is walked big endian, a deflated one inflated (up to
+//! 64 MiB; a larger one is not walked). It answers only where it is sure: a file without the
+//! "DICM" prefix is not walked, an UN of undefined length (an implicit-VR sequence) ends the
+//! walk, and so does the end of the pixel data (some files carry junk after it). A first
+//! element with no valid VR restarts the walk in implicit VR: a data set written in implicit VR
+//! under an explicit transfer syntax, which [`open`] tolerates. In implicit VR a sequence of
+//! defined length is known by its tag from the standard dictionary, as dicom-rs knows it, and
+//! walked into.
 
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
@@ -161,7 +164,8 @@ pub(crate) fn overlong_element<R: Read + Seek>(
     file_len: u64,
     stop_at_pixel_data: bool,
 ) -> Option<String> {
-    let mut walk = Walk { src, pos: 0, file_len, explicit: true };
+    let mut walk =
+        Walk { src, pos: 0, file_len, explicit: true, big_endian: false, inflated: false };
     let mut preamble = [0u8; 132];
     walk.read(&mut preamble)?;
     if &preamble[128..] != b"DICM" {
@@ -193,82 +197,139 @@ pub(crate) fn overlong_element<R: Read + Seek>(
     const BIG_ENDIAN: &str = uids::EXPLICIT_VR_BIG_ENDIAN;
     match transfer_syntax.as_str() {
         uids::IMPLICIT_VR_LITTLE_ENDIAN => walk.explicit = false,
-        // Big endian, deflated: lengths are not where this walk reads them.
-        BIG_ENDIAN | uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN => return None,
-        _ => {}
-    }
-    let data_set_start = walk.pos;
-    let mut in_fragments = false;
-    let mut first = true;
-    loop {
-        let (group, element) = walk.tag()?;
-        if group == 0xFFFE {
-            // Items and delimiters: a 32-bit length, no VR.
-            let len = walk.u32()?;
-            match element {
-                0xE000 if in_fragments => {
-                    if let Some(found) = walk.past_end((group, element), len) {
-                        return Some(found);
-                    }
-                    walk.skip(len as i64)?;
-                }
-                // The end of the pixel data: nothing after it is read.
-                0xE0DD if in_fragments => return None,
-                // An item of a sequence holds elements: walk into it.
-                _ => {
-                    if let Some(found) = walk.past_end((group, element), len) {
-                        return Some(found);
-                    }
-                }
-            }
-            continue;
-        }
-        let pixel_data = (group, element) == PIXEL_DATA;
-        if pixel_data && stop_at_pixel_data {
-            return None;
-        }
-        if first && walk.explicit && !walk.vr_follows()? {
-            // No VR in the first element under an explicit transfer syntax: a data set written
-            // in implicit VR, which the reader tolerates, so walk it as that.
-            walk.skip(data_set_start as i64 - walk.pos as i64)?;
-            (walk.explicit, first) = (false, false);
-            continue;
-        }
-        first = false;
-        let (vr, len) = walk.vr_and_length(group)?;
-        if len == UNDEFINED {
-            if vr == Some(*b"UN") {
-                // An implicit-VR sequence inside explicit VR: not walked.
+        BIG_ENDIAN => walk.big_endian = true,
+        uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN => {
+            // The data set is a raw deflate stream: walk what it inflates to, up to a bound (a
+            // larger one is left to the parser, which streams it).
+            let mut compressed = Vec::new();
+            walk.src.read_to_end(&mut compressed).ok()?;
+            let mut inflated = Vec::new();
+            flate2::read::DeflateDecoder::new(compressed.as_slice())
+                .take(MAX_INFLATED_WALK + 1)
+                .read_to_end(&mut inflated)
+                .ok()?;
+            if inflated.len() as u64 > MAX_INFLATED_WALK {
                 return None;
             }
-            // A sequence (walked into), or encapsulated pixel data (fragments follow).
-            in_fragments |= pixel_data;
-            continue;
+            let len = inflated.len() as u64;
+            let mut src = BufReader::new(std::io::Cursor::new(inflated));
+            let mut walk = Walk {
+                src: &mut src,
+                pos: 0,
+                file_len: len,
+                explicit: true,
+                big_endian: false,
+                inflated: true,
+            };
+            return walk.data_set(stop_at_pixel_data);
         }
-        if let Some(found) = walk.past_end((group, element), len) {
-            return Some(found);
-        }
-        if pixel_data {
-            // Nothing after the pixel data is read (some files carry junk there).
-            return None;
-        }
-        if vr != Some(*b"SQ") {
-            walk.skip(len as i64)?;
-        }
+        _ => {}
     }
+    walk.data_set(stop_at_pixel_data)
+}
+
+/// Deflated data sets are inflated for the walk up to this size.
+const MAX_INFLATED_WALK: u64 = 64 << 20;
+
+/// Whether the standard dictionary gives `tag` the VR SQ (what dicom-rs's implicit-VR reader
+/// goes by).
+fn implicit_sequence(tag: Tag) -> bool {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(tag)
+        .is_some_and(|entry| entry.vr().relaxed() == dicom_core::VR::SQ)
 }
 
 struct Walk<'a, R> {
     /// Buffered, so that skipping a short value moves within the buffer (`seek_relative`).
     src: &'a mut BufReader<R>,
-    /// Bytes from the start of the file; kept here because asking the reader costs a system
-    /// call each time.
+    /// Bytes from the start of the file (or of the inflated data set); kept here because
+    /// asking the reader costs a system call each time.
     pos: u64,
     file_len: u64,
     explicit: bool,
+    /// Explicit VR big endian (the data set only: the file meta group is little endian).
+    big_endian: bool,
+    /// Walking a deflated data set, inflated (positions count from its start).
+    inflated: bool,
 }
 
 impl<R: Read + Seek> Walk<'_, R> {
+    /// The data set from the current position: see [`overlong_element`].
+    fn data_set(&mut self, stop_at_pixel_data: bool) -> Option<String> {
+        let walk = self;
+        let data_set_start = walk.pos;
+        let mut in_fragments = false;
+        let mut first = true;
+        loop {
+            let (group, element) = walk.tag()?;
+            if group == 0xFFFE {
+                // Items and delimiters: a 32-bit length, no VR.
+                let len = walk.u32()?;
+                match element {
+                    0xE000 if in_fragments => {
+                        if let Some(found) = walk.past_end((group, element), len) {
+                            return Some(found);
+                        }
+                        walk.skip(len as i64)?;
+                    }
+                    // The end of the pixel data: nothing after it is read.
+                    0xE0DD if in_fragments => return None,
+                    // An item of a sequence holds elements: walk into it.
+                    _ => {
+                        if let Some(found) = walk.past_end((group, element), len) {
+                            return Some(found);
+                        }
+                    }
+                }
+                continue;
+            }
+            let pixel_data = (group, element) == PIXEL_DATA;
+            if pixel_data && stop_at_pixel_data {
+                return None;
+            }
+            if first && walk.explicit && !walk.vr_follows()? {
+                if walk.big_endian || walk.inflated {
+                    // The reader's implicit-VR fallback reads little endian after the meta group:
+                    // nothing this walk can follow.
+                    return None;
+                }
+                // No VR in the first element under an explicit transfer syntax: a data set written
+                // in implicit VR, which the reader tolerates, so walk it as that.
+                walk.skip(data_set_start as i64 - walk.pos as i64)?;
+                (walk.explicit, first) = (false, false);
+                continue;
+            }
+            first = false;
+            let (vr, len) = walk.vr_and_length(group)?;
+            if len == UNDEFINED {
+                if vr == Some(*b"UN") {
+                    // An implicit-VR sequence inside explicit VR: not walked.
+                    return None;
+                }
+                // A sequence (walked into), or encapsulated pixel data (fragments follow).
+                in_fragments |= pixel_data;
+                continue;
+            }
+            if let Some(found) = walk.past_end((group, element), len) {
+                return Some(found);
+            }
+            if pixel_data {
+                // Nothing after the pixel data is read (some files carry junk there).
+                return None;
+            }
+            // In implicit VR, dicom-rs takes the VR from the dictionary, so a sequence of defined
+            // length is known only by its tag; its items are walked into like explicit ones.
+            let sequence = match vr {
+                Some(vr) => vr == *b"SQ",
+                None => implicit_sequence(Tag(group, element)),
+            };
+            if !sequence {
+                walk.skip(len as i64)?;
+            }
+        }
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> Option<()> {
         self.src.read_exact(buf).ok()?;
         self.pos += buf.len() as u64;
@@ -286,13 +347,13 @@ impl<R: Read + Seek> Walk<'_, R> {
     fn u16(&mut self) -> Option<u16> {
         let mut b = [0u8; 2];
         self.read(&mut b)?;
-        Some(u16::from_le_bytes(b))
+        Some(if self.big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
     }
 
     fn u32(&mut self) -> Option<u32> {
         let mut b = [0u8; 4];
         self.read(&mut b)?;
-        Some(u32::from_le_bytes(b))
+        Some(if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
     }
 
     fn tag(&mut self) -> Option<(u16, u16)> {
@@ -332,11 +393,15 @@ impl<R: Read + Seek> Walk<'_, R> {
         }
         let pos = self.pos;
         let left = self.file_len.saturating_sub(pos);
+        let (of, ends) = if self.inflated {
+            (" of the inflated data set", "the data set ends")
+        } else {
+            ("", "the file ends")
+        };
         (len as u64 > left && len as u64 > HARMLESS_CLAIM).then(|| {
             format!(
-                "element ({group:04X},{element:04X}) at byte {} claims {len} bytes, but the file \
-                 ends {left} bytes after its header",
-                pos
+                "element ({group:04X},{element:04X}) at byte {pos}{of} claims {len} bytes, but \
+                 {ends} {left} bytes after its header"
             )
         })
     }
@@ -349,9 +414,13 @@ mod tests {
 
     /// A file of `elements` (explicit VR little endian data set).
     fn file(elements: &[u8]) -> Vec<u8> {
+        file_in(b"1.2.840.10008.1.2.1\0", elements)
+    }
+
+    /// A file of `elements` under transfer syntax `ts` (padded to an even length).
+    fn file_in(ts: &[u8], elements: &[u8]) -> Vec<u8> {
         let mut out = vec![0u8; 128];
         out.extend_from_slice(b"DICM");
-        let ts = b"1.2.840.10008.1.2.1\0";
         out.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I', ts.len() as u8, 0]);
         out.extend_from_slice(ts);
         out.extend_from_slice(elements);
@@ -402,5 +471,56 @@ mod tests {
         seq.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
         seq.extend_from_slice(&text(HUGE));
         assert!(check(&file(&seq), false).unwrap().contains("(0010,4000)"));
+    }
+
+    #[test]
+    fn an_implicit_vr_sequence_of_defined_length_is_walked_into_when_the_dictionary_says_sq() {
+        const HUGE: u32 = 0x4000_0000;
+        // An item holding (0010,4000) that claims 1 GiB and holds 4 bytes, in a sequence of
+        // defined length under `tag`, all in implicit VR.
+        let sequence = |group: u16, element: u16| {
+            let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
+            out.extend_from_slice(&20u32.to_le_bytes());
+            out.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 12, 0, 0, 0]);
+            out.extend_from_slice(&[0x10, 0x00, 0x00, 0x40]);
+            out.extend_from_slice(&HUGE.to_le_bytes());
+            out.extend_from_slice(b"ABCD");
+            out
+        };
+        let implicit = b"1.2.840.10008.1.2\0";
+        // Referenced Series Sequence is SQ in the dictionary: dicom-rs would read the item.
+        let found = check(&file_in(implicit, &sequence(0x0008, 0x1115)), false)
+            .expect("the claim inside the sequence");
+        assert!(found.contains("(0010,4000)"), "{found}");
+        // A private tag of defined length is a value to dicom-rs (UN), its bytes never parsed.
+        assert_eq!(check(&file_in(implicit, &sequence(0x0009, 0x1010)), false), None);
+    }
+
+    #[test]
+    fn big_endian_and_deflated_data_sets_are_walked() {
+        const HUGE: u32 = 0x4000_0000;
+        // (0010,4000) UT claiming `len` bytes and holding 4, big endian.
+        let big_endian_text = |len: u32| {
+            let mut out = vec![0x00, 0x10, 0x40, 0x00, b'U', b'T', 0, 0];
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(b"ABCD");
+            out
+        };
+        let big = b"1.2.840.10008.1.2.2\0";
+        assert_eq!(check(&file_in(big, &big_endian_text(4)), false), None);
+        let found = check(&file_in(big, &big_endian_text(HUGE)), false).expect("1 GiB claimed");
+        assert!(found.contains("(0010,4000)") && found.contains("claims 1073741824"), "{found}");
+        // Read little endian, that length would be 64 bytes: the walk must not.
+        assert_eq!(HUGE.swap_bytes(), 64);
+
+        let deflated = |elements: &[u8]| {
+            use std::io::Write;
+            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), Default::default());
+            z.write_all(elements).unwrap();
+            file_in(b"1.2.840.10008.1.2.1.99", &z.finish().unwrap())
+        };
+        assert_eq!(check(&deflated(&text(4)), false), None);
+        let found = check(&deflated(&[text(4), text(HUGE)].concat()), false).expect("1 GiB");
+        assert!(found.contains("at byte 28 of the inflated data set"), "{found}");
     }
 }

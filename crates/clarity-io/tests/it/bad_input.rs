@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use clarity_io::damage::{read_damaged, Outcome};
+
 fn corpus(kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/bad").join(kind)
 }
@@ -111,22 +113,14 @@ fn damaged_controls_read_or_fail_with_the_file_named_never_panic() {
         for seed in 0..3000 {
             let path = dir.path().join(format!("s{seed}_{name}"));
             std::fs::write(&path, clarity_io::damage::damage(&bytes, seed)).unwrap();
-            let result = std::panic::catch_unwind(|| {
-                if name.ends_with(".dcm") {
-                    clarity_io::dicom::read_series(&path, Default::default()).map(|_| ())
-                } else {
-                    clarity_io::nifti::read_nifti(&path).map(|_| ())
-                }
-            });
-            let Ok(result) = result else {
-                panic!("{name} damaged by seed {seed} made the reader panic")
-            };
-            match result {
-                Ok(()) => volumes += 1,
-                Err(e) => {
-                    let msg = e.to_string();
+            match read_damaged(&path) {
+                Outcome::Read => volumes += 1,
+                Outcome::Error(msg) => {
                     assert!(msg.contains(&format!("s{seed}_{name}")), "seed {seed}: {msg}");
                     errors += 1;
+                }
+                Outcome::Panic(msg) => {
+                    panic!("{name} damaged by seed {seed} made the reader panic: {msg}")
                 }
             }
             std::fs::remove_file(&path).unwrap();
@@ -136,4 +130,53 @@ fn damaged_controls_read_or_fail_with_the_file_named_never_panic() {
         assert!(volumes > 0 && errors > 0, "{name}: {volumes} volumes, {errors} errors");
         eprintln!("{name}: 3000 damaged copies, {volumes} read, {errors} errors, no panic");
     }
+}
+
+/// Two damaged copies of every DICOM and NIfTI file of the shared corpus (the real files, whose
+/// encodings, sequences and vendor quirks the `tests/bad` controls do not have): each reads or
+/// fails naming the copy, never a panic. `examples/mutate_corpus.rs` runs as many as asked.
+#[test]
+fn damaged_copies_of_the_shared_corpus_read_or_fail_never_panic() {
+    use rayon::prelude::*;
+    let Some(root) = crate::common::shared_data() else { return };
+    let files = clarity_io::damage::corpus_files(&root);
+    assert!(files.len() > 100, "{} files under {}", files.len(), root.display());
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes: Vec<(String, Outcome)> = files
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(n, path)| {
+            let bytes = std::fs::read(path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let dir = dir.path().to_path_buf();
+            (0..2u64).map(move |seed| {
+                let copy = dir.join(format!("{n}_{seed}_{name}"));
+                std::fs::write(
+                    &copy,
+                    clarity_io::damage::damage(&bytes, seed * 1_000_003 + n as u64),
+                )
+                .unwrap();
+                let outcome = read_damaged(&copy);
+                std::fs::remove_file(&copy).unwrap();
+                (format!("{} (seed {seed}, copy {n}_{seed}_{name})", path.display()), outcome)
+            })
+        })
+        .collect();
+    let (mut volumes, mut errors) = (0, 0);
+    for (what, outcome) in &outcomes {
+        match outcome {
+            Outcome::Read => volumes += 1,
+            Outcome::Error(msg) => {
+                let copy = what.rsplit("copy ").next().unwrap().trim_end_matches(')');
+                assert!(msg.contains(copy), "{what}: the error does not name the file: {msg}");
+                errors += 1;
+            }
+            Outcome::Panic(msg) => panic!("{what} made the reader panic: {msg}"),
+        }
+    }
+    assert!(volumes > 0 && errors > 0, "{volumes} volumes, {errors} errors");
+    eprintln!(
+        "shared corpus: {} damaged copies, {volumes} read, {errors} errors, no panic",
+        outcomes.len()
+    );
 }
