@@ -399,25 +399,22 @@ mod tests {
         let vol = Volume::new([4, 4, 2], (0..32).map(|v| v as f32).collect()).unwrap();
         let plain = dir.path().join("v.nii");
         crate::nifti::write_nifti(&vol, &plain).unwrap();
-        let mut gz = gzip(&std::fs::read(&plain).unwrap());
         let path = dir.path().join("v.nii.gz");
-        std::fs::write(&path, &gz).unwrap();
-        assert_eq!(crate::nifti::read_nifti(&path).unwrap().data, vol.data);
-        let crc = gz.len() - 8;
-        gz[crc] ^= 0xff;
-        std::fs::write(&path, &gz).unwrap();
-        let err = crate::nifti::read_nifti(&path).unwrap_err().to_string();
-        assert!(err.contains("gzip stream is corrupt"), "{err}");
+        // `contents` gzipped reads as `vol`; with its CRC damaged, it is an error.
+        let check = |contents: &[u8]| {
+            let mut gz = gzip(contents);
+            std::fs::write(&path, &gz).unwrap();
+            assert_eq!(crate::nifti::read_nifti(&path).unwrap().data, vol.data);
+            let crc = gz.len() - 8;
+            gz[crc] ^= 0xff;
+            std::fs::write(&path, &gz).unwrap();
+            let err = crate::nifti::read_nifti(&path).unwrap_err().to_string();
+            assert!(err.contains("gzip stream is corrupt"), "{err}");
+        };
+        let mut contents = std::fs::read(&plain).unwrap();
+        check(&contents);
         // Bytes after the image: read, and their CRC checked too.
-        let mut longer = std::fs::read(&plain).unwrap();
-        longer.extend_from_slice(&[9; 200]);
-        let mut gz = gzip(&longer);
-        std::fs::write(&path, &gz).unwrap();
-        assert_eq!(crate::nifti::read_nifti(&path).unwrap().data, vol.data);
-        let crc = gz.len() - 8;
-        gz[crc] ^= 0xff;
-        std::fs::write(&path, &gz).unwrap();
-        let err = crate::nifti::read_nifti(&path).unwrap_err().to_string();
-        assert!(err.contains("gzip stream is corrupt"), "{err}");
+        contents.extend_from_slice(&[9; 200]);
+        check(&contents);
     }
 }
