@@ -83,32 +83,26 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
 /// as [`open`].
 pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
     let mut cursor = std::io::BufReader::new(std::io::Cursor::new(bytes));
-    let reason = match overlong_element(&mut cursor, bytes.len() as u64, Until::ThroughPixelData) {
-        None => {
-            let first = match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(bytes) {
-                Ok(obj) => return Ok(obj),
-                Err(e) => e,
-            };
-            if let Some(end) = native_pixel_data_end(bytes) {
-                if let Ok(obj) = OpenFileOptions::new().from_reader(&bytes[..end]) {
-                    return Ok(obj);
-                }
-            }
-            error_chain(&first)
-        }
+    let found = overlong_element(&mut cursor, bytes.len() as u64, Until::ThroughPixelData);
+    // Where junk after the pixel data begins, for the parse of the bytes before it: the walk
+    // knows when its claim came after the pixel data; when the parse failed, the pixel data's
+    // tag is searched for.
+    let (reason, pixel_data_end) = match found {
         Some(found) if found.in_file_meta => {
             return Err(IoError::DicomParse { path: path.to_path_buf(), reason: found.reason })
         }
-        Some(found) => {
-            // After the pixel data, the claim is junk the data set does not need (the parser
-            // would allocate it, fail, and fall back to the bytes up to the pixel data's end).
-            let before = found.after_pixel_data.and_then(|end| bytes.get(..end as usize));
-            if let Some(Ok(obj)) = before.map(|b| OpenFileOptions::new().from_reader(b)) {
-                return Ok(obj);
-            }
-            found.reason
-        }
+        Some(found) => (found.reason, found.after_pixel_data.map(|end| end as usize)),
+        None => match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(bytes) {
+            Ok(obj) => return Ok(obj),
+            Err(e) => (error_chain(&e), native_pixel_data_end(bytes)),
+        },
     };
+    if let Some(Ok(obj)) = pixel_data_end
+        .and_then(|end| bytes.get(..end))
+        .map(|b| OpenFileOptions::new().from_reader(b))
+    {
+        return Ok(obj);
+    }
     // Either way the data set may be implicit VR under an explicit transfer syntax, read as
     // UN elements by the parser (whose lengths the walk found impossible, or the parse failed).
     reparse_as_implicit_vr(bytes)
