@@ -12,6 +12,7 @@ pub mod pixels;
 mod rle;
 mod select;
 pub mod series;
+mod un_sequence;
 pub mod write;
 
 pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};

@@ -14,10 +14,11 @@
 //! ends where the parser stops (at the top level, outside sequences: before the pixel data for
 //! a header, else at the first tag after it). A big-endian data set is walked big endian, a
 //! deflated one inflated (up to 64 MiB, or as far as a damaged stream inflates). It answers
-//! only where it is sure: a file without the "DICM" prefix is not walked, and an UN of
-//! undefined length (an implicit-VR sequence) ends the walk.
+//! only where it is sure: a file without the "DICM" prefix is not walked.
 //!
-//! The fallbacks are walked too: the implicit-VR re-read (a data set written in implicit VR
+//! The fallbacks are walked too: an UN element of undefined length, which dicom-rs reads as a
+//! sequence of explicit-VR items where the standard says implicit VR, is rewritten as an
+//! explicit-VR sequence (`un_sequence`) and the copy walked and parsed; the implicit-VR re-read (a data set written in implicit VR
 //! under an explicit transfer syntax) reads other bytes as lengths and is walked as implicit VR
 //! first; a claim after the pixel data (junk some files carry there) leaves the bytes up to the
 //! pixel data's end to parse. Measured on 27 big-endian, deflated and implicit-VR files of the
@@ -33,6 +34,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::mem::InMemDicomObject;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 
+use super::un_sequence;
 use crate::error::{IoError, Result};
 
 /// Open a DICOM file, stopping before the pixel data when `with_pixels` is false.
@@ -71,7 +73,8 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
             }
         };
         let bytes = std::fs::read(path).map_err(read_err)?;
-        return reparse_as_implicit_vr(&bytes)
+        return parse_with_un_sequences_rewritten(&bytes, Until::PixelData)
+            .or_else(|| reparse_as_implicit_vr(&bytes))
             .ok_or_else(|| IoError::DicomParse { path: path.to_path_buf(), reason });
     }
     let bytes =
@@ -103,10 +106,29 @@ pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
     {
         return Ok(obj);
     }
+    if let Some(obj) = parse_with_un_sequences_rewritten(bytes, Until::ThroughPixelData) {
+        return Ok(obj);
+    }
     // Either way the data set may be implicit VR under an explicit transfer syntax, read as
     // UN elements by the parser (whose lengths the walk found impossible, or the parse failed).
     reparse_as_implicit_vr(bytes)
         .ok_or_else(|| IoError::DicomParse { path: path.to_path_buf(), reason })
+}
+
+/// Parse `bytes` (a whole file) as far as `until` says, with its UN elements of undefined
+/// length read as the implicit-VR sequences the standard says they are (see [`un_sequence`]);
+/// None when it has none, or the rewritten file does not parse either.
+fn parse_with_un_sequences_rewritten(bytes: &[u8], until: Until) -> Option<DefaultDicomObject> {
+    let copy = un_sequence::explicit_copy(bytes)?;
+    let mut cursor = BufReader::new(std::io::Cursor::new(&copy[..]));
+    if overlong_element(&mut cursor, copy.len() as u64, until).is_some() {
+        return None;
+    }
+    let options = match until {
+        Until::PixelData => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
+        Until::ThroughPixelData | Until::End => OpenFileOptions::new().read_to(tags::PIXEL_DATA),
+    };
+    options.from_reader(&copy[..]).ok()
 }
 
 /// End offset of a defined-length little-endian Pixel Data element, if one can be found by its
@@ -289,7 +311,7 @@ const MAX_INFLATED_WALK: u64 = 64 << 20;
 
 /// The VR dicom-rs's implicit-VR reader gives `tag`: the standard dictionary's, and OW for
 /// pixel and overlay data.
-fn implicit_vr((group, element): (u16, u16)) -> Option<[u8; 2]> {
+pub(crate) fn implicit_vr((group, element): (u16, u16)) -> Option<[u8; 2]> {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
     if (group, element) == PIXEL_DATA || (group >> 8 == 0x60 && element == 0x3000) {
         return Some(*b"OW");
@@ -389,11 +411,10 @@ impl<'a, R: Read + Seek> Walk<'a, R> {
             let pixel_data = tag == PIXEL_DATA;
             let (header_vr, len) = walk.vr_and_length(group)?;
             if len == UNDEFINED {
-                if header_vr == Some(*b"UN") {
-                    // An implicit-VR sequence inside explicit VR: not walked.
-                    return None;
-                }
-                // A sequence (walked into), or encapsulated pixel data (fragments follow).
+                // A sequence (walked into), or encapsulated pixel data (fragments follow). An
+                // UN of undefined length is a sequence too, its items walked as the parser
+                // reads them, in the data set's VR encoding (the standard says implicit VR:
+                // `un_sequence` rewrites such files when this parse fails).
                 if !pixel_data {
                     open.push(None);
                 }

@@ -1,0 +1,394 @@
+//! Sequences stored as UN of undefined length, rewritten as explicit-VR sequences for the parser.
+//!
+//! A tool that converts an implicit-VR file to explicit VR without knowing a tag (a private
+//! sequence, or a standard one newer than its dictionary) writes it as UN. When its length is
+//! undefined, the standard (PS3.5 §6.2.2, from CP-246) says its value is a sequence encoded in
+//! implicit VR little endian, whatever the file's transfer syntax; pydicom reads it so. dicom-rs
+//! reads it as a sequence but goes on decoding its contents as explicit VR, so the first element
+//! inside is read with a made-up VR and length (the shared corpus's `UN_sequence.dcm`: a
+//! 3.7 GB claim, 4 s and 3.7 GB of memory before the error), and the whole file is lost, pixels
+//! and all.
+//!
+//! [`explicit_copy`] copies the file with every such element rewritten as an explicit-VR
+//! sequence (VR from the standard dictionary, UN for private and unknown tags; defined lengths
+//! of the items and sequences around it recomputed), which dicom-rs then parses. Only explicit
+//! VR little endian data sets are rewritten; anything the copy does not understand gives up
+//! (None) and the caller keeps its error.
+
+use super::open::implicit_vr;
+
+const UNDEFINED: u32 = u32::MAX;
+const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+/// Sequences nested deeper give up: a damaged file could otherwise nest until the stack ends.
+const MAX_DEPTH: usize = 32;
+
+/// VRs whose explicit header has two reserved bytes and a 32-bit length.
+const LONG_VRS: [&[u8; 2]; 13] =
+    [b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"];
+const SHORT_VRS: [&[u8; 2]; 21] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
+    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+];
+
+/// `file` (preamble, "DICM", meta group, explicit VR little endian data set) with every UN
+/// element of undefined length rewritten as an explicit-VR sequence; None when there is none,
+/// the data set is in another encoding, or its structure cannot be followed.
+pub(crate) fn explicit_copy(file: &[u8]) -> Option<Vec<u8>> {
+    let (start, ts) = meta_group(file)?;
+    // Encapsulated syntaxes are explicit VR little endian too; implicit VR has no UN to fix,
+    // and big-endian and deflated data sets are too rare to be worth a copy of this code.
+    let ts = ts.trim_end_matches(['\0', ' ']);
+    let explicit_le = ts == "1.2.840.10008.1.2.1"
+        || ts.starts_with("1.2.840.10008.1.2.4.")
+        || ts.starts_with("1.2.840.10008.1.2.5");
+    if !explicit_le {
+        return None;
+    }
+    let mut copy = Copy { src: file, pos: start, out: file.get(..start)?.to_vec(), changed: false };
+    copy.elements(Level::Top, true, 0)?;
+    copy.changed.then_some(copy.out)
+}
+
+/// Where the data set starts (the end of the meta group, as far as its group length says) and
+/// the transfer syntax UID.
+fn meta_group(file: &[u8]) -> Option<(usize, String)> {
+    if file.get(128..132)? != b"DICM" {
+        return None;
+    }
+    let group_length = file.get(132..144)?;
+    if group_length[..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0] {
+        return None;
+    }
+    let len = u32::from_le_bytes(group_length[8..12].try_into().ok()?) as usize;
+    let end = 144usize.checked_add(len)?;
+    let meta = file.get(144..end)?;
+    let mut at = 0;
+    while let Some(header) = meta.get(at..at + 8) {
+        let tag = [header[0], header[1], header[2], header[3]];
+        let vr: [u8; 2] = [header[4], header[5]];
+        let (value_at, len) = if SHORT_VRS.contains(&&vr) {
+            (at + 8, u16::from_le_bytes([header[6], header[7]]) as usize)
+        } else {
+            let len = meta.get(at + 8..at + 12)?;
+            (at + 12, u32::from_le_bytes(len.try_into().ok()?) as usize)
+        };
+        let value = meta.get(value_at..value_at.checked_add(len)?)?;
+        if tag == [0x02, 0x00, 0x10, 0x00] {
+            return Some((end, String::from_utf8_lossy(value).into_owned()));
+        }
+        at = value_at + len;
+    }
+    None
+}
+
+/// Where a run of elements ends.
+#[derive(Clone, Copy)]
+enum Level {
+    /// The data set: at the end of the file.
+    Top,
+    /// An item of defined length: at this offset.
+    EndsAt(usize),
+    /// An item of undefined length: at its Item Delimitation Item (copied).
+    Delimited,
+}
+
+struct Copy<'a> {
+    src: &'a [u8],
+    pos: usize,
+    out: Vec<u8>,
+    /// Whether an UN sequence was rewritten.
+    changed: bool,
+}
+
+impl Copy<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let bytes = self.src.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(bytes)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn put_tag(&mut self, (group, element): (u16, u16)) {
+        self.out.extend_from_slice(&group.to_le_bytes());
+        self.out.extend_from_slice(&element.to_le_bytes());
+    }
+
+    /// Copy `n` bytes of value unchanged.
+    fn copy(&mut self, n: usize) -> Option<()> {
+        let bytes = self.src.get(self.pos..self.pos.checked_add(n)?)?;
+        self.out.extend_from_slice(bytes);
+        self.pos += n;
+        Some(())
+    }
+
+    /// Where a defined length will be written once the content after it is known.
+    fn length_placeholder(&mut self) -> usize {
+        self.out.extend_from_slice(&[0; 4]);
+        self.out.len()
+    }
+
+    /// Write the length of everything written since `placeholder`.
+    fn patch_length(&mut self, placeholder: usize) -> Option<()> {
+        let len = u32::try_from(self.out.len() - placeholder).ok().filter(|&l| l != UNDEFINED)?;
+        self.out[placeholder - 4..placeholder].copy_from_slice(&len.to_le_bytes());
+        Some(())
+    }
+
+    /// Copy elements (explicit or implicit VR in, explicit VR out) to the end of `level`.
+    fn elements(&mut self, level: Level, explicit: bool, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        loop {
+            match level {
+                Level::Top if self.pos == self.src.len() => return Some(()),
+                Level::EndsAt(end) if self.pos >= end => return (self.pos == end).then_some(()),
+                _ => {}
+            }
+            let tag = (self.u16()?, self.u16()?);
+            if tag.0 == 0xFFFE {
+                // No VR, a 32-bit length. Only an item's end belongs here.
+                let len = self.u32()?;
+                if tag.1 != 0xE00D || len != 0 {
+                    return None;
+                }
+                self.put_tag(tag);
+                self.out.extend_from_slice(&[0; 4]);
+                match level {
+                    Level::Delimited => return Some(()),
+                    // A stray delimiter, which the parser skips.
+                    _ => continue,
+                }
+            }
+            let (vr, len) = if explicit {
+                let vr: [u8; 2] = self.take(2)?.try_into().ok()?;
+                if SHORT_VRS.contains(&&vr) {
+                    (vr, self.u16()? as u32)
+                } else if LONG_VRS.contains(&&vr) {
+                    self.u16()?;
+                    (vr, self.u32()?)
+                } else {
+                    return None;
+                }
+            } else {
+                let len = self.u32()?;
+                (implicit_vr(tag).unwrap_or(*b"UN"), len)
+            };
+            if len == UNDEFINED {
+                self.put_tag(tag);
+                if tag == PIXEL_DATA && explicit {
+                    self.out.extend_from_slice(b"OB\0\0");
+                    self.out.extend_from_slice(&UNDEFINED.to_le_bytes());
+                    self.fragments()?;
+                    if let Level::Top = level {
+                        // The parser stops after the pixel data: copy what follows as it is.
+                        self.copy(self.src.len() - self.pos)?;
+                        return Some(());
+                    }
+                    continue;
+                }
+                // A sequence. An UN's items are implicit VR (the standard's rule); so are an
+                // implicit sequence's.
+                let items_explicit = explicit && &vr != b"UN";
+                self.changed |= explicit && &vr == b"UN";
+                self.out.extend_from_slice(b"SQ\0\0");
+                self.out.extend_from_slice(&UNDEFINED.to_le_bytes());
+                self.items(None, items_explicit, depth + 1)?;
+                continue;
+            }
+            let len = len as usize;
+            if &vr == b"SQ" {
+                self.put_tag(tag);
+                self.out.extend_from_slice(b"SQ\0\0");
+                let at = self.length_placeholder();
+                let end = self.pos.checked_add(len)?;
+                self.items(Some(end), explicit, depth + 1)?;
+                self.patch_length(at)?;
+                continue;
+            }
+            self.put_tag(tag);
+            if SHORT_VRS.contains(&&vr) && len <= 0xFFFF {
+                self.out.extend_from_slice(&vr);
+                self.out.extend_from_slice(&(len as u16).to_le_bytes());
+            } else {
+                // A value too long for a short VR's 16-bit length stays bytes.
+                let vr = if SHORT_VRS.contains(&&vr) { *b"UN" } else { vr };
+                self.out.extend_from_slice(&vr);
+                self.out.extend_from_slice(&[0, 0]);
+                self.out.extend_from_slice(&(len as u32).to_le_bytes());
+            }
+            self.copy(len)?;
+            if tag == PIXEL_DATA {
+                if let Level::Top = level {
+                    self.copy(self.src.len() - self.pos)?;
+                    return Some(());
+                }
+            }
+        }
+    }
+
+    /// Copy a sequence's items up to its end: `end` for a defined length, else its Sequence
+    /// Delimitation Item (copied).
+    fn items(&mut self, end: Option<usize>, explicit: bool, depth: usize) -> Option<()> {
+        loop {
+            if let Some(end) = end {
+                if self.pos >= end {
+                    return (self.pos == end).then_some(());
+                }
+            }
+            let tag = (self.u16()?, self.u16()?);
+            let len = self.u32()?;
+            match tag {
+                (0xFFFE, 0xE0DD) if end.is_none() => {
+                    self.put_tag(tag);
+                    self.out.extend_from_slice(&[0; 4]);
+                    return Some(());
+                }
+                (0xFFFE, 0xE000) if len == UNDEFINED => {
+                    self.put_tag(tag);
+                    self.out.extend_from_slice(&UNDEFINED.to_le_bytes());
+                    self.elements(Level::Delimited, explicit, depth)?;
+                }
+                (0xFFFE, 0xE000) => {
+                    self.put_tag(tag);
+                    let at = self.length_placeholder();
+                    let item_end = self.pos.checked_add(len as usize)?;
+                    self.elements(Level::EndsAt(item_end), explicit, depth)?;
+                    self.patch_length(at)?;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Copy encapsulated pixel data's fragments through its Sequence Delimitation Item.
+    fn fragments(&mut self) -> Option<()> {
+        loop {
+            let tag = (self.u16()?, self.u16()?);
+            let len = self.u32()?;
+            self.put_tag(tag);
+            self.out.extend_from_slice(&len.to_le_bytes());
+            match tag {
+                (0xFFFE, 0xE0DD) => return Some(()),
+                (0xFFFE, 0xE000) if len != UNDEFINED => self.copy(len as usize)?,
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explicit_copy;
+    use dicom_core::Tag;
+
+    fn element(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
+        out.extend_from_slice(vr);
+        out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        out.extend_from_slice(value);
+        out
+    }
+
+    fn implicit(group: u16, element: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+        out
+    }
+
+    const ITEM: [u8; 8] = [0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF];
+    const ITEM_END: [u8; 8] = [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
+    const SEQUENCE_END: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
+
+    /// A file whose data set is `elements`, explicit VR little endian.
+    fn file(elements: &[u8]) -> Vec<u8> {
+        let mut meta = element(0x0002, 0x0002, b"UI", b"1.2.840.10008.5.1.4.1.1.4\0");
+        meta.extend_from_slice(&element(0x0002, 0x0003, b"UI", b"1.2.3.4.5\0"));
+        meta.extend_from_slice(&element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        let ts_element = meta;
+        let mut out = vec![0u8; 128];
+        out.extend_from_slice(b"DICM");
+        out.extend_from_slice(&element(
+            0x0002,
+            0x0000,
+            b"UL",
+            &(ts_element.len() as u32).to_le_bytes(),
+        ));
+        out.extend_from_slice(&ts_element);
+        out.extend_from_slice(elements);
+        out
+    }
+
+    /// Private creator, then (0009,1010) UN of undefined length holding one item in implicit
+    /// VR: Referenced SOP Instance UID and a Referenced Series Sequence of defined length.
+    fn with_un_sequence() -> Vec<u8> {
+        let mut data = element(0x0008, 0x0060, b"CS", b"MR");
+        data.extend_from_slice(&element(0x0009, 0x0010, b"LO", b"CLARITY "));
+        data.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        data.extend_from_slice(&ITEM);
+        data.extend_from_slice(&implicit(0x0008, 0x1155, b"1.2.3.4\0"));
+        let inner = [vec![0xFE, 0xFF, 0x00, 0xE0, 12, 0, 0, 0], implicit(0x0020, 0x000E, b"1.2\0")]
+            .concat();
+        data.extend_from_slice(&implicit(0x0008, 0x1115, &inner));
+        data.extend_from_slice(&ITEM_END);
+        data.extend_from_slice(&SEQUENCE_END);
+        data.extend_from_slice(&element(0x0010, 0x0010, b"PN", b"Doe^Jo"));
+        file(&data)
+    }
+
+    #[test]
+    fn an_un_sequence_of_undefined_length_is_read_as_implicit_vr_items() {
+        let bytes = with_un_sequence();
+        // dicom-rs alone reads the implicit item as explicit VR and fails.
+        assert!(dicom_object::OpenFileOptions::new().from_reader(&bytes[128..]).is_err());
+        let copy = explicit_copy(&bytes).expect("one UN sequence to rewrite");
+        let obj = dicom_object::OpenFileOptions::new().from_reader(&copy[128..]).unwrap();
+        let outer = obj.element(Tag(0x0009, 0x1010)).unwrap().items().unwrap();
+        assert_eq!(outer.len(), 1);
+        let uid = outer[0].element(Tag(0x0008, 0x1155)).unwrap().to_str().unwrap();
+        assert_eq!(uid, "1.2.3.4");
+        let inner = outer[0].element(Tag(0x0008, 0x1115)).unwrap().items().unwrap();
+        assert_eq!(inner[0].element(Tag(0x0020, 0x000E)).unwrap().to_str().unwrap(), "1.2");
+        // What follows the sequence is read as before.
+        assert_eq!(obj.element(Tag(0x0010, 0x0010)).unwrap().to_str().unwrap(), "Doe^Jo");
+    }
+
+    #[test]
+    fn files_without_an_un_sequence_or_that_cannot_be_followed_are_left_alone() {
+        assert!(explicit_copy(&file(&element(0x0008, 0x0060, b"CS", b"MR"))).is_none());
+        let bytes = with_un_sequence();
+        // Cut inside the sequence, or before the delimiter: give up, never panic.
+        for cut in [150, 214, 230, bytes.len() - 20, bytes.len() - 17] {
+            assert!(explicit_copy(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        // Nested deeper than the bound: give up.
+        let mut deep = vec![0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
+        deep.extend_from_slice(&ITEM);
+        for _ in 0..40 {
+            // Implicit VR inside: a private tag of undefined length is a sequence.
+            deep.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF]);
+            deep.extend_from_slice(&ITEM);
+        }
+        assert!(explicit_copy(&file(&deep)).is_none());
+        // The same nesting 8 deep, closed, is followed.
+        let mut nested = vec![0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
+        nested.extend_from_slice(&ITEM);
+        for _ in 0..8 {
+            nested.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF]);
+            nested.extend_from_slice(&ITEM);
+        }
+        for _ in 0..9 {
+            nested.extend_from_slice(&ITEM_END);
+            nested.extend_from_slice(&SEQUENCE_END);
+        }
+        assert!(explicit_copy(&file(&nested)).is_some());
+    }
+}
