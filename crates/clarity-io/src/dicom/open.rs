@@ -190,17 +190,17 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-const UNDEFINED: u32 = u32::MAX;
+pub(crate) const UNDEFINED: u32 = u32::MAX;
 /// Claims at most this large are left to the parser: allocating them costs little, and the
 /// parser's own error (or a fallback's recovery) is kept. Measured on damaged copies of the
 /// bad-input control: claims of 134 MB cost the parser 66-116 ms, 800 MB and more 0.5-2.5 s.
 const HARMLESS_CLAIM: u64 = 16 << 20;
-const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+pub(crate) const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
 /// VRs whose explicit header has two reserved bytes and a 32-bit length.
-const LONG_VRS: [&[u8; 2]; 13] =
+pub(crate) const LONG_VRS: [&[u8; 2]; 13] =
     [b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"];
-const SHORT_VRS: [&[u8; 2]; 21] = [
+pub(crate) const SHORT_VRS: [&[u8; 2]; 21] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
     b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
 ];

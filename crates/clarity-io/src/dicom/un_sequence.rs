@@ -14,21 +14,13 @@
 //! of the items and sequences around it recomputed), which dicom-rs then parses. Only explicit
 //! VR little endian data sets are rewritten; anything the copy does not understand gives up
 //! (None) and the caller keeps its error.
+//!
+//! Tested in `tests/it/un_sequence.rs` through [`super::header::open_bytes`].
 
-use super::open::implicit_vr;
+use super::open::{implicit_vr, LONG_VRS, PIXEL_DATA, SHORT_VRS, UNDEFINED};
 
-const UNDEFINED: u32 = u32::MAX;
-const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 /// Sequences nested deeper give up: a damaged file could otherwise nest until the stack ends.
 const MAX_DEPTH: usize = 32;
-
-/// VRs whose explicit header has two reserved bytes and a 32-bit length.
-const LONG_VRS: [&[u8; 2]; 13] =
-    [b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"];
-const SHORT_VRS: [&[u8; 2]; 21] = [
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
-    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-];
 
 /// `file` (preamble, "DICM", meta group, explicit VR little endian data set) with every UN
 /// element of undefined length rewritten as an explicit-VR sequence; None when there is none,
@@ -281,114 +273,5 @@ impl Copy<'_> {
                 _ => return None,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::explicit_copy;
-    use dicom_core::Tag;
-
-    fn element(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
-        let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
-        out.extend_from_slice(vr);
-        out.extend_from_slice(&(value.len() as u16).to_le_bytes());
-        out.extend_from_slice(value);
-        out
-    }
-
-    fn implicit(group: u16, element: u16, value: &[u8]) -> Vec<u8> {
-        let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
-        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        out.extend_from_slice(value);
-        out
-    }
-
-    const ITEM: [u8; 8] = [0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF];
-    const ITEM_END: [u8; 8] = [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
-    const SEQUENCE_END: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
-
-    /// A file whose data set is `elements`, explicit VR little endian.
-    fn file(elements: &[u8]) -> Vec<u8> {
-        let mut meta = element(0x0002, 0x0002, b"UI", b"1.2.840.10008.5.1.4.1.1.4\0");
-        meta.extend_from_slice(&element(0x0002, 0x0003, b"UI", b"1.2.3.4.5\0"));
-        meta.extend_from_slice(&element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
-        let ts_element = meta;
-        let mut out = vec![0u8; 128];
-        out.extend_from_slice(b"DICM");
-        out.extend_from_slice(&element(
-            0x0002,
-            0x0000,
-            b"UL",
-            &(ts_element.len() as u32).to_le_bytes(),
-        ));
-        out.extend_from_slice(&ts_element);
-        out.extend_from_slice(elements);
-        out
-    }
-
-    /// Private creator, then (0009,1010) UN of undefined length holding one item in implicit
-    /// VR: Referenced SOP Instance UID and a Referenced Series Sequence of defined length.
-    fn with_un_sequence() -> Vec<u8> {
-        let mut data = element(0x0008, 0x0060, b"CS", b"MR");
-        data.extend_from_slice(&element(0x0009, 0x0010, b"LO", b"CLARITY "));
-        data.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
-        data.extend_from_slice(&ITEM);
-        data.extend_from_slice(&implicit(0x0008, 0x1155, b"1.2.3.4\0"));
-        let inner = [vec![0xFE, 0xFF, 0x00, 0xE0, 12, 0, 0, 0], implicit(0x0020, 0x000E, b"1.2\0")]
-            .concat();
-        data.extend_from_slice(&implicit(0x0008, 0x1115, &inner));
-        data.extend_from_slice(&ITEM_END);
-        data.extend_from_slice(&SEQUENCE_END);
-        data.extend_from_slice(&element(0x0010, 0x0010, b"PN", b"Doe^Jo"));
-        file(&data)
-    }
-
-    #[test]
-    fn an_un_sequence_of_undefined_length_is_read_as_implicit_vr_items() {
-        let bytes = with_un_sequence();
-        // dicom-rs alone reads the implicit item as explicit VR and fails.
-        assert!(dicom_object::OpenFileOptions::new().from_reader(&bytes[128..]).is_err());
-        let copy = explicit_copy(&bytes).expect("one UN sequence to rewrite");
-        let obj = dicom_object::OpenFileOptions::new().from_reader(&copy[128..]).unwrap();
-        let outer = obj.element(Tag(0x0009, 0x1010)).unwrap().items().unwrap();
-        assert_eq!(outer.len(), 1);
-        let uid = outer[0].element(Tag(0x0008, 0x1155)).unwrap().to_str().unwrap();
-        assert_eq!(uid, "1.2.3.4");
-        let inner = outer[0].element(Tag(0x0008, 0x1115)).unwrap().items().unwrap();
-        assert_eq!(inner[0].element(Tag(0x0020, 0x000E)).unwrap().to_str().unwrap(), "1.2");
-        // What follows the sequence is read as before.
-        assert_eq!(obj.element(Tag(0x0010, 0x0010)).unwrap().to_str().unwrap(), "Doe^Jo");
-    }
-
-    #[test]
-    fn files_without_an_un_sequence_or_that_cannot_be_followed_are_left_alone() {
-        assert!(explicit_copy(&file(&element(0x0008, 0x0060, b"CS", b"MR"))).is_none());
-        let bytes = with_un_sequence();
-        // Cut inside the sequence, or before the delimiter: give up, never panic.
-        for cut in [150, 214, 230, bytes.len() - 20, bytes.len() - 17] {
-            assert!(explicit_copy(&bytes[..cut]).is_none(), "cut at {cut}");
-        }
-        // Nested deeper than the bound: give up.
-        let mut deep = vec![0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
-        deep.extend_from_slice(&ITEM);
-        for _ in 0..40 {
-            // Implicit VR inside: a private tag of undefined length is a sequence.
-            deep.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF]);
-            deep.extend_from_slice(&ITEM);
-        }
-        assert!(explicit_copy(&file(&deep)).is_none());
-        // The same nesting 8 deep, closed, is followed.
-        let mut nested = vec![0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
-        nested.extend_from_slice(&ITEM);
-        for _ in 0..8 {
-            nested.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF]);
-            nested.extend_from_slice(&ITEM);
-        }
-        for _ in 0..9 {
-            nested.extend_from_slice(&ITEM_END);
-            nested.extend_from_slice(&SEQUENCE_END);
-        }
-        assert!(explicit_copy(&file(&nested)).is_some());
     }
 }

@@ -67,6 +67,88 @@ fn with_private_un_sequence(file: &[u8]) -> Vec<u8> {
     [&file[..at], &private_un_sequence(), &file[at..]].concat()
 }
 
+/// Explicit VR little endian element with a 16-bit length.
+fn element(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
+    out.extend_from_slice(vr);
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// A file (meta group with its group length) whose data set is `elements`, explicit VR little
+/// endian.
+fn file(elements: &[u8]) -> Vec<u8> {
+    let mut meta = element(0x0002, 0x0002, b"UI", b"1.2.840.10008.5.1.4.1.1.4\0");
+    meta.extend_from_slice(&element(0x0002, 0x0003, b"UI", b"1.2.3.4.5\0"));
+    meta.extend_from_slice(&element(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM");
+    out.extend_from_slice(&element(0x0002, 0x0000, b"UL", &(meta.len() as u32).to_le_bytes()));
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(elements);
+    out
+}
+
+/// Modality, the private UN sequence, Patient's Name.
+fn small_file() -> Vec<u8> {
+    let mut data = element(0x0008, 0x0060, b"CS", b"MR");
+    data.extend_from_slice(&private_un_sequence());
+    data.extend_from_slice(&element(0x0010, 0x0010, b"PN", b"Doe^Jo"));
+    file(&data)
+}
+
+#[test]
+fn an_un_sequence_of_undefined_length_is_read_as_implicit_vr_items() {
+    let bytes = small_file();
+    assert!(
+        dicom_object::OpenFileOptions::new().from_reader(&bytes[..]).is_err(),
+        "dicom-rs alone reads the implicit item as explicit VR and fails"
+    );
+    let obj = dicom::header::open_bytes(Path::new("small.dcm"), &bytes).unwrap();
+    let items = obj.element(Tag(0x0009, 0x1010)).unwrap().items().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].element(Tag(0x0008, 0x1155)).unwrap().to_str().unwrap(), "1.2.3.4.5.6");
+    let nested = items[0].element(Tag(0x0008, 0x1199)).unwrap().items().unwrap();
+    assert_eq!(nested[0].element(Tag(0x0008, 0x1155)).unwrap().to_str().unwrap(), "1.2.3.4.5.7");
+    assert_eq!(items[0].element(Tag(0x0009, 0x1020)).unwrap().to_bytes().unwrap().len(), 70_000);
+    // What follows the sequence is read as before.
+    assert_eq!(obj.element(Tag(0x0010, 0x0010)).unwrap().to_str().unwrap(), "Doe^Jo");
+}
+
+#[test]
+fn un_sequences_that_cannot_be_followed_are_errors_naming_the_file() {
+    let bytes = small_file();
+    let data_set = bytes.len() - private_un_sequence().len() - 24;
+    // Cut inside the sequence, or inside its delimiter.
+    for cut in [data_set + 20, data_set + 40, bytes.len() - 20, bytes.len() - 17] {
+        let err = dicom::header::open_bytes(Path::new("cut.dcm"), &bytes[..cut]).unwrap_err();
+        assert!(err.to_string().contains("cut.dcm"), "cut at {cut}: {err}");
+    }
+    // Nested 40 deep (a private tag of undefined length in implicit VR is a sequence): past
+    // the rewrite's bound, an error rather than a deep recursion.
+    let nest = |depth: usize| {
+        let mut data = vec![0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
+        data.extend_from_slice(&ITEM);
+        for _ in 0..depth {
+            data.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF]);
+            data.extend_from_slice(&ITEM);
+        }
+        for _ in 0..=depth {
+            data.extend_from_slice(&ITEM_END);
+            data.extend_from_slice(&SEQUENCE_END);
+        }
+        file(&data)
+    };
+    assert!(dicom::header::open_bytes(Path::new("deep.dcm"), &nest(40)).is_err());
+    let obj = dicom::header::open_bytes(Path::new("nested.dcm"), &nest(8)).unwrap();
+    let mut items = obj.element(Tag(0x0009, 0x1010)).unwrap().items().unwrap().to_vec();
+    for _ in 0..8 {
+        items = items[0].element(Tag(0x0009, 0x1010)).unwrap().items().unwrap().to_vec();
+    }
+    assert_eq!(items.len(), 1);
+}
+
 #[test]
 fn the_corpus_un_sequence_reads_as_pydicom_reads_it() {
     let Some(data) = shared_data() else { return };
