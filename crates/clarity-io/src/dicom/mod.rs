@@ -9,10 +9,10 @@ pub mod mosaic;
 mod native;
 mod open;
 pub mod pixels;
+mod rewrite;
 mod rle;
 mod select;
 pub mod series;
-mod un_sequence;
 pub mod write;
 
 pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};

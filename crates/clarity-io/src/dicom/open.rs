@@ -18,7 +18,8 @@
 //!
 //! The fallbacks are walked too: an UN element of undefined length, which dicom-rs reads as a
 //! sequence of explicit-VR items where the standard says implicit VR, is rewritten as an
-//! explicit-VR sequence (`un_sequence`) and the copy walked and parsed; the implicit-VR re-read (a data set written in implicit VR
+//! explicit-VR sequence (`rewrite`, which also supplies a missing meta group length) and the
+//! copy walked and parsed; the implicit-VR re-read (a data set written in implicit VR
 //! under an explicit transfer syntax) reads other bytes as lengths and is walked as implicit VR
 //! first; a claim after the pixel data (junk some files carry there) leaves the bytes up to the
 //! pixel data's end to parse. Measured on 27 big-endian, deflated and implicit-VR files of the
@@ -34,7 +35,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::mem::InMemDicomObject;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 
-use super::un_sequence;
+use super::rewrite;
 use crate::error::{IoError, Result};
 
 /// Open a DICOM file, stopping before the pixel data when `with_pixels` is false.
@@ -73,7 +74,7 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
             }
         };
         let bytes = std::fs::read(path).map_err(read_err)?;
-        return parse_with_un_sequences_rewritten(&bytes, Until::PixelData)
+        return parse_repaired(&bytes, Until::PixelData)
             .or_else(|| reparse_as_implicit_vr(&bytes))
             .ok_or_else(|| IoError::DicomParse { path: path.to_path_buf(), reason });
     }
@@ -106,7 +107,7 @@ pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
     {
         return Ok(obj);
     }
-    if let Some(obj) = parse_with_un_sequences_rewritten(bytes, Until::ThroughPixelData) {
+    if let Some(obj) = parse_repaired(bytes, Until::ThroughPixelData) {
         return Ok(obj);
     }
     // Either way the data set may be implicit VR under an explicit transfer syntax, read as
@@ -115,11 +116,12 @@ pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
         .ok_or_else(|| IoError::DicomParse { path: path.to_path_buf(), reason })
 }
 
-/// Parse `bytes` (a whole file) as far as `until` says, with its UN elements of undefined
-/// length read as the implicit-VR sequences the standard says they are (see [`un_sequence`]);
-/// None when it has none, or the rewritten file does not parse either.
-fn parse_with_un_sequences_rewritten(bytes: &[u8], until: Until) -> Option<DefaultDicomObject> {
-    let copy = un_sequence::explicit_copy(bytes)?;
+/// Parse `bytes` (a whole file) as far as `until` says, with a missing meta group length
+/// supplied and its UN elements of undefined length read as the implicit-VR sequences the
+/// standard says they are (see [`rewrite`]); None when it has neither, or the repaired copy
+/// does not parse either.
+fn parse_repaired(bytes: &[u8], until: Until) -> Option<DefaultDicomObject> {
+    let copy = rewrite::repaired_copy(bytes)?;
     let mut cursor = BufReader::new(std::io::Cursor::new(&copy[..]));
     if overlong_element(&mut cursor, copy.len() as u64, until).is_some() {
         return None;
@@ -414,7 +416,7 @@ impl<'a, R: Read + Seek> Walk<'a, R> {
                 // A sequence (walked into), or encapsulated pixel data (fragments follow). An
                 // UN of undefined length is a sequence too, its items walked as the parser
                 // reads them, in the data set's VR encoding (the standard says implicit VR:
-                // `un_sequence` rewrites such files when this parse fails).
+                // `rewrite` repairs such files when this parse fails).
                 if !pixel_data {
                     open.push(None);
                 }

@@ -6,7 +6,8 @@
 //! - `dicom_write`: derived series round trip and dcm2niix on what we write;
 //! - `diffusion`: FSL `.bval`/`.bvec` of a DWI series against its files and dcm2niix;
 //! - `nifti`: NIfTI-1/2 against nibabel, round trips, `.hdr`/`.img` pairs and bad files;
-//! - `un_sequence`: UN elements of undefined length (implicit-VR sequences) against pydicom;
+//! - `rewrite`: files dicom-rs alone cannot parse (UN sequences of undefined length, no meta
+//!   group length) against pydicom and the same files without the fault;
 
 mod bad_input;
 mod common;
@@ -15,4 +16,4 @@ mod dicom_series;
 mod dicom_write;
 mod diffusion;
 mod nifti;
-mod un_sequence;
+mod rewrite;

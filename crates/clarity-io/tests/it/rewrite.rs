@@ -1,5 +1,7 @@
-//! UN elements of undefined length (implicit-VR sequences inside explicit-VR files): the
-//! corpus's `UN_sequence.dcm` against pydicom's reading, and real images carrying one.
+//! Files dicom-rs alone cannot parse and pydicom reads (`dicom::rewrite`): UN elements of
+//! undefined length (implicit-VR sequences inside explicit-VR files) and meta groups without
+//! their group length. The corpus's two such files against pydicom's reading, and real images
+//! given either fault against the same images without it.
 
 use std::path::Path;
 
@@ -214,4 +216,56 @@ fn images_carrying_an_un_sequence_read_as_without_it() {
     let (theirs, ours) = (dicom::decode_file(&rle).unwrap(), dicom::decode_file(&copied).unwrap());
     assert_eq!(ours.shape(), theirs.shape());
     assert!(ours.values == theirs.values, "RLE pixels differ");
+}
+
+/// `file` without its meta group length (0002,0000), as some writers leave it out.
+fn without_meta_group_length(file: &[u8]) -> Vec<u8> {
+    assert_eq!(&file[132..138], &[0x02, 0x00, 0x00, 0x00, b'U', b'L']);
+    [&file[..132], &file[144..]].concat()
+}
+
+#[test]
+fn a_meta_group_without_its_length_reads_as_pydicom_reads_it() {
+    let Some(data) = shared_data() else { return };
+    let path = data.join("dicom/pydicom/no_meta_group_length.dcm");
+    let header = dicom::header::open(&path, false).expect("the meta group's length supplied");
+    // pydicom: Image Type ['ORIGINAL', 'PRIMARY', 'PORTAL'], Instance Creation Date 20111130.
+    let image_type = header.element(Tag(0x0008, 0x0008)).unwrap().to_multi_str().unwrap();
+    assert_eq!(image_type.as_ref(), ["ORIGINAL", "PRIMARY", "PORTAL"]);
+    assert_eq!(header.element(Tag(0x0008, 0x0012)).unwrap().to_str().unwrap(), "20111130");
+    let report = dicom::scan(&path, SeriesOptions::default()).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.non_images.len(), 1);
+
+    // Images without it decode as with it: native (a series), JPEG 2000, and RLE with a UN
+    // sequence too (both faults in one file).
+    let dir = tempfile::tempdir().unwrap();
+    let series = data.join("dicom/series/mr_brain_20");
+    for entry in std::fs::read_dir(&series).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = without_meta_group_length(&std::fs::read(&path).unwrap());
+        std::fs::write(dir.path().join(path.file_name().unwrap()), bytes).unwrap();
+    }
+    let original = dicom::read_series(&series, SeriesOptions::default()).unwrap();
+    let copy = dicom::read_series(dir.path(), SeriesOptions::default()).unwrap();
+    assert_eq!((copy.dims, copy.origin_mm), (original.dims, original.origin_mm));
+    assert!(copy.data == original.data, "voxels differ");
+    let j2k = data.join("dicom/pydicom/JPEG2000.dcm");
+    let rle = data.join("dicom/pydicom/MR_small_RLE.dcm");
+    let j2k_bytes = without_meta_group_length(&std::fs::read(&j2k).unwrap());
+    let rle_bytes =
+        without_meta_group_length(&with_private_un_sequence(&std::fs::read(&rle).unwrap()));
+    for (source, bytes) in [(j2k, j2k_bytes), (rle, rle_bytes)] {
+        assert!(
+            dicom_object::OpenFileOptions::new().from_reader(&bytes[..]).is_err(),
+            "dicom-rs alone reads {}: the test would check nothing",
+            source.display()
+        );
+        let copied = dir.path().join("copy.dcm");
+        std::fs::write(&copied, &bytes).unwrap();
+        let theirs = dicom::decode_file(&source).unwrap();
+        let ours = dicom::decode_file(&copied).unwrap();
+        assert_eq!(ours.shape(), theirs.shape());
+        assert!(ours.values == theirs.values, "{} pixels differ", source.display());
+    }
 }

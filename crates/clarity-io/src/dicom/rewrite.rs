@@ -1,31 +1,76 @@
-//! Sequences stored as UN of undefined length, rewritten as explicit-VR sequences for the parser.
+//! Copies of a DICOM file with two encoding faults fixed that dicom-rs cannot read past and
+//! pydicom reads: a meta group without its group length, and sequences stored as UN of
+//! undefined length. [`repaired_copy`] applies both; `open` parses the copy (walked first, like
+//! any file) only after the file itself failed to parse.
 //!
-//! A tool that converts an implicit-VR file to explicit VR without knowing a tag (a private
-//! sequence, or a standard one newer than its dictionary) writes it as UN. When its length is
-//! undefined, the standard (PS3.5 §6.2.2, from CP-246) says its value is a sequence encoded in
-//! implicit VR little endian, whatever the file's transfer syntax; pydicom reads it so. dicom-rs
-//! reads it as a sequence but goes on decoding its contents as explicit VR, so the first element
-//! inside is read with a made-up VR and length (the shared corpus's `UN_sequence.dcm`: a
-//! 3.7 GB claim, 4 s and 3.7 GB of memory before the error), and the whole file is lost, pixels
-//! and all.
+//! **Meta group without (0002,0000).** The group length is required, but some writers leave it
+//! out (the shared corpus's `no_meta_group_length.dcm`); dicom-rs then stops at the first meta
+//! element. The copy has one, computed from the group-2 elements that follow "DICM".
 //!
-//! [`explicit_copy`] copies the file with every such element rewritten as an explicit-VR
+//! **UN of undefined length.** A tool that converts an implicit-VR file to explicit VR without
+//! knowing a tag (a private sequence, or a standard one newer than its dictionary) writes it as
+//! UN. When its length is undefined, the standard (PS3.5 §6.2.2, from CP-246) says its value is
+//! a sequence encoded in implicit VR little endian, whatever the file's transfer syntax; pydicom
+//! reads it so. dicom-rs reads it as a sequence but goes on decoding its contents as explicit
+//! VR, so the first element inside is read with a made-up VR and length (the shared corpus's
+//! `UN_sequence.dcm`: a 3.7 GB claim, 4 s and 3.7 GB of memory before the error), and the whole
+//! file is lost, pixels and all. The copy has every such element rewritten as an explicit-VR
 //! sequence (VR from the standard dictionary, UN for private and unknown tags; defined lengths
-//! of the items and sequences around it recomputed), which dicom-rs then parses. Only explicit
-//! VR little endian data sets are rewritten; anything the copy does not understand gives up
-//! (None) and the caller keeps its error.
+//! of the items and sequences around it recomputed). Only explicit VR little endian data sets
+//! are rewritten; anything the copy does not understand gives up (None) and the caller keeps
+//! its error.
 //!
-//! Tested in `tests/it/un_sequence.rs` through [`super::header::open_bytes`].
+//! Tested in `tests/it/rewrite.rs` through [`super::header::open_bytes`].
 
 use super::open::{implicit_vr, LONG_VRS, PIXEL_DATA, SHORT_VRS, UNDEFINED};
 
 /// Sequences nested deeper give up: a damaged file could otherwise nest until the stack ends.
 const MAX_DEPTH: usize = 32;
 
+/// `file` (preamble, "DICM", meta group, data set) with the faults of the module page fixed;
+/// None when it has neither, or they cannot be fixed.
+pub(crate) fn repaired_copy(file: &[u8]) -> Option<Vec<u8>> {
+    let with_length = with_meta_group_length(file);
+    explicit_copy(with_length.as_deref().unwrap_or(file)).or(with_length)
+}
+
+/// `file` with a group length (0002,0000) put first in its meta group, when the group has
+/// none; None otherwise.
+fn with_meta_group_length(file: &[u8]) -> Option<Vec<u8>> {
+    if file.get(128..132)? != b"DICM" || file.get(132..136)? == [0x02, 0x00, 0x00, 0x00] {
+        return None;
+    }
+    let mut end = 132;
+    while file.get(end..end + 2)? == [0x02, 0x00] {
+        let (_, value_at, len) = explicit_element(file, end)?;
+        end = value_at.checked_add(len).filter(|&e| e <= file.len())?;
+    }
+    let group_length = u32::try_from(end.checked_sub(132).filter(|&l| l > 0)?).ok()?;
+    let mut out = Vec::with_capacity(file.len() + 12);
+    out.extend_from_slice(&file[..132]);
+    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    out.extend_from_slice(&group_length.to_le_bytes());
+    out.extend_from_slice(&file[132..]);
+    Some(out)
+}
+
+/// The explicit-VR little endian element at `at` in `bytes`: its tag bytes, where its value
+/// starts and its length.
+fn explicit_element(bytes: &[u8], at: usize) -> Option<([u8; 4], usize, usize)> {
+    let header = bytes.get(at..at.checked_add(8)?)?;
+    let tag = [header[0], header[1], header[2], header[3]];
+    let vr = [header[4], header[5]];
+    if SHORT_VRS.contains(&&vr) {
+        return Some((tag, at + 8, u16::from_le_bytes([header[6], header[7]]) as usize));
+    }
+    let len = bytes.get(at + 8..at + 12)?;
+    Some((tag, at + 12, u32::from_le_bytes(len.try_into().ok()?) as usize))
+}
+
 /// `file` (preamble, "DICM", meta group, explicit VR little endian data set) with every UN
 /// element of undefined length rewritten as an explicit-VR sequence; None when there is none,
 /// the data set is in another encoding, or its structure cannot be followed.
-pub(crate) fn explicit_copy(file: &[u8]) -> Option<Vec<u8>> {
+fn explicit_copy(file: &[u8]) -> Option<Vec<u8>> {
     let (start, ts) = meta_group(file)?;
     // Encapsulated syntaxes are explicit VR little endian too; implicit VR has no UN to fix,
     // and big-endian and deflated data sets are too rare to be worth a copy of this code.
@@ -55,15 +100,8 @@ fn meta_group(file: &[u8]) -> Option<(usize, String)> {
     let end = 144usize.checked_add(len)?;
     let meta = file.get(144..end)?;
     let mut at = 0;
-    while let Some(header) = meta.get(at..at + 8) {
-        let tag = [header[0], header[1], header[2], header[3]];
-        let vr: [u8; 2] = [header[4], header[5]];
-        let (value_at, len) = if SHORT_VRS.contains(&&vr) {
-            (at + 8, u16::from_le_bytes([header[6], header[7]]) as usize)
-        } else {
-            let len = meta.get(at + 8..at + 12)?;
-            (at + 12, u32::from_le_bytes(len.try_into().ok()?) as usize)
-        };
+    while at < meta.len() {
+        let (tag, value_at, len) = explicit_element(meta, at)?;
         let value = meta.get(value_at..value_at.checked_add(len)?)?;
         if tag == [0x02, 0x00, 0x10, 0x00] {
             return Some((end, String::from_utf8_lossy(value).into_owned()));
