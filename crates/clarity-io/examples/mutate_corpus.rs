@@ -40,7 +40,7 @@ fn main() {
             {
                 let mut slowest = slowest.lock().unwrap();
                 slowest.push((started.elapsed(), path.display().to_string(), seed));
-                slowest.sort_by(|a, b| b.0.cmp(&a.0));
+                slowest.sort_by_key(|entry| std::cmp::Reverse(entry.0));
                 slowest.truncate(5);
             }
             match outcome {
