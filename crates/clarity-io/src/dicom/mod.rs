@@ -13,6 +13,7 @@ mod rewrite;
 mod rle;
 mod select;
 pub mod series;
+mod walk;
 pub mod write;
 
 pub use header::{read_header, transfer_syntax_name, DicomHeader, FrameInfo};

@@ -22,7 +22,7 @@
 //!
 //! Tested in `tests/it/rewrite.rs` through [`super::header::open_bytes`].
 
-use super::open::{implicit_vr, LONG_VRS, PIXEL_DATA, SHORT_VRS, UNDEFINED};
+use super::walk::{implicit_vr, LONG_VRS, PIXEL_DATA, SHORT_VRS, UNDEFINED};
 
 /// Sequences nested deeper give up: a damaged file could otherwise nest until the stack ends.
 const MAX_DEPTH: usize = 32;
