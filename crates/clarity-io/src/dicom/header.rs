@@ -107,6 +107,9 @@ pub fn read_header(path: &Path) -> Result<DicomHeader> {
             return Err(bad("NumberOfFrames", problem));
         }
     }
+    if declares_image {
+        check_pixel_module(path, &obj)?;
+    }
     let header = header_from_object(path, &obj, declares_image);
     for f in &header.frames {
         if let Some(s) = f.pixel_spacing.filter(|s| !(s[0] > 0.0 && s[1] > 0.0)) {
@@ -118,6 +121,46 @@ pub fn read_header(path: &Path) -> Result<DicomHeader> {
         }
     }
     Ok(header)
+}
+
+/// Refuse pixel-description attributes no image can have, as pydicom does: decoded with them,
+/// the pixels would be garbage (a damaged Pixel Representation of 32768 read as signed moved a
+/// fifth of a CT's values by 65536; an unknown colour model left YBR samples unconverted).
+/// Missing attributes are left to the decoders' defaults; an unknown photometric
+/// interpretation of one sample is read as MONOCHROME2 (its values do not depend on it).
+pub(crate) fn check_pixel_module(path: &Path, obj: &DefaultDicomObject) -> Result<()> {
+    let bad =
+        |attribute, problem| IoError::Attribute { path: path.to_path_buf(), attribute, problem };
+    if let Some(r) = get_u32(obj, tags::PIXEL_REPRESENTATION).filter(|&r| r > 1) {
+        return Err(bad("PixelRepresentation", format!("is {r}; 0 (unsigned) or 1 (signed)")));
+    }
+    // An unsupported BitsAllocated is the decoders' to report, with its own message.
+    let allocated = get_u32(obj, tags::BITS_ALLOCATED).filter(|a| [1, 8, 16, 32, 64].contains(a));
+    if let Some(stored) = get_u32(obj, tags::BITS_STORED) {
+        let most = allocated.unwrap_or(64);
+        if stored == 0 || stored > most {
+            return Err(bad("BitsStored", format!("is {stored}; 1 to BitsAllocated ({most})")));
+        }
+    }
+    let samples = get_u32(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    if samples != 1 && samples != 3 {
+        return Err(bad("SamplesPerPixel", format!("is {samples}; 1 (grey) or 3 (colour)")));
+    }
+    const COLOUR: [&str; 7] = [
+        "RGB",
+        "YBR_FULL",
+        "YBR_FULL_422",
+        "YBR_PARTIAL_422",
+        "YBR_PARTIAL_420",
+        "YBR_ICT",
+        "YBR_RCT",
+    ];
+    let photometric = get_str(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    if samples == 3 && !COLOUR.contains(&photometric.as_str()) {
+        let problem = format!("is {photometric:?}, not a colour model of 3 samples ({COLOUR:?})");
+        return Err(bad("PhotometricInterpretation", problem));
+    }
+    Ok(())
 }
 
 /// Row and column cosines that are (nearly) unit length and (nearly) perpendicular. Loose on

@@ -130,6 +130,7 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
             sop_class: get_str(obj, tags::SOP_CLASS_UID).unwrap_or_else(|| "unknown".into()),
         });
     }
+    super::header::check_pixel_module(path, obj)?;
     let ts_is_rle = ts == "1.2.840.10008.1.2.5";
     if ts_is_rle {
         return decode_rle(obj).map_err(decode_err);
@@ -405,7 +406,10 @@ fn decode_rgb_jpeg(obj: &DefaultDicomObject) -> std::result::Result<PixelArray, 
     for f in 0..frames {
         let data = obj.frame_pixel_data(f).ok_or_else(|| format!("frame {f} has no JPEG data"))?;
         let mut dec = jpeg_decoder::Decoder::new(&data[..]);
-        dec.set_color_transform(jpeg_decoder::ColorTransform::None);
+        // `RGB` keeps the three components as they are; `None` (tried first) repeats the
+        // first component in all three: `SC_rgb_dcmtk_+eb+cr.dcm` came out grey, a quarter of
+        // its samples off by up to 255, unnoticed by the manifest's 16 samples.
+        dec.set_color_transform(jpeg_decoder::ColorTransform::RGB);
         let px = dec.decode().map_err(|e| format!("frame {f}: {e}"))?;
         let info = dec.info().ok_or("JPEG has no frame header")?;
         if info.pixel_format != jpeg_decoder::PixelFormat::RGB24 {

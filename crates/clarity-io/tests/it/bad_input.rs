@@ -79,6 +79,9 @@ fn every_broken_dicom_is_an_error_that_says_why() {
         ("spacing_not_positive.dcm", "PixelSpacing is [-1.0, 0.0]; both must be above 0"),
         ("orientation_zero.dcm", "not two perpendicular unit direction vectors"),
         ("orientation_parallel.dcm", "not two perpendicular unit direction vectors"),
+        ("pixel_representation_32768.dcm", "PixelRepresentation is 32768; 0 (unsigned) or 1"),
+        ("bits_stored_beyond_allocated.dcm", "BitsStored is 33; 1 to BitsAllocated (16)"),
+        ("colour_model_unknown.dcm", "PhotometricInterpretation is \"XGB\", not a colour model"),
     ];
     all_listed(&dir, &cases, &[".dcm"]);
     for (file, said) in cases {

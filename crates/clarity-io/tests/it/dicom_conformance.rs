@@ -211,3 +211,48 @@ fn orientation_and_spacing_match_pydicom() {
     }
     assert!(checked > 100, "only {checked} attributes compared");
 }
+
+/// Colour files whose lossless twin is in the corpus (the same picture stored losslessly:
+/// `SC_rgb_rle.dcm` for the 100 × 100 ones, `SC_rgb_jpeg_dcmd.dcm` for the 256 × 256 ones), with
+/// the mean absolute difference of pydicom 3.0.2's decode (pylibjpeg-libjpeg 2.5, CharLS) from
+/// the twin. The manifest samples 16 values of each, which let a decode with a quarter of its
+/// samples wrong pass (`+eb+cr`: the RGB JPEG decoded with jpeg-decoder's `ColorTransform::None`,
+/// which repeats the first component; mean difference 50): the whole array is compared here.
+const COLOUR_TWINS: &[(&str, &str, f64)] = &[
+    ("SC_rgb_dcmtk_+eb+cr.dcm", "SC_rgb_rle.dcm", 0.14),
+    ("SC_rgb_dcmtk_+eb+cy+n1.dcm", "SC_rgb_rle.dcm", 2.79),
+    ("SC_rgb_dcmtk_+eb+cy+n2.dcm", "SC_rgb_rle.dcm", 0.57),
+    ("SC_rgb_dcmtk_+eb+cy+np.dcm", "SC_rgb_rle.dcm", 2.79),
+    ("SC_rgb_dcmtk_+eb+cy+s2.dcm", "SC_rgb_rle.dcm", 0.57),
+    ("SC_rgb_dcmtk_+eb+cy+s4.dcm", "SC_rgb_rle.dcm", 0.57),
+    ("SC_rgb_jls_lossy_line.dcm", "SC_rgb_rle.dcm", 0.70),
+    ("SC_rgb_jls_lossy_sample.dcm", "SC_rgb_rle.dcm", 0.70),
+    ("SC_rgb_jpeg_dcmtk.dcm", "SC_rgb_rle.dcm", 0.57),
+    ("SC_rgb_jpeg_lossy_gdcm.dcm", "SC_rgb_rle.dcm", 2.60),
+    ("SC_ybr_full_422_uncompressed.dcm", "SC_rgb_rle.dcm", 0.57),
+    ("SC_jpeg_no_color_transform.dcm", "SC_rgb_jpeg_dcmd.dcm", 0.00),
+    ("SC_jpeg_no_color_transform_2.dcm", "SC_rgb_jpeg_dcmd.dcm", 1.84),
+    ("SC_rgb_jpeg.dcm", "SC_rgb_jpeg_dcmd.dcm", 0.00),
+    ("SC_rgb_jpeg_app14_dcmd.dcm", "SC_rgb_jpeg_dcmd.dcm", 1.84),
+];
+
+#[test]
+fn colour_files_are_as_close_to_their_lossless_twins_as_pydicoms_decodes() {
+    let Some(data) = shared_data() else { return };
+    let dir = data.join("dicom/pydicom");
+    let mut failures = Vec::new();
+    for &(file, twin, pydicom_mean) in COLOUR_TWINS {
+        let ours = decode_file(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let reference = decode_file(&dir.join(twin)).unwrap();
+        assert_eq!(ours.shape(), reference.shape(), "{file}");
+        let mean =
+            ours.values.iter().zip(&reference.values).map(|(a, b)| (a - b).abs()).sum::<f64>()
+                / ours.values.len() as f64;
+        // A quarter of a level of slack: another IDCT and upsampling, not another picture.
+        if mean > pydicom_mean + 0.25 {
+            failures
+                .push(format!("{file}: mean |Δ| {mean:.2} from {twin}, pydicom {pydicom_mean}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

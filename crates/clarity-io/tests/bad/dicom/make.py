@@ -53,6 +53,18 @@ datasets = {
     "spacing_not_positive.dcm": broken(PixelSpacing=[-1, 0]),
     "orientation_zero.dcm": broken(ImageOrientationPatient=[0, 0, 0, 0, 0, 0]),
     "orientation_parallel.dcm": broken(ImageOrientationPatient=[1, 0, 0, 1, 0, 0]),
+    # Found by damaging the shared corpus: decoded anyway, these gave garbage values.
+    "pixel_representation_32768.dcm": broken(PixelRepresentation=32768),
+    "bits_stored_beyond_allocated.dcm": broken(BitsStored=33),
+    "colour_model_unknown.dcm": broken(
+        SamplesPerPixel=3,
+        PhotometricInterpretation="XGB",
+        PlanarConfiguration=0,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+        PixelData=bytes(8 * 8 * 3),
+    ),
 }
 for name, ds in datasets.items():
     ds.save_as(name, enforce_file_format=True)
