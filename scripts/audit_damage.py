@@ -1,11 +1,12 @@
-"""Compare Clarity's decodes of damaged DICOM copies with pydicom's (see audit_damage.sh).
+"""Compare Clarity's reading of damaged DICOM and NIfTI copies with pydicom's and nibabel's
+(see audit_damage.sh).
 
-For every damaged copy Clarity decoded (`N_SEED_NAME` beside `N_SEED_NAME.f64`, its values),
-pydicom decodes the same bytes: equal, within lossy tolerance (another JPEG decoder), or
-different. Where pydicom fails, Clarity's values are compared with pydicom's decode of the
-undamaged source. A copy whose damage starts before the Pixel Data element and whose values
-differ from the source's is what the audit looks for (a header fault decoded into garbage):
-those are listed in full.
+For every damaged copy Clarity read (`N_SEED_NAME` beside `N_SEED_NAME.f64`, its values, and
+for NIfTI `.affine`, its RAS affine), the reference reads the same bytes: equal, within lossy
+tolerance (another JPEG decoder), or different. Where the reference fails, Clarity's values are
+compared with the reference's reading of the undamaged source. A copy damaged in its header
+only whose values differ from the source's is what the audit looks for (a header fault read
+into garbage): those are listed in full.
 """
 import collections
 import glob
@@ -14,27 +15,57 @@ import os
 import sys
 import warnings
 
+import nibabel
 import numpy as np
 import pydicom
 
 warnings.simplefilter("ignore")
 logging.disable(logging.CRITICAL)
-out, data = sys.argv[1], sys.argv[2]
+out = sys.argv[1]
 sources = {}
-for path in glob.glob(os.path.join(data, "**", "*"), recursive=True):
-    if os.path.isfile(path):
-        sources.setdefault(os.path.basename(path), path)
+for line in open(os.path.join(out, "sources.txt")):
+    n, path = line.rstrip("\n").split(" ", 1)
+    sources[n] = path
+
+
+def source_of(name):
+    return sources[name.split("_", 1)[0]]
+
+
+def is_nifti(name):
+    return name.endswith((".nii", ".nii.gz"))
 
 
 def pixels(path):
+    """The reference reading: pydicom's stored values, or nibabel's scaled voxels (i fastest)
+    with the affine appended."""
+    if is_nifti(path):
+        image = nibabel.load(path)
+        data = np.asarray(image.get_fdata(), dtype=np.float32).ravel(order="F")
+        return np.concatenate([data.astype(float), image.affine[:3].ravel()])
     return np.asarray(pydicom.dcmread(path).pixel_array, dtype=float).ravel()
+
+
+def ours(copy):
+    values = np.fromfile(copy + ".f64", dtype="<f8")
+    if is_nifti(copy):
+        affine = np.array(open(copy + ".affine").read().split(), dtype=float)
+        values = np.concatenate([values, affine[:12]])
+    return values
 
 
 def damage_reaches_pixels(copy, name):
     """Whether the damage of `copy` touches its source's Pixel Data element."""
-    a = open(sources[name.split("_", 2)[2]], "rb").read()
+    a = open(source_of(name), "rb").read()
     b = open(copy, "rb").read()
-    pixel_tag = a.rfind(b"\xe0\x7f\x10\x00")
+    # NIfTI: the header is the first 348 (NIfTI-1) or 540 (NIfTI-2) bytes; gzipped, any change
+    # reaches the compressed data, so it counts as the data's.
+    if copy.endswith(".nii"):
+        pixel_tag = 352 if a[:4] == (348).to_bytes(4, "little") else 544
+    elif is_nifti(copy):
+        pixel_tag = 0
+    else:
+        pixel_tag = a.rfind(b"\xe0\x7f\x10\x00")
     if len(a) == len(b):  # bytes overwritten: is any of them in the pixel data?
         changed = [i for i in range(len(a)) if a[i] != b[i]]
         return pixel_tag >= 0 and bool(changed) and changed[-1] >= pixel_tag
@@ -43,38 +74,42 @@ def damage_reaches_pixels(copy, name):
     return first >= pixel_tag >= 0
 
 
+def tolerance(reference, copy):
+    """DICOM: the lossy tolerance of the conformance test. NIfTI: float32 rounding."""
+    span = max(float(np.nanmax(reference) - np.nanmin(reference)), 1.0)
+    return 1e-6 * span + 1e-6 if is_nifti(copy) else 0.02 * span + 2
+
+
 classes = collections.defaultdict(list)
 for values_path in sorted(glob.glob(os.path.join(out, "*.f64"))):
     copy = values_path[: -len(".f64")]
     name = os.path.basename(copy)
-    ours = np.fromfile(values_path, dtype="<f8")
+    ours_values = ours(copy)
     try:
         theirs = pixels(copy)
     except BaseException as e:  # pylibjpeg's Rust decoders raise PanicException
-        source = sources[name.split("_", 2)[2]]
+        source = source_of(name)
         in_pixels = damage_reaches_pixels(copy, name)
         try:
             original = pixels(source)
-            span = max(original.max() - original.min(), 1)
             # Within the lossy tolerance: JPEG decoders differ by a level here and there.
-            same = original.size == ours.size and bool(
-                (np.abs(original - ours) <= 0.02 * span + 2).all()
+            same = original.size == ours_values.size and bool(
+                (np.abs(original - ours_values) <= tolerance(original, copy)).all()
             )
         except BaseException:
             same = None
         where = "reaching the pixel data" if in_pixels else "in the header only"
         verdict = {True: "values as the source's", False: "values differ from the source's",
-                   None: "source not decodable by pydicom"}[same]
-        classes[f"pydicom fails; damage {where}; {verdict}"].append(f"{name}: {type(e).__name__}")
+                   None: "source not readable by the reference"}[same]
+        classes[f"reference fails; damage {where}; {verdict}"].append(f"{name}: {type(e).__name__}")
         continue
-    if theirs.size != ours.size:
-        classes["sizes differ"].append(f"{name}: ours {ours.size}, pydicom {theirs.size}")
-    elif np.array_equal(theirs, ours):
-        classes["equal to pydicom's"].append(name)
+    if theirs.size != ours_values.size:
+        classes["sizes differ"].append(f"{name}: ours {ours_values.size}, reference {theirs.size}")
+    elif np.array_equal(theirs, ours_values):
+        classes["equal to the reference's"].append(name)
     else:
-        span = max(theirs.max() - theirs.min(), 1)
-        beyond = (np.abs(theirs - ours) > 0.02 * span + 2).mean()
-        key = "within lossy tolerance" if beyond == 0 else "differ from pydicom's"
+        beyond = (np.abs(theirs - ours_values) > tolerance(theirs, copy)).mean()
+        key = "within tolerance (lossy DICOM; float32 NIfTI)" if beyond == 0 else "differ from the reference's"
         if beyond > 0:
             where = "reaching the pixel data" if damage_reaches_pixels(copy, name) else "in the header only"
             key += f"; damage {where}"
