@@ -121,6 +121,12 @@ pub fn read_nifti_image(path: &Path) -> Result<NiftiImage> {
         qoff = [r.f64(376), r.f64(384), r.f64(392)];
         srow = std::array::from_fn(|row| std::array::from_fn(|c| r.f64(400 + 32 * row + 8 * c)));
     }
+    // nibabel reads a form code outside the standard's 0-5 (unknown, scanner, aligned,
+    // Talairach, MNI, template) as 0, so that form is not used: a damaged code must not make
+    // the srow or quatern fields, likely damaged with it, the geometry (found by
+    // scripts/audit_damage.sh: sform_code 25601 made junk srow values the affine).
+    let known = |code: i32| if (0..=5).contains(&code) { code } else { 0 };
+    let (qcode, scode) = (known(qcode), known(scode));
     let ndim = dims[0];
     if !(1..=7).contains(&ndim) {
         return Err(nifti_err(path, format!("dim[0] is {ndim}, must be 1..7")));

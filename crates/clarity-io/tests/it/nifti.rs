@@ -137,6 +137,27 @@ fn bad_nifti_files_are_errors_that_name_the_file() {
     assert!(read_nifti(&p).unwrap_err().to_string().contains("truncated"));
 }
 
+#[test]
+fn form_codes_outside_the_standard_are_ignored_as_nibabel_ignores_them() {
+    // `tests/bad/nifti/valid.nii` (4 × 4 × 2, unit voxels, sform code 1, identity srow) with its
+    // sform code damaged to 25601 and srow_x junk, as a damaged copy in the audit had them.
+    let valid = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad/nifti/valid.nii");
+    let mut bytes = std::fs::read(valid).unwrap();
+    bytes[254..256].copy_from_slice(&25601i16.to_le_bytes());
+    bytes[280..284].copy_from_slice(&7.0f32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sform_code_25601.nii");
+    std::fs::write(&path, &bytes).unwrap();
+    let image = read_nifti_image(&path).unwrap();
+    assert_eq!((image.qform_code, image.sform_code), (0, 0));
+    // nibabel 5 on this file: "sform_code 25601 not valid; setting to 0", then its fallback
+    // affine (x flipped, centred on the middle voxel).
+    let nibabel = [[-1.0, 0.0, 0.0, 1.5], [0.0, 1.0, 0.0, -1.5], [0.0, 0.0, 1.0, -0.5]];
+    for (row, want) in nibabel.iter().enumerate() {
+        assert_eq!(&image.affine[row], want, "row {row}: {:?}", image.affine);
+    }
+}
+
 /// The header and voxels of `image` compared with `want`'s: everything a reader takes from them.
 fn assert_same_image(
     got: &clarity_io::nifti::NiftiImage,
