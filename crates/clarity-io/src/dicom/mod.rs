@@ -1,6 +1,7 @@
 //! DICOM: headers, pixel decoding, series assembly and derived-series writing.
 
 pub mod bench_support;
+mod codestream;
 mod file_pixels;
 pub mod header;
 mod jpeg12;

@@ -131,6 +131,7 @@ pub fn decode_object(path: &Path, obj: &DefaultDicomObject) -> Result<PixelArray
         });
     }
     super::header::check_pixel_module(path, obj)?;
+    check_codestream_size(obj).map_err(decode_err)?;
     let ts_is_rle = ts == "1.2.840.10008.1.2.5";
     if ts_is_rle {
         return decode_rle(obj).map_err(decode_err);
@@ -335,6 +336,30 @@ fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Op
 
 /// Every frame through `decode_frame` (unsigned samples, rows, columns), then BitsStored and
 /// sign applied: RLE, and the second try for codecs dicom-pixeldata refused.
+/// A compressed first frame must declare the size the header's Rows and Columns say (see
+/// [`super::codestream`]); frames that declare none are left to their decoder.
+fn check_codestream_size(obj: &DefaultDicomObject) -> std::result::Result<(), String> {
+    use dicom_encoding::adapters::PixelDataObject;
+    // JPEG, JPEG-LS and JPEG 2000 (RLE frames declare no size).
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    let Some(element) = obj.get(tags::PIXEL_DATA) else { return Ok(()) };
+    if !ts.starts_with("1.2.840.10008.1.2.4.") || element.fragments().is_none() {
+        return Ok(());
+    }
+    let Some(frame) = obj.frame_pixel_data(0) else { return Ok(()) };
+    let Some(declared) = super::codestream::declared_size(&frame) else { return Ok(()) };
+    let get = |tag| super::header::get_f64(obj, tag).map(|v| v as usize);
+    let header =
+        (get(tags::ROWS).ok_or("Rows missing")?, get(tags::COLUMNS).ok_or("Columns missing")?);
+    if declared != header {
+        return Err(format!(
+            "the compressed frame is {}×{} (rows × columns), the header says {}×{}",
+            declared.0, declared.1, header.0, header.1
+        ));
+    }
+    Ok(())
+}
+
 fn decode_frames_with(
     obj: &DefaultDicomObject,
     decode_frame: impl Fn(&[u8]) -> std::result::Result<(Vec<u64>, usize, usize), String>,
@@ -349,11 +374,19 @@ fn decode_frames_with(
     let spp = get_f64(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1.0) as usize;
     let sample_type = SampleType::for_storage(bits_allocated as usize, signed)
         .ok_or_else(|| format!("unsupported BitsAllocated {bits_allocated}"))?;
-    let (mut rows, mut columns, mut values) = (0, 0, Vec::new());
+    // The header's matrix is required, as every decoder requires it: without it (lost to
+    // damage before it, with Pixel Representation) a frame's own size would make an image of
+    // values read with the wrong sign.
+    let get = |tag| get_f64(obj, tag).map(|v| v as usize);
+    let rows = get(tags::ROWS).ok_or("Rows missing")?;
+    let columns = get(tags::COLUMNS).ok_or("Columns missing")?;
+    let mut values = Vec::new();
     for f in 0..frames {
         let data = obj.frame_pixel_data(f).ok_or_else(|| format!("frame {f} has no data"))?;
         let (raw, r, c) = decode_frame(&data).map_err(|e| format!("frame {f}: {e}"))?;
-        (rows, columns) = (r, c);
+        if (r, c) != (rows, columns) {
+            return Err(format!("frame {f} is {r}×{c}, the header says {rows}×{columns}"));
+        }
         values.extend(raw.into_iter().map(|v| stored_value(v, bits_stored, signed)));
     }
     Ok(finish(PixelArray {

@@ -183,3 +183,44 @@ fn damaged_copies_of_the_shared_corpus_read_or_fail_never_panic() {
         outcomes.len()
     );
 }
+
+/// `bytes` (explicit VR little endian) with the value of the first `(0028,elem)` US element
+/// set to `value`, or with its tag renamed to `(0028,renamed)` when `value` is None.
+fn patched(bytes: &[u8], elem: u8, value: Option<u16>, renamed: u8) -> Vec<u8> {
+    let header = [0x28, 0x00, elem, 0x00, b'U', b'S', 2, 0];
+    let at = bytes.windows(8).position(|w| w == header).expect("the element");
+    let mut out = bytes.to_vec();
+    match value {
+        Some(v) => out[at + 8..at + 10].copy_from_slice(&v.to_le_bytes()),
+        None => out[at + 2] = renamed,
+    }
+    out
+}
+
+#[test]
+fn compressed_frames_that_the_header_does_not_describe_are_errors() {
+    let Some(data) = crate::common::shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let decode = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let result = clarity_io::dicom::decode_file(&path).map(|px| px.shape());
+        result.expect_err(name).to_string()
+    };
+    // Rows damaged from 100 to 27748 (a damaged copy the audit found): the decoder filled a
+    // 27748-row buffer from one 100-row JPEG.
+    let jpeg = std::fs::read(data.join("dicom/pydicom/SC_rgb_dcmtk_+eb+cy+n1.dcm")).unwrap();
+    let msg = decode("rows_27748.dcm", patched(&jpeg, 0x10, Some(27748), 0));
+    assert!(
+        msg.contains("the compressed frame is 100×100 (rows × columns), the header says 27748×100"),
+        "{msg}"
+    );
+    let j2k = std::fs::read(data.join("dicom/pydicom/JPEG2000.dcm")).unwrap();
+    let msg = decode("columns_7.dcm", patched(&j2k, 0x11, Some(7), 0));
+    assert!(msg.contains("the header says 1024×7"), "{msg}");
+    // JPEG-LS without Rows (the tag renamed): the second-try decoder took the frame's own
+    // size, and, Pixel Representation lost with it in the damaged copy, -2000 came out 63536.
+    let ls = std::fs::read(data.join("dicom/wg04/JLSL/CT1_JLSL")).unwrap();
+    let msg = decode("no_rows.dcm", patched(&ls, 0x10, None, 0x0F));
+    assert!(msg.contains("no_rows.dcm") && msg.contains("Rows missing"), "{msg}");
+}
