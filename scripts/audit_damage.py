@@ -65,7 +65,7 @@ def damage_reaches_pixels(copy, name):
     elif is_nifti(copy):
         pixel_tag = 0
     else:
-        pixel_tag = a.rfind(b"\xe0\x7f\x10\x00")
+        pixel_tag = max(a.rfind(b"\xe0\x7f\x10\x00"), a.rfind(b"\x7f\xe0\x00\x10"))  # LE, BE
     if len(a) == len(b):  # bytes overwritten: is any of them in the pixel data?
         changed = [i for i in range(len(a)) if a[i] != b[i]]
         return pixel_tag >= 0 and bool(changed) and changed[-1] >= pixel_tag
