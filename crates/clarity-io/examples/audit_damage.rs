@@ -33,7 +33,7 @@ fn main() {
         let nifti = name.ends_with(".nii") || name.ends_with(".nii.gz");
         let Ok(bytes) = std::fs::read(path) else { return };
         for seed in 0..per_file {
-            let damaged = clarity_io::damage::damage(&bytes, seed * 1_000_003 + n as u64);
+            let damaged = clarity_io::damage::corpus_copy(&bytes, n, seed);
             let copy = out.join(format!("{n}_{seed}_{name}"));
             std::fs::write(&copy, &damaged).expect("write the damaged copy");
             let read = std::panic::catch_unwind(|| {

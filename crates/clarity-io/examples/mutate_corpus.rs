@@ -32,7 +32,7 @@ fn main() {
         let Ok(bytes) = std::fs::read(path) else { return };
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         for seed in 0..per_file {
-            let damaged = clarity_io::damage::damage(&bytes, seed * 1_000_003 + n as u64);
+            let damaged = clarity_io::damage::corpus_copy(&bytes, n, seed);
             let tmp = dir.join(format!("{n}_{seed}_{name}"));
             std::fs::write(&tmp, &damaged).expect("write the damaged copy");
             let started = Instant::now();

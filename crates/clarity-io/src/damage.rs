@@ -49,6 +49,13 @@ pub fn damage(bytes: &[u8], seed: u64) -> Vec<u8> {
     out
 }
 
+/// Copy `seed` of the `file_index`-th file of [`corpus_files`], damaged by [`damage`]: one
+/// rule, so that `mutate_corpus` and `audit_damage` name the same damage by the same
+/// `(file, seed)`.
+pub fn corpus_copy(bytes: &[u8], file_index: usize, seed: u64) -> Vec<u8> {
+    damage(bytes, seed * 1_000_003 + file_index as u64)
+}
+
 /// The files under `root` that [`read_damaged`] reads: DICOM (`.dcm`, and the extension-less
 /// files of the WG04 set) and NIfTI (`.nii`, `.nii.gz`), up to 8 MiB each (larger ones cost
 /// seconds per copy and hold nothing the readers treat differently), sorted.

@@ -51,7 +51,7 @@ pub fn open(path: &Path, with_pixels: bool) -> Result<DefaultDicomObject> {
                 // dicom-rs buffers its reader itself.
                 let mut rest = buffered.into_inner();
                 rest.seek(std::io::SeekFrom::Start(0)).map_err(read_err)?;
-                match OpenFileOptions::new().read_until(tags::PIXEL_DATA).from_reader(rest) {
+                match parse_options(Until::PixelData).from_reader(rest) {
                     Ok(obj) => return Ok(obj),
                     Err(e) => error_chain(&e),
                 }
@@ -80,7 +80,7 @@ pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<DefaultDicomObject> {
             return Err(IoError::DicomParse { path: path.to_path_buf(), reason: found.reason })
         }
         Some(found) => (found.reason, found.after_pixel_data.map(|end| end as usize)),
-        None => match OpenFileOptions::new().read_to(tags::PIXEL_DATA).from_reader(bytes) {
+        None => match parse_options(Until::ThroughPixelData).from_reader(bytes) {
             Ok(obj) => return Ok(obj),
             Err(e) => (error_chain(&e), native_pixel_data_end(bytes)),
         },
@@ -110,11 +110,15 @@ fn parse_repaired(bytes: &[u8], until: Until) -> Option<DefaultDicomObject> {
     if overlong_element(&mut cursor, copy.len() as u64, until).is_some() {
         return None;
     }
-    let options = match until {
+    parse_options(until).from_reader(&copy[..]).ok()
+}
+
+/// dicom-rs's options for reading as far as `until` says (the walk's rules mirror them).
+fn parse_options(until: Until) -> OpenFileOptions {
+    match until {
         Until::PixelData => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
         Until::ThroughPixelData | Until::End => OpenFileOptions::new().read_to(tags::PIXEL_DATA),
-    };
-    options.from_reader(&copy[..]).ok()
+    }
 }
 
 /// End offset of a defined-length little-endian Pixel Data element, if one can be found by its
@@ -138,11 +142,7 @@ fn native_pixel_data_end(bytes: &[u8]) -> Option<usize> {
 /// Re-read the data set after the file meta group as implicit VR little endian, keeping the
 /// meta group (and so the declared transfer syntax for the pixel codec).
 fn reparse_as_implicit_vr(bytes: &[u8]) -> Option<DefaultDicomObject> {
-    // The meta group alone: a parse "until (0008,0000)" would read the data set's lower tags,
-    // unwalked, when damage puts some first.
-    let meta = dicom_object::FileMetaTable::from_reader(bytes.get(128..)?).ok()?;
-    // preamble (128) + "DICM" (4) + group 2 elements; group length covers the rest of group 2.
-    let start = 132 + 12 + meta.information_group_length as usize;
+    let (meta, start) = meta_group(bytes)?;
     let rest = bytes.get(start..)?;
     if implicit_overlong(rest) {
         return None;
@@ -150,6 +150,20 @@ fn reparse_as_implicit_vr(bytes: &[u8]) -> Option<DefaultDicomObject> {
     let implicit = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased();
     let ds = InMemDicomObject::read_dataset_with_ts(rest, &implicit).ok()?;
     Some(ds.with_exact_meta(meta))
+}
+
+/// The file meta group of `file` (preamble, "DICM", group 2) as dicom-rs reads it, and where
+/// the data set after it starts. The meta group alone: a parse "until (0008,0000)" would read
+/// the data set's lower tags, unwalked, when damage puts some first.
+pub(super) fn meta_group(file: &[u8]) -> Option<(dicom_object::FileMetaTable, usize)> {
+    let meta = dicom_object::FileMetaTable::from_reader(file.get(128..)?).ok()?;
+    // preamble (128) + "DICM" (4) + the group length element (12, first: dicom-rs requires it)
+    // + the rest of group 2, as long as that element says. Not the table's
+    // `information_group_length`: dicom-rs recomputes it with the elements it supplies when
+    // they are missing (the version, the implementation class UID).
+    let group_length = u32::from_le_bytes(file.get(140..144)?.try_into().ok()?);
+    let start = (132 + 12usize).checked_add(group_length as usize)?;
+    Some((meta, start))
 }
 
 /// `e` and its sources on one line, because dicom-rs puts the useful part in the sources.

@@ -337,24 +337,25 @@ fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Op
 /// Every frame through `decode_frame` (unsigned samples, rows, columns), then BitsStored and
 /// sign applied: RLE, and the second try for codecs dicom-pixeldata refused.
 /// A compressed first frame must declare the size the header's Rows and Columns say (see
-/// [`super::codestream`]); frames that declare none are left to their decoder.
+/// [`super::codestream`]). Its first fragment is read in place (the size is in the frame's
+/// first bytes); a fragment that declares none, or a header without the matrix, is left to the
+/// decoders, which report it.
 fn check_codestream_size(obj: &DefaultDicomObject) -> std::result::Result<(), String> {
-    use dicom_encoding::adapters::PixelDataObject;
     // JPEG, JPEG-LS and JPEG 2000 (RLE frames declare no size).
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
-    let Some(element) = obj.get(tags::PIXEL_DATA) else { return Ok(()) };
-    if !ts.starts_with("1.2.840.10008.1.2.4.") || element.fragments().is_none() {
+    if !ts.starts_with("1.2.840.10008.1.2.4.") {
         return Ok(());
     }
-    let Some(frame) = obj.frame_pixel_data(0) else { return Ok(()) };
-    let Some(declared) = super::codestream::declared_size(&frame) else { return Ok(()) };
+    let first = obj.get(tags::PIXEL_DATA).and_then(|e| e.fragments()).and_then(|f| f.first());
+    let Some(declared) = first.and_then(|f| super::codestream::declared_size(f)) else {
+        return Ok(());
+    };
     let get = |tag| super::header::get_f64(obj, tag).map(|v| v as usize);
-    let header =
-        (get(tags::ROWS).ok_or("Rows missing")?, get(tags::COLUMNS).ok_or("Columns missing")?);
-    if declared != header {
+    let (Some(rows), Some(columns)) = (get(tags::ROWS), get(tags::COLUMNS)) else { return Ok(()) };
+    if declared != (rows, columns) {
         return Err(format!(
-            "the compressed frame is {}×{} (rows × columns), the header says {}×{}",
-            declared.0, declared.1, header.0, header.1
+            "the compressed frame is {}×{} (rows × columns), the header says {rows}×{columns}",
+            declared.0, declared.1
         ));
     }
     Ok(())

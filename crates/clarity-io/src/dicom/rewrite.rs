@@ -71,10 +71,12 @@ fn explicit_element(bytes: &[u8], at: usize) -> Option<([u8; 4], usize, usize)> 
 /// element of undefined length rewritten as an explicit-VR sequence; None when there is none,
 /// the data set is in another encoding, or its structure cannot be followed.
 fn explicit_copy(file: &[u8]) -> Option<Vec<u8>> {
-    let (start, ts) = meta_group(file)?;
+    // The meta group as dicom-rs reads it: a copy whose meta group it cannot read would not
+    // parse either.
+    let (meta, start) = super::open::meta_group(file)?;
     // Encapsulated syntaxes are explicit VR little endian too; implicit VR has no UN to fix,
     // and big-endian and deflated data sets are too rare to be worth a copy of this code.
-    let ts = ts.trim_end_matches(['\0', ' ']);
+    let ts = meta.transfer_syntax().trim_end_matches(['\0', ' ']);
     let explicit_le = ts == "1.2.840.10008.1.2.1"
         || ts.starts_with("1.2.840.10008.1.2.4.")
         || ts.starts_with("1.2.840.10008.1.2.5");
@@ -84,31 +86,6 @@ fn explicit_copy(file: &[u8]) -> Option<Vec<u8>> {
     let mut copy = Copy { src: file, pos: start, out: file.get(..start)?.to_vec(), changed: false };
     copy.elements(Level::Top, true, 0)?;
     copy.changed.then_some(copy.out)
-}
-
-/// Where the data set starts (the end of the meta group, as far as its group length says) and
-/// the transfer syntax UID.
-fn meta_group(file: &[u8]) -> Option<(usize, String)> {
-    if file.get(128..132)? != b"DICM" {
-        return None;
-    }
-    let group_length = file.get(132..144)?;
-    if group_length[..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0] {
-        return None;
-    }
-    let len = u32::from_le_bytes(group_length[8..12].try_into().ok()?) as usize;
-    let end = 144usize.checked_add(len)?;
-    let meta = file.get(144..end)?;
-    let mut at = 0;
-    while at < meta.len() {
-        let (tag, value_at, len) = explicit_element(meta, at)?;
-        let value = meta.get(value_at..value_at.checked_add(len)?)?;
-        if tag == [0x02, 0x00, 0x10, 0x00] {
-            return Some((end, String::from_utf8_lossy(value).into_owned()));
-        }
-        at = value_at + len;
-    }
-    None
 }
 
 /// Where a run of elements ends.
