@@ -154,11 +154,7 @@ fn damaged_copies_of_the_shared_corpus_read_or_fail_never_panic() {
             let dir = dir.path().to_path_buf();
             (0..2u64).map(move |seed| {
                 let copy = dir.join(format!("{n}_{seed}_{name}"));
-                std::fs::write(
-                    &copy,
-                    clarity_io::damage::damage(&bytes, seed * 1_000_003 + n as u64),
-                )
-                .unwrap();
+                std::fs::write(&copy, clarity_io::damage::corpus_copy(&bytes, n, seed)).unwrap();
                 let outcome = read_damaged(&copy);
                 std::fs::remove_file(&copy).unwrap();
                 (format!("{} (seed {seed}, copy {n}_{seed}_{name})", path.display()), outcome)

@@ -9,7 +9,7 @@
 //! `s` the slab's normalisation scale, `centre` the normalised input slice and `t_c` what
 //! feature channel `c` contributes through its 3×3 kernel (averaged over the flip ensemble).
 //! [`SliceParts`] holds those images for one slice; a [`Readout`] weighs them. The network's
-//! own readout has every weight 1; the consistency step (`consistency.rs`) fits other weights
+//! own readout has every weight 1; the consistency step (`consistency/`) fits other weights
 //! per volume without the truth.
 
 /// One slice's output, taken apart (all planes in the volume's own orientation, x fastest).
