@@ -126,7 +126,8 @@ pub struct EnhanceTrainArgs {
     /// Start from the trained model in this folder (model.safetensors + config.json) instead of
     /// random weights. With more --channels or --depth than it has, the network is first grown
     /// without changing its output (new channels copy existing ones, new layers start as
-    /// identities), then trained; --context and --pe-axis must match it. Ignored when --out holds
+    /// identities), and with a larger --context the new outer slices start with zero weights,
+    /// then trained; --pe-axis must match it. Ignored when --out holds
     /// a checkpoint (that run resumes).
     #[arg(long, value_name = "MODEL_DIR")]
     pub init_from: Option<PathBuf>,

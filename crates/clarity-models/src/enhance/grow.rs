@@ -82,6 +82,36 @@ pub fn with_extra_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
     CpuEnhanceNet::new(layers, net.context)
 }
 
+/// `net` reading `context` slices on each side instead of its own, computing the same function:
+/// the new outer slices' head weights are zero, so they change nothing until training finds a
+/// use for them. The constant planes (noise, reduction) stay after the image channels.
+pub fn with_context(net: &CpuEnhanceNet, context: usize) -> Result<CpuEnhanceNet, String> {
+    if context < net.context {
+        return Err(format!(
+            "cannot narrow the slice context: the model reads {} slice(s) on each side, asked \
+             for {context}",
+            net.context
+        ));
+    }
+    let head = &net.layers[0];
+    let (ci, co) = (head.c_in, head.c_out);
+    let images = 2 * net.context + 1;
+    let added = context - net.context;
+    // Rows are ordered (tap, input channel): each tap's block gains `added` zero rows before
+    // its image channels and `added` after them, ahead of the planes.
+    let zeros = |n: usize| std::iter::repeat_n(0.0, n * co);
+    let mut weight = Vec::with_capacity(9 * (ci + 2 * added) * co);
+    for tap in head.weight.chunks(ci * co) {
+        weight.extend(zeros(added));
+        weight.extend_from_slice(&tap[..images * co]);
+        weight.extend(zeros(added));
+        weight.extend_from_slice(&tap[images * co..]);
+    }
+    let mut layers = net.layers.clone();
+    layers[0] = Conv3x3 { c_in: ci + 2 * added, weight, ..head.clone() };
+    Ok(CpuEnhanceNet::new(layers, context))
+}
+
 /// Which old channel each new channel copies, and the share of the old channel's outgoing
 /// weight it carries.
 struct ChannelMap {
@@ -267,6 +297,30 @@ mod tests {
                 assert!(diff < 1e-5, "planes {level}, {dropped}: max difference {diff}");
             }
         }
+    }
+
+    #[test]
+    fn a_wider_slice_context_starts_as_the_same_function_and_keeps_its_planes() {
+        // Context 1 with a noise plane, widened to context 3: the input gains two slices on
+        // each side, whatever they hold the output is the old network's on the middle three.
+        let cfg = EnhanceNetConfig::new(1, 5, 3);
+        let small = with_extra_input(&trained_looking(&cfg, 13));
+        let (h, w) = (10, 9);
+        let plane = h * w;
+        let mut x = random_slab(3 * plane, 21);
+        x.extend(std::iter::repeat_n(0.4, plane));
+        let want = small.forward_slab(&x, h, w);
+        let wide = with_context(&small, 3).unwrap();
+        assert_eq!((wide.context, wide.layers[0].c_in), (3, 8));
+        let mut x7 = random_slab(2 * plane, 22);
+        x7.extend_from_slice(&x[..3 * plane]);
+        x7.extend(random_slab(2 * plane, 23));
+        x7.extend(std::iter::repeat_n(0.4, plane));
+        let got = wide.forward_slab(&x7, h, w);
+        let diff = max_abs_diff(&want, &got);
+        assert!(diff < 1e-5, "max difference {diff}");
+        let err = with_context(&wide, 2).err().unwrap();
+        assert!(err.contains("cannot narrow"), "{err}");
     }
 
     #[test]

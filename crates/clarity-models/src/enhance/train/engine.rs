@@ -53,17 +53,22 @@ fn initial_net(s: &TrainSettings) -> Result<CpuEnhanceNet, TrainError> {
         return Ok(seeded_init(&s.net, s.seed));
     };
     let (model, cfg) = load_model(dir, &Device::flex())?;
-    if cfg.context != s.net.context || cfg.pe_axis != s.net.pe_axis {
+    if cfg.context > s.net.context || cfg.pe_axis != s.net.pe_axis {
         return Err(ck_err(
             dir,
             format!(
                 "the model to start from has context {} and PE axis {:?}; this run asks for \
-                 context {} and PE axis {:?} (they must match)",
+                 context {} and PE axis {:?} (the PE axis must match; the context may grow, \
+                 not shrink)",
                 cfg.context, cfg.pe_axis, s.net.context, s.net.pe_axis
             ),
         ));
     }
     let mut small = CpuEnhanceNet::from_model(&model, cfg.context);
+    if s.net.context > cfg.context {
+        small = crate::enhance::grow::with_context(&small, s.net.context)
+            .map_err(|e| ck_err(dir, e))?;
+    }
     // Constant planes come after the image channels in a fixed order (noise, reduction), so a
     // model grows planes only at the end: it may gain the noise plane only while it has no
     // reduction plane, and neither plane can be taken away.
