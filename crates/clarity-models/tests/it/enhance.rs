@@ -286,7 +286,8 @@ fn resumed_burn_training_equals_an_uninterrupted_run() {
 
 /// `init_from` grows a trained model without changing its output: a wider, deeper network
 /// started from it with a zero learning rate computes what the small one does, on both engines,
-/// and it trains on from there. A model of another context is refused.
+/// and it trains on from there. A wider slice context starts from the same function too; a
+/// narrower one is refused.
 #[test]
 fn training_from_a_smaller_model_starts_where_it_ended() {
     use clarity_models::enhance::train::train_with_autodiff;
@@ -319,16 +320,28 @@ fn training_from_a_smaller_model_starts_where_it_ended() {
     let dir = tempfile::tempdir().unwrap();
     train(&bigger(1e-3), &vols, &vols, dir.path(), &device, &mut |_| {}).unwrap();
     let (m, _) = load_model(dir.path(), &device).unwrap();
-    let d: f32 = (m.forward(x.clone()) - want).abs().max().into_scalar();
+    let d: f32 = (m.forward(x.clone()) - want.clone()).abs().max().into_scalar();
     assert!(d > 1e-6, "training from the grown network changed nothing");
-    let other_context = TrainSettings {
-        net: EnhanceNetConfig::new(2, 24, 8),
-        pairs: PairSettings { context: 2, ..tiny(5).pairs },
-        ..bigger(1e-3)
+    // A wider slice context: the two new outer slices start with zero weights, so the output
+    // is the small network's on the middle three whatever they hold.
+    let context = |c: usize, lr: f64| TrainSettings {
+        net: EnhanceNetConfig::new(c, 24, 8),
+        pairs: PairSettings { context: c, ..tiny(5).pairs },
+        ..bigger(lr)
     };
-    let err =
-        train(&other_context, &vols, &vols, dir.path().join("x").as_path(), &device, &mut |_| {});
-    assert!(err.unwrap_err().to_string().contains("must match"));
+    let wide = dir.path().join("wide");
+    train(&context(2, 0.0), &vols, &vols, &wide, &device, &mut |_| {}).unwrap();
+    let (m_wide, cfg) = load_model(&wide, &device).unwrap();
+    assert_eq!(cfg.context, 2);
+    let outer = |seed: u64| {
+        Tensor::<4>::random([1, 1, 24, 20], burn::tensor::Distribution::Default, &device)
+            .mul_scalar(seed as f32)
+    };
+    let x5 = Tensor::cat(vec![outer(2), x.clone(), outer(3)], 1);
+    let d: f32 = (m_wide.forward(x5) - want).abs().max().into_scalar();
+    assert!(d < 1e-4, "the wider context changed the output by {d}");
+    let err = train(&context(0, 1e-3), &vols, &vols, &dir.path().join("x"), &device, &mut |_| {});
+    assert!(err.unwrap_err().to_string().contains("not shrink"));
 }
 
 /// The noise plane of a training pair is constant and proportional to the scan's noise: the
