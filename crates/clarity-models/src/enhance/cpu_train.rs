@@ -88,7 +88,7 @@ fn image_step(
     let mut loss = 0f64;
     let g: Vec<f32> = (0..plane)
         .map(|p| {
-            let (l, dl) = loss_fn.of(centre[p] + residual[p] - target[p]);
+            let (l, dl) = loss_fn.of(centre[p] + residual[p] - target[p], target[p]);
             loss += l;
             scale * dl
         })
@@ -282,10 +282,25 @@ mod tests {
         let wide = EnhanceNetConfig::new(1, 16, 3);
         let wide_dilated = EnhanceNetConfig { dilations: vec![3, 2, 1], ..wide.clone() };
         for cfg in [plain, dilated, wide, wide_dilated] {
-            for loss in [Loss::L1, Loss::Mse] {
+            for loss in [Loss::L1, Loss::Mse, Loss::L1Foreground] {
                 gradients_match_burn_autodiff_for(&cfg, loss);
             }
         }
+    }
+
+    /// The foreground loss is L1 where the truth is above the metrics' threshold and nothing
+    /// below it, in both engines.
+    #[test]
+    fn the_foreground_loss_leaves_out_the_air() {
+        let level = crate::enhance::train::FOREGROUND_LEVEL;
+        assert_eq!(Loss::L1Foreground.of(0.3, 0.5 * level), (0.0, 0.0));
+        assert_eq!(Loss::L1Foreground.of(-0.3, 2.0 * level), Loss::L1.of(-0.3, 2.0 * level));
+        let device = Device::flex();
+        let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, 2, 2]), &device);
+        let (output, target) = (vec![1.0, 1.0, 1.0, 1.0], vec![0.0, 0.05, 0.5, 0.75]);
+        let got: f32 = Loss::L1Foreground.of_tensor(t(output), t(target)).into_scalar();
+        // Air (0, 0.05) counts zero; the object's errors 0.5 and 0.25 over all four pixels.
+        assert!((got - 0.1875).abs() < 1e-6, "{got}");
     }
 
     fn gradients_match_burn_autodiff_for(cfg: &EnhanceNetConfig, loss_fn: Loss) {
@@ -315,11 +330,7 @@ mod tests {
             patch: p,
             channels: 3,
         };
-        let diff = model.forward(x) - y;
-        let loss = match loss_fn {
-            Loss::L1 => diff.abs().mean(),
-            Loss::Mse => diff.powi_scalar(2).mean(),
-        };
+        let loss = loss_fn.of_tensor(model.forward(x), y);
         let want_loss = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
         let net = CpuEnhanceNet::from_model(&model.valid(), cfg.context);

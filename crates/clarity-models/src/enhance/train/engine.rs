@@ -203,7 +203,7 @@ impl Engine for BurnEngine {
 
     fn step(&mut self, batch: Batch, lr: f64) -> f64 {
         let (x, y) = to_tensors(batch, &self.device);
-        let loss = self.loss.of_tensor(self.model.forward(x) - y);
+        let loss = self.loss.of_tensor(self.model.forward(x), y);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         // `step` takes the module by value; a clone shares the parameter tensors (reference
