@@ -133,7 +133,7 @@ pub struct EnhanceTrainArgs {
     pub init_from: Option<PathBuf>,
     /// Training loss: l1 (robust; train from scratch with it), mse (what PSNR measures; a
     /// short fine-tune of an L1-trained model with --init-from lifts PSNR) or l1-foreground
-    /// (l1 on the object only, where the validation metrics look).
+    /// (l1 with the air weighed down to a tenth: the metrics look at the object).
     #[arg(long, value_enum, default_value_t = TrainLoss::L1)]
     pub loss: TrainLoss,
     /// Phase-encoding axis of the training pairs: either (random per pair, a network for any
@@ -187,8 +187,8 @@ pub enum TrainLoss {
     L1,
     /// Mean squared error.
     Mse,
-    /// Mean absolute error on the object only (truth above 10 % of the slab's 99th
-    /// percentile, the validation metrics' foreground); air counts zero.
+    /// Mean absolute error weighted to the object (truth above 10 % of the slab's 99th
+    /// percentile, the validation metrics' foreground); air counts a tenth.
     L1Foreground,
 }
 

@@ -288,19 +288,22 @@ mod tests {
         }
     }
 
-    /// The foreground loss is L1 where the truth is above the metrics' threshold and nothing
-    /// below it, in both engines.
+    /// The foreground loss is L1 where the truth is above the metrics' threshold and L1 times
+    /// the air weight below it, in both engines.
     #[test]
-    fn the_foreground_loss_leaves_out_the_air() {
-        let level = crate::enhance::train::FOREGROUND_LEVEL;
-        assert_eq!(Loss::L1Foreground.of(0.3, 0.5 * level), (0.0, 0.0));
+    fn the_foreground_loss_weighs_the_air_down() {
+        use crate::enhance::train::{AIR_WEIGHT, FOREGROUND_LEVEL as level};
+        assert_eq!(AIR_WEIGHT, 0.1, "the expected values below assume 0.1");
+        let (l, dl) = Loss::L1Foreground.of(0.3, 0.5 * level);
+        assert!((l - 0.03).abs() < 1e-7 && (dl - 0.1).abs() < 1e-7, "{l} {dl}");
         assert_eq!(Loss::L1Foreground.of(-0.3, 2.0 * level), Loss::L1.of(-0.3, 2.0 * level));
         let device = Device::flex();
         let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, 2, 2]), &device);
         let (output, target) = (vec![1.0, 1.0, 1.0, 1.0], vec![0.0, 0.05, 0.5, 0.75]);
         let got: f32 = Loss::L1Foreground.of_tensor(t(output), t(target)).into_scalar();
-        // Air (0, 0.05) counts zero; the object's errors 0.5 and 0.25 over all four pixels.
-        assert!((got - 0.1875).abs() < 1e-6, "{got}");
+        // Air (0, 0.05) counts a tenth of its errors 1 and 0.95, the object its 0.5 and 0.25,
+        // over all four pixels: (0.1 + 0.095 + 0.5 + 0.25) / 4.
+        assert!((got - 0.23625).abs() < 1e-6, "{got}");
     }
 
     fn gradients_match_burn_autodiff_for(cfg: &EnhanceNetConfig, loss_fn: Loss) {

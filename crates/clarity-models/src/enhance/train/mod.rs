@@ -65,8 +65,10 @@ pub enum Loss {
     L1,
     /// Mean squared error: what PSNR measures, so a short L1 → MSE fine-tune lifts PSNR.
     Mse,
-    /// L1 on the object only: pixels whose truth is at or below [`FOREGROUND_LEVEL`] count
-    /// zero, as the validation metrics leave out what is below 10 % of the 99th percentile.
+    /// L1 weighted to the object: pixels whose truth is at or below [`FOREGROUND_LEVEL`] (what
+    /// the validation metrics leave out, below 10 % of the 99th percentile) count
+    /// [`AIR_WEIGHT`]. Not zero: with the air left out entirely (measured) the network's output
+    /// there drifts to junk, which the consistency step's fit then has to work around.
     #[serde(rename = "l1-foreground")]
     L1Foreground,
 }
@@ -75,11 +77,17 @@ pub enum Loss {
 /// 99th percentile is 1): the metrics' foreground threshold.
 pub(crate) const FOREGROUND_LEVEL: f32 = 0.1;
 
+/// The weight of a pixel below [`FOREGROUND_LEVEL`] in [`Loss::L1Foreground`].
+pub(crate) const AIR_WEIGHT: f32 = 0.1;
+
 impl Loss {
     /// The loss of one pixel's error `d` (its truth `target`) and its derivative.
     pub(crate) fn of(self, d: f32, target: f32) -> (f64, f32) {
         match self {
-            Loss::L1Foreground if target <= FOREGROUND_LEVEL => (0.0, 0.0),
+            Loss::L1Foreground if target <= FOREGROUND_LEVEL => {
+                let (l, dl) = Loss::L1.of(d, target);
+                (l * AIR_WEIGHT as f64, dl * AIR_WEIGHT)
+            }
             Loss::L1 | Loss::L1Foreground => (
                 d.abs() as f64,
                 if d > 0.0 {
@@ -102,7 +110,8 @@ impl Loss {
             Loss::Mse => (output - target).powi_scalar(2).mean(),
             Loss::L1Foreground => {
                 let object = target.clone().greater_elem(FOREGROUND_LEVEL).float();
-                ((output - target).abs() * object).mean()
+                let weight = object.mul_scalar(1.0 - AIR_WEIGHT).add_scalar(AIR_WEIGHT);
+                ((output - target).abs() * weight).mean()
             }
         }
     }
