@@ -30,9 +30,12 @@ pub fn foreground_mask(vol: &Volume) -> Vec<bool> {
     vol.data.iter().map(|&v| v > threshold).collect()
 }
 
+/// The foreground starts at this fraction of the 99th percentile.
+pub const FOREGROUND_FRACTION: f32 = 0.1;
+
 /// 10 % of the 99th percentile: above it is foreground (0 for an empty set).
 pub fn foreground_threshold(values: &[f32]) -> f32 {
-    0.1 * clarity_core::percentile(values, 0.99, |_| true).unwrap_or(0.0)
+    FOREGROUND_FRACTION * clarity_core::percentile(values, 0.99, |_| true).unwrap_or(0.0)
 }
 
 /// Mean of the truth inside its foreground.

@@ -334,8 +334,6 @@ fn ybr_422_to_rgb(data: &[u8], rows: usize, columns: usize, frames: usize) -> Op
     Some(out)
 }
 
-/// Every frame through `decode_frame` (unsigned samples, rows, columns), then BitsStored and
-/// sign applied: RLE, and the second try for codecs dicom-pixeldata refused.
 /// A compressed first frame must declare the size the header's Rows and Columns say (see
 /// [`super::codestream`]). Its first fragment is read in place (the size is in the frame's
 /// first bytes); a fragment that declares none, or a header without the matrix, is left to the
@@ -361,6 +359,8 @@ fn check_codestream_size(obj: &DefaultDicomObject) -> std::result::Result<(), St
     Ok(())
 }
 
+/// Every frame through `decode_frame` (unsigned samples, rows, columns), then BitsStored and
+/// sign applied: RLE, and the second try for codecs dicom-pixeldata refused.
 fn decode_frames_with(
     obj: &DefaultDicomObject,
     decode_frame: impl Fn(&[u8]) -> std::result::Result<(Vec<u64>, usize, usize), String>,

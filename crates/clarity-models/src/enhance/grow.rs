@@ -63,23 +63,8 @@ pub fn grow(
 /// whose weights are zero: the same function of the other channels, whatever the plane holds,
 /// until training finds a use for it.
 pub fn with_extra_input(net: &CpuEnhanceNet) -> CpuEnhanceNet {
-    let mut layers = net.layers.clone();
-    let head = &net.layers[0];
-    let (ci, co) = (head.c_in, head.c_out);
-    // Rows are ordered (tap, input channel): each tap's block gains one zero row at its end.
-    let mut weight = Vec::with_capacity(9 * (ci + 1) * co);
-    for tap in head.weight.chunks(ci * co) {
-        weight.extend_from_slice(tap);
-        weight.extend(std::iter::repeat_n(0.0, co));
-    }
-    layers[0] = Conv3x3 {
-        c_in: ci + 1,
-        c_out: co,
-        weight,
-        bias: head.bias.clone(),
-        dilation: head.dilation,
-    };
-    CpuEnhanceNet::new(layers, net.context)
+    let c_in = net.layers[0].c_in;
+    CpuEnhanceNet::new(head_with_zero_inputs(net, &[(c_in, 1)]), net.context)
 }
 
 /// `net` reading `context` slices on each side instead of its own, computing the same function:
@@ -93,23 +78,31 @@ pub fn with_context(net: &CpuEnhanceNet, context: usize) -> Result<CpuEnhanceNet
             net.context
         ));
     }
+    let (images, added) = (2 * net.context + 1, context - net.context);
+    Ok(CpuEnhanceNet::new(head_with_zero_inputs(net, &[(0, added), (images, added)]), context))
+}
+
+/// `net`'s layers with zero-weight input channels put into the head: `(before, count)` puts
+/// `count` new channels before old input channel `before` (the old count: at the end), in
+/// increasing `before`.
+fn head_with_zero_inputs(net: &CpuEnhanceNet, inserts: &[(usize, usize)]) -> Vec<Conv3x3> {
     let head = &net.layers[0];
     let (ci, co) = (head.c_in, head.c_out);
-    let images = 2 * net.context + 1;
-    let added = context - net.context;
-    // Rows are ordered (tap, input channel): each tap's block gains `added` zero rows before
-    // its image channels and `added` after them, ahead of the planes.
-    let zeros = |n: usize| std::iter::repeat_n(0.0, n * co);
-    let mut weight = Vec::with_capacity(9 * (ci + 2 * added) * co);
+    let added: usize = inserts.iter().map(|&(_, n)| n).sum();
+    // Rows are ordered (tap, input channel): each tap's block of `ci` rows gains the zero rows.
+    let mut weight = Vec::with_capacity(9 * (ci + added) * co);
     for tap in head.weight.chunks(ci * co) {
-        weight.extend(zeros(added));
-        weight.extend_from_slice(&tap[..images * co]);
-        weight.extend(zeros(added));
-        weight.extend_from_slice(&tap[images * co..]);
+        let mut from = 0;
+        for &(before, count) in inserts {
+            weight.extend_from_slice(&tap[from * co..before * co]);
+            weight.extend(std::iter::repeat_n(0.0, count * co));
+            from = before;
+        }
+        weight.extend_from_slice(&tap[from * co..]);
     }
     let mut layers = net.layers.clone();
-    layers[0] = Conv3x3 { c_in: ci + 2 * added, weight, ..head.clone() };
-    Ok(CpuEnhanceNet::new(layers, context))
+    layers[0] = Conv3x3 { c_in: ci + added, weight, ..head.clone() };
+    layers
 }
 
 /// Which old channel each new channel copies, and the share of the old channel's outgoing

@@ -75,7 +75,7 @@ pub enum Loss {
 
 /// Where [`Loss::L1Foreground`] starts counting, in the pairs' normalised units (the slab's
 /// 99th percentile is 1): the metrics' foreground threshold.
-pub(crate) const FOREGROUND_LEVEL: f32 = 0.1;
+pub(crate) const FOREGROUND_LEVEL: f32 = clarity_mr::fastscan::FOREGROUND_FRACTION;
 
 /// The weight of a pixel below [`FOREGROUND_LEVEL`] in [`Loss::L1Foreground`].
 pub(crate) const AIR_WEIGHT: f32 = 0.1;
